@@ -1,0 +1,959 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//DESCRIPTION Tests de conv contre de faux serveurs Crisp et Weba-AI : ./jbang ConvTest.java
+//JAVA 17+
+//SOURCES conv.java
+//SOURCES fake/FakeServer.java
+//DEPS org.junit.jupiter:junit-jupiter-engine:5.11.3
+//DEPS org.junit.platform:junit-platform-launcher:1.11.3
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.platform.launcher.Launcher;
+import org.junit.platform.launcher.LauncherDiscoveryRequest;
+import org.junit.platform.launcher.TestExecutionListener;
+import org.junit.platform.launcher.TestIdentifier;
+import org.junit.platform.engine.TestExecutionResult;
+import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
+import org.junit.platform.launcher.core.LauncherFactory;
+import org.junit.platform.engine.discovery.DiscoverySelectors;
+
+public class ConvTest {
+
+    /** Lance toute la suite ; dernière ligne « N passed, N failed », code non nul au moindre échec. */
+    public static void main(String[] args) {
+        LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
+                .selectors(DiscoverySelectors.selectClass(ConvTest.class)).build();
+        int[] counts = new int[3];
+        List<String> failures = new ArrayList<>();
+        Launcher launcher = LauncherFactory.create();
+        launcher.execute(request, new TestExecutionListener() {
+            @Override
+            public void executionFinished(TestIdentifier id, TestExecutionResult result) {
+                boolean ok = result.getStatus() == TestExecutionResult.Status.SUCCESSFUL;
+                // Un conteneur (classe) en échec compte comme un test échoué : rien ne doit passer inaperçu.
+                if (!id.isTest() && ok) return;
+                counts[ok ? 0 : 1]++;
+                String line = (ok ? "ok      " : "ÉCHEC   ") + id.getDisplayName();
+                if (!ok) {
+                    String why = result.getThrowable().map(Throwable::toString).orElse("?");
+                    failures.add(id.getDisplayName() + " : " + why);
+                    line += "\n        " + why;
+                }
+                System.out.println(line);
+            }
+
+            @Override
+            public void executionSkipped(TestIdentifier id, String reason) {
+                counts[2]++;
+                System.out.println("ignoré  " + id.getDisplayName() + " (" + reason + ")");
+            }
+        });
+        if (!failures.isEmpty()) {
+            System.out.println("\nÉchecs :");
+            failures.forEach(f -> System.out.println("  " + f));
+        }
+        System.out.println(counts[0] + " passed, " + counts[1] + " failed" + (counts[2] > 0 ? ", " + counts[2] + " skipped" : ""));
+        System.exit(counts[1] == 0 && counts[0] > 0 ? 0 : 1);
+    }
+
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir Path dir;
+    FakeServer fake;
+
+    @AfterEach
+    void stopFake() {
+        if (fake != null) fake.close();
+        conv.Store.chunkBytes = 16L << 20;
+    }
+
+    // ------------------------------------------------------------------ outils
+
+    record Run(int code, String out, String err) {
+        String all() { return out + err; }
+    }
+
+    Path file() { return dir.resolve("conversations.jsonl"); }
+
+    /** Lance conv dans ce processus, contre le faux serveur, et vérifie ce qui vaut pour toute exécution. */
+    Run run(String... args) { return runWith(fake.env(), args); }
+
+    Run runWith(Map<String, String> env, String... args) {
+        Map<String, String> defaults = new java.util.LinkedHashMap<>(Map.of("--base-url", fake.url(), "--output", file().toString(), "--retry-base-ms", "1"));
+        if (fake.kind == FakeServer.Kind.WEBA) defaults.putAll(Map.of("--source", "weba", "--requests-per-minute", "600000"));
+        List<String> all = new ArrayList<>(List.of(args));
+        defaults.forEach((option, value) -> { if (!all.contains(option)) all.addAll(List.of(option, value)); });
+        return bare(env, all.toArray(String[]::new));
+    }
+
+    static Run bare(Map<String, String> env, String... args) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        var cmd = conv.commandLine(new conv(env));
+        cmd.setOut(new PrintWriter(out, true));
+        cmd.setErr(new PrintWriter(err, true));
+        int code = cmd.execute(args);
+        Run run = new Run(code, out.toString(), err.toString());
+        assertClean(run.all());
+        return run;
+    }
+
+    /** Jamais de secret ni de trace de pile dans ce que voit l'utilisateur. */
+    static void assertClean(String output) {
+        for (String secret : List.of(FakeServer.KEY, FakeServer.TOKEN, "ZmFrZS1pZGVudGlmaWVy"))
+            assertFalse(output.contains(secret), "un secret apparaît dans la sortie :\n" + output);
+        assertFalse(output.contains("\tat ") || output.contains("Exception"), "trace de pile dans la sortie :\n" + output);
+    }
+
+    /** Les lignes du fichier, chacune devant être un objet JSON valide. */
+    List<JsonNode> lines() throws IOException {
+        List<JsonNode> nodes = new ArrayList<>();
+        if (!Files.exists(file())) return nodes;
+        int number = 0;
+        for (String line : Files.readAllLines(file())) {
+            number++;
+            try {
+                JsonNode node = JSON.readTree(line);
+                assertTrue(node != null && node.isObject(), "ligne " + number + " n'est pas un objet JSON");
+                nodes.add(node);
+            } catch (IOException e) {
+                fail("ligne " + number + " n'est pas du JSON valide : " + line);
+            }
+        }
+        return nodes;
+    }
+
+    String idField() { return fake.kind == FakeServer.Kind.CRISP ? "session_id" : "id"; }
+
+    long activity(JsonNode n) {
+        if (fake.kind == FakeServer.Kind.CRISP) return n.path("active").path("last").asLong(Long.MIN_VALUE);
+        return n.hasNonNull("last_message_at") ? java.time.Instant.parse(n.get("last_message_at").asText()).toEpochMilli() : Long.MIN_VALUE;
+    }
+
+    /** Le fichier est valide ligne à ligne, sans doublon, trié (activité décroissante, puis identifiant). */
+    List<String> assertValidFile() throws IOException {
+        List<JsonNode> nodes = lines();
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < nodes.size(); i++) {
+            JsonNode n = nodes.get(i);
+            String id = n.path(idField()).asText(null);
+            assertNotNull(id, "ligne sans identifiant : " + n);
+            ids.add(id);
+            if (i > 0) {
+                JsonNode p = nodes.get(i - 1);
+                long a = activity(p), b = activity(n);
+                assertTrue(a > b || a == b && p.path(idField()).asText().compareTo(id) < 0,
+                        "ordre faux aux lignes " + i + "-" + (i + 1) + " : " + a + " puis " + b);
+            }
+        }
+        assertEquals(ids.size(), new HashSet<>(ids).size(), "doublons dans le fichier");
+        return ids;
+    }
+
+    /** Tout ce que le serveur liste est dans le fichier, et rien d'autre. */
+    void assertComplete() throws IOException {
+        assertEquals(new HashSet<>(fake.ids()), new HashSet<>(assertValidFile()));
+    }
+
+    /** Relance jusqu'à ce que l'historique soit exporté (en bornant le nombre d'essais). */
+    void exportAll(String... args) {
+        for (int i = 0; i < 20; i++) {
+            Run r = run(args);
+            assertEquals(0, r.code(), r.all());
+            if (r.out().contains("Tout l'historique est exporté")) return;
+        }
+        fail("l'historique n'est jamais complet");
+    }
+
+    JsonNode state() throws IOException { return JSON.readTree(conv.Store.sibling(file(), ".state.json").toFile()); }
+
+    /** Lance conv dans un processus à part (pour le tuer, le limiter ou en lancer deux). */
+    ProcessBuilder child(Map<String, String> env, String... args) {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> command = new ArrayList<>(List.of(java, "-Xshare:auto", "-cp", System.getProperty("java.class.path"), "conv",
+                "--base-url", fake.url(), "--output", file().toString(), "--retry-base-ms", "1"));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+        pb.environment().remove("JAVA_TOOL_OPTIONS");
+        pb.environment().putAll(env);
+        return pb;
+    }
+
+    static String output(Process p) throws Exception {
+        String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor(60, TimeUnit.SECONDS);
+        return text;
+    }
+
+    static Map<String, String> without(Map<String, String> env, String name) {
+        Map<String, String> copy = new HashMap<>(env);
+        copy.remove(name);
+        return copy;
+    }
+
+    // ------------------------------------------------------------------ l'export Crisp (la spécification)
+
+    @Nested
+    class CrispExport {
+        @Test
+        void exportsEverythingAcrossRunsWithoutDoubles() throws Exception {
+            fake = FakeServer.crisp(95);
+            Run first = run("--nb", "40");
+            assertEquals(0, first.code(), first.all());
+            assertEquals(40, assertValidFile().size());
+            assertTrue(first.out().contains("Terminé : 40 conversation(s) exportée(s)"), first.out());
+            assertTrue(first.out().contains("contient désormais 40 conversation(s)"), first.out());
+            Run second = run("--nb", "40");
+            assertEquals(80, assertValidFile().size());
+            assertTrue(second.out().contains("relancez pour continuer"), second.out());
+            Run third = run("--nb", "40");
+            assertTrue(third.out().contains("Terminé : 15 conversation(s) exportée(s)"), third.out());
+            assertTrue(third.out().contains("Tout l'historique est exporté"), third.out());
+            assertComplete();
+        }
+
+        @Test
+        void sendsTheSpecifiedRequestsAndHeaders() throws Exception {
+            fake = FakeServer.crisp(45);
+            Run r = run("--nb", "400");
+            assertEquals(0, r.code(), r.all());
+            // Le faux serveur refuse (401) toute requête sans Basic ni X-Crisp-Tier : réussir prouve les en-têtes.
+            assertEquals(List.of("GET /v1/website/" + FakeServer.WEBSITE + "/conversations/1?per_page=20",
+                    "GET /v1/website/" + FakeServer.WEBSITE + "/conversations/2?per_page=20",
+                    "GET /v1/website/" + FakeServer.WEBSITE + "/conversations/3?per_page=20",
+                    "GET /v1/website/" + FakeServer.WEBSITE + "/conversations/4?per_page=20"), fake.log);
+            assertComplete();
+            assertTrue(r.out().contains("4 requête(s) API utilisée(s)"), r.out());
+        }
+
+        @Test
+        void limitReachedInsideAPageLeavesTheRestForTheNextRun() throws Exception {
+            fake = FakeServer.crisp(60);
+            assertEquals(0, run("--nb", "27").code());
+            assertEquals(27, lines().size());
+            assertEquals(2, state().path("walks").get(0).path("page").asInt(), "la page entamée doit être relue");
+            Run next = run("--nb", "13");
+            assertEquals(40, lines().size(), next.out());
+            assertTrue(next.out().contains("7 déjà présente(s)"), next.out());
+            exportAll("--nb", "1000");
+            assertComplete();
+        }
+
+        @Test
+        void conversationsWithoutSessionIdAreIgnoredAndCounted() throws Exception {
+            fake = FakeServer.crisp(0).withGaps();
+            fake.add(40, false);   // une sur 5 sans session_id, une sur 7 sans active
+            Run r = run("--nb", "400");
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("Terminé : 32 conversation(s) exportée(s), 8 ignorée(s) (0 déjà présente(s), 8 sans identifiant)"), r.out());
+            assertComplete();
+        }
+
+        @Test
+        void conversationsWithoutActivityGoLastInIdOrder() throws Exception {
+            fake = FakeServer.crisp(0).withGaps();
+            fake.add(70, false);
+            assertEquals(0, run("--nb", "400").code());
+            List<JsonNode> nodes = lines();
+            List<String> tail = new ArrayList<>();
+            boolean inTail = false;
+            for (JsonNode n : nodes) {
+                boolean missing = !n.has("active");
+                if (inTail) assertTrue(missing, "une conversation datée après celles sans activité");
+                inTail |= missing;
+                if (missing) tail.add(n.path("session_id").asText());
+            }
+            assertFalse(tail.isEmpty());
+            List<String> sorted = new ArrayList<>(tail);
+            Collections.sort(sorted);
+            assertEquals(sorted, tail);
+            assertComplete();
+        }
+
+        @Test
+        void keepsEveryFieldOfTheApiUnchanged() throws Exception {
+            fake = FakeServer.crisp(3);
+            assertEquals(0, run().code());
+            JsonNode line = lines().get(0);
+            for (String field : List.of("session_id", "website_id", "inbox_id", "people_id", "state", "status", "active", "last_message",
+                    "preview_message", "compose", "unread", "assigned", "meta", "created_at", "updated_at"))
+                assertTrue(line.has(field), "champ perdu : " + field);
+            assertEquals(3.25, line.path("meta").path("data").path("score").asDouble());
+            assertEquals(48.8566, line.path("meta").path("device").path("geolocation").path("coordinates").path("latitude").asDouble());
+        }
+
+        @Test
+        void resetStartsAgainFromScratch() throws Exception {
+            fake = FakeServer.crisp(30);
+            exportAll();
+            Files.writeString(conv.Store.sibling(file(), ".rejected"), "à garder\n");
+            Run r = run("--reset", "--nb", "10");
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("--reset"), r.out());
+            assertTrue(r.out().contains("Terminé : 10 conversation(s) exportée(s), 0 ignorée(s)"), r.out());
+            assertEquals(10, assertValidFile().size());
+            assertEquals(1, state().path("walks").size());
+        }
+
+        @Test
+        void rateLimitThenSuccessIsRetried() throws Exception {
+            fake = FakeServer.crisp(50);
+            fake.inject(new FakeServer.Status(429, null), new FakeServer.Status(420, null));
+            Run r = run();
+            assertEquals(0, r.code(), r.all());
+            assertEquals(6, fake.requests);
+            assertComplete();
+        }
+
+        @Test
+        void quotaThatPersistsStopsCleanlyAndTheNextRunResumes() throws Exception {
+            fake = FakeServer.crisp(100);
+            fake.quota(3);
+            Run r = run("--nb", "400");
+            assertEquals(5, r.code(), r.all());
+            assertTrue(r.err().contains("quota") && r.err().contains("relancez demain"), r.err());
+            assertEquals(1, r.err().strip().lines().count(), "une seule phrase d'erreur");
+            assertEquals(60, assertValidFile().size(), "les trois pages reçues sont gardées");
+            assertTrue(r.out().contains("Terminé : 60 conversation(s)"), r.out());
+            fake.quota(-1);
+            exportAll();
+            assertComplete();
+        }
+
+        @Test
+        void retryAfterBeyondTheWaitBudgetStopsAtOnceAndSaysWhen() throws Exception {
+            fake = FakeServer.crisp(10);
+            fake.always(new FakeServer.Status(429, "86400"));
+            Run r = run();
+            assertEquals(5, r.code(), r.all());
+            assertEquals(1, fake.requests, "pas d'essai inutile quand l'API demande d'attendre un jour");
+            assertTrue(r.err().contains("attendre jusqu'à"), r.err());
+        }
+
+        @Test
+        void wrongKeyIsExplainedAndTouchesNothing() throws Exception {
+            fake = FakeServer.crisp(30);
+            assertEquals(0, run("--nb", "10").code());
+            byte[] before = Files.readAllBytes(file());
+            String stateBefore = Files.readString(conv.Store.sibling(file(), ".state.json"));
+            Map<String, String> env = new HashMap<>(fake.env());
+            env.put("CRISP_KEY_PROD", "wrong-secret-value");
+            Run r = runWith(env);
+            assertEquals(4, r.code(), r.all());
+            assertTrue(r.err().contains("CRISP_KEY_PROD") && r.err().contains("401"), r.err());
+            assertFalse(r.all().contains("wrong-secret-value"));
+            assertEquals("", r.out());
+            assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(file())), "fichier modifié");
+            assertEquals(stateBefore, Files.readString(conv.Store.sibling(file(), ".state.json")));
+        }
+
+        @Test
+        void forbiddenAndUnknownWebsiteAreExplained() throws Exception {
+            fake = FakeServer.crisp(5);
+            fake.forbidden(true);
+            Run forbidden = run();
+            assertEquals(4, forbidden.code());
+            assertTrue(forbidden.err().contains("website:conversation:sessions"), forbidden.err());
+            fake.forbidden(false);
+            Map<String, String> env = new HashMap<>(fake.env());
+            env.put("ID_SITE_CRISP", "00000000-0000-0000-0000-000000000000");
+            Run unknown = runWith(env);
+            assertEquals(4, unknown.code());
+            assertTrue(unknown.err().contains("ID_SITE_CRISP"), unknown.err());
+        }
+
+        @Test
+        void missingVariableIsNamedAndNothingIsCreated() throws Exception {
+            fake = FakeServer.crisp(5);
+            for (String name : List.of("CRISP_IDENTIFIER_PROD", "CRISP_KEY_PROD", "ID_SITE_CRISP")) {
+                Run r = runWith(without(fake.env(), name), "--reset");
+                assertEquals(3, r.code(), r.all());
+                assertTrue(r.err().contains(name), r.err());
+            }
+            assertEquals(0, fake.requests);
+            assertFalse(Files.exists(file()));
+            assertFalse(Files.exists(conv.Store.sibling(file(), ".lock")));
+        }
+
+        @Test
+        void badOptionsAreUsageErrors() throws Exception {
+            fake = FakeServer.crisp(5);
+            for (String[] args : List.of(new String[] {"--nb", "0"}, new String[] {"--nb", "-3"}, new String[] {"--nb", "douze"},
+                    new String[] {"--nb"}, new String[] {"--inconnue"}, new String[] {"--nb", "1", "--nb", "2"}, new String[] {"--source", "zendesk"}, new String[] {"--timeout", "0"})) {
+                Run r = bare(fake.env(), args);
+                assertEquals(2, r.code(), String.join(" ", args) + " → " + r.all());
+                assertTrue(r.err().contains("Voir « conv --help »"), r.err());
+                assertEquals(1, r.err().strip().lines().count(), r.err());
+            }
+            assertEquals(0, fake.requests);
+        }
+
+        @Test
+        void helpAndVersionWork() throws Exception {
+            Run help = bare(Map.of(), "--help");
+            assertEquals(0, help.code());
+            assertTrue(help.out().contains("--nb") && help.out().contains("Codes de sortie"), help.out());
+            Run version = bare(Map.of(), "--version");
+            assertEquals(0, version.code());
+            assertTrue(version.out().startsWith("conv "), version.out());
+        }
+
+        @Test
+        void progressLinesAreShownRegularly() throws Exception {
+            fake = FakeServer.crisp(60);
+            Run r = run("--nb", "45");
+            assertTrue(r.out().contains("page 1 : 20 exportée(s), 0 ignorée(s)"), r.out());
+            assertTrue(r.out().contains("page 3 : 45 exportée(s)"), r.out());
+        }
+    }
+
+    // ------------------------------------------------------------------ une liste qui bouge
+
+    @Nested
+    class MovingList {
+        @Test
+        void newAndReactivatedConversationsDuringARunAreNotLost() throws Exception {
+            fake = FakeServer.crisp(300);
+            Random random = new Random(7);
+            fake.beforeListPage(page -> {
+                if (page == 1) return;
+                fake.add(3, true);                                   // poussent tout vers le bas
+                List<String> ids = fake.ids();
+                fake.touch(ids.get(ids.size() - 1 - random.nextInt(ids.size() / 2)));   // remonte du bas de la liste
+            });
+            assertEquals(0, run("--nb", "10000").code());
+            fake.beforeListPage(page -> { });
+            exportAll();
+            assertComplete();
+        }
+
+        @Test
+        void listShiftingBetweenRunsLosesNothing() throws Exception {
+            fake = FakeServer.crisp(200);
+            assertEquals(0, run("--nb", "50").code());
+            fake.add(25, true);
+            List<String> exported = assertValidFile();
+            for (int i = 0; i < 12; i++) fake.delete(exported.get(i * 3));     // au-dessus du curseur : la liste remonte
+            List<String> ids = fake.ids();
+            for (int i = 0; i < 5; i++) fake.touch(ids.get(ids.size() - 1 - i * 11));  // des anciennes remontent en tête
+            exportAll("--nb", "60");
+            Set<String> expected = new HashSet<>(fake.ids());
+            Set<String> got = new HashSet<>(assertValidFile());
+            assertTrue(got.containsAll(expected), "conversations sautées : " + diff(expected, got));
+        }
+
+        @Test
+        void keepingTheFileCurrentCostsAboutOneRequestPer20New() throws Exception {
+            fake = FakeServer.crisp(1000);
+            Run full = run("--nb", "5000");
+            assertEquals(0, full.code());
+            assertEquals(51, fake.requests, "1 requête par page de 20, plus la page vide finale");
+            List<String> old = fake.ids();
+            fake.add(30, true);
+            for (int i = 0; i < 5; i++) fake.touch(old.get(500 + i * 40));   // connues mais relancées : au-dessus des nouvelles
+            int before = fake.requests;
+            Run update = run();
+            assertEquals(0, update.code(), update.all());
+            // Ignorées : les 5 relancées, et les 5 anciennes qui finissent la 2e page.
+            assertTrue(update.out().contains("Terminé : 30 conversation(s) exportée(s), 10 ignorée(s)"), update.out());
+            assertEquals(2, fake.requests - before, "35 conversations au-dessus du filigrane : 2 pages, pas tout l'historique");
+            Run nothing = run();
+            assertTrue(nothing.out().contains("1 requête(s) API utilisée(s)"), nothing.out());
+            assertComplete();
+        }
+
+        @Test
+        void anInterruptedHeadWalkIsResumedUnderANewerOne() throws Exception {
+            fake = FakeServer.crisp(100);
+            exportAll("--nb", "1000");
+            fake.add(50, true);
+            assertEquals(0, run("--nb", "10").code());
+            assertEquals(1, state().path("walks").size());
+            fake.add(45, true);
+            Run r = run("--nb", "1000");
+            assertTrue(r.out().contains("Terminé : 85 conversation(s) exportée(s)"), r.out());
+            assertTrue(r.out().contains("Tout l'historique est exporté"), r.out());
+            assertComplete();
+        }
+    }
+
+    static Set<String> diff(Set<String> expected, Set<String> got) {
+        Set<String> missing = new HashSet<>(expected);
+        missing.removeAll(got);
+        return missing;
+    }
+
+    // ------------------------------------------------------------------ pannes, fichiers, arrêts brutaux
+
+    @Nested
+    class Reliability {
+        @Test
+        void killedAtRandomMomentsThenResumedLosesAndDoublesNothing() throws Exception {
+            fake = FakeServer.crisp(2500);
+            Random random = new Random(2026);
+            for (int round = 0; round < 6; round++) {
+                Process p = child(fake.env(), "--nb", "900").start();
+                p.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
+                Thread.sleep(150 + random.nextInt(1200));
+                p.destroyForcibly().waitFor();
+                assertCompleteLinesValidAndUnique();
+                fake.add(random.nextInt(30), true);
+            }
+            exportAll("--nb", "100000");
+            assertComplete();
+        }
+
+        /** Après un arrêt brutal : toutes les lignes complètes sont valides et uniques (seule la dernière peut être déchirée). */
+        void assertCompleteLinesValidAndUnique() throws IOException {
+            if (!Files.exists(file())) return;
+            String text = Files.readString(file());
+            int end = text.lastIndexOf('\n') + 1;
+            Set<String> ids = new HashSet<>();
+            for (String line : text.substring(0, end).split("\n")) {
+                if (line.isEmpty()) continue;
+                String id = JSON.readTree(line).path("session_id").asText();
+                assertTrue(ids.add(id), "doublon après un arrêt brutal : " + id);
+            }
+        }
+
+        @Test
+        void tornLastLineIsRepairedAndReExported() throws Exception {
+            fake = FakeServer.crisp(50);
+            assertEquals(0, run("--nb", "30").code());
+            List<String> lines = Files.readAllLines(file());
+            String lost = lines.get(29);
+            // Un arrêt pendant l'ajout : la ligne 30 n'est écrite qu'à moitié.
+            Files.writeString(file(), String.join("\n", lines.subList(0, 29)) + "\n" + lost.substring(0, lost.length() / 2));
+            Run r = run("--nb", "1000");
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("Dernière ligne incomplète"), r.out());
+            assertComplete();
+            assertFalse(Files.exists(conv.Store.sibling(file(), ".rejected")), "le fragment n'est pas une ligne à garder");
+        }
+
+        @Test
+        void completeLastLineWithoutNewlineIsKept() throws Exception {
+            fake = FakeServer.crisp(20);
+            exportAll();
+            String text = Files.readString(file());
+            Files.writeString(file(), text.substring(0, text.length() - 1));   // un éditeur a retiré la fin de ligne
+            Run r = run();
+            assertFalse(r.out().contains("incomplète"), r.out());
+            assertComplete();
+        }
+
+        @Test
+        void corruptedMiddleLineIsKeptAsideAndNamed() throws Exception {
+            fake = FakeServer.crisp(40);
+            exportAll();
+            List<String> lines = new ArrayList<>(Files.readAllLines(file()));
+            String damaged = lines.get(11).substring(0, 50) + "#édité à la main";
+            lines.set(11, damaged);
+            Files.write(file(), lines);
+            Run r = run();
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("ligne(s) 12") && r.out().contains(".rejected"), r.out());
+            assertEquals(damaged + "\n", Files.readString(conv.Store.sibling(file(), ".rejected")));
+            assertEquals(39, assertValidFile().size());
+        }
+
+        @Test
+        void fileLeftUnsortedIsSortedWithBoundedMemory() throws Exception {
+            fake = FakeServer.crisp(300);
+            exportAll();
+            List<String> lines = new ArrayList<>(Files.readAllLines(file()));
+            Collections.shuffle(lines, new Random(3));
+            lines.add(5, lines.get(9));           // un doublon ajouté à la main
+            lines.add(17, "");                   // et une ligne vide
+            Files.write(file(), lines);
+            conv.Store.chunkBytes = 20_000;       // force le tri externe par morceaux écrits à part
+            Run r = run();
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("n'est pas entièrement trié"), r.out());
+            assertComplete();
+            assertFalse(Files.exists(conv.Store.sibling(file(), ".sort")));
+        }
+
+        @Test
+        void leftoversOfACrashDuringSortOrStateWriteAreHarmless() throws Exception {
+            fake = FakeServer.crisp(60);
+            assertEquals(0, run("--nb", "30").code());
+            // Arrêt pendant le tri final : un fichier temporaire à moitié écrit. Pendant l'écriture de l'état : idem.
+            Files.writeString(conv.Store.sibling(file(), ".tmp"), "{\"session_id\":\"moitié");
+            Files.writeString(conv.Store.sibling(file(), ".state.json.tmp"), "{\"format\":");
+            // Arrêt entre l'ajout d'une page et l'état : le fichier a des lignes que l'état ne connaît pas.
+            fake.add(0, false);
+            exportAll("--nb", "1000");
+            assertComplete();
+            assertFalse(Files.exists(conv.Store.sibling(file(), ".tmp")));
+            assertFalse(Files.exists(conv.Store.sibling(file(), ".state.json.tmp")));
+        }
+
+        @Test
+        void linesAppendedButNotRecordedInStateAreNotDoubled() throws Exception {
+            fake = FakeServer.crisp(60);
+            assertEquals(0, run("--nb", "20").code());
+            String state = Files.readString(conv.Store.sibling(file(), ".state.json"));
+            assertEquals(0, run("--nb", "20").code());
+            Files.writeString(conv.Store.sibling(file(), ".state.json"), state);   // l'état d'avant la 2e exécution
+            exportAll("--nb", "1000");
+            assertComplete();
+        }
+
+        @Test
+        void secondRunAtTheSameTimeRefusesAtOnce() throws Exception {
+            fake = FakeServer.crisp(40);
+            fake.inject(new FakeServer.Hang(20_000));
+            Process first = child(fake.env(), "--timeout", "30").start();
+            try {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (fake.requests == 0 && System.nanoTime() < deadline) Thread.sleep(20);
+                assertEquals(1, fake.requests, "la première exécution n'a pas démarré");
+                Run second = run();
+                assertEquals(8, second.code(), second.all());
+                assertTrue(second.err().contains("Une autre exécution"), second.err());
+                assertEquals(1, fake.requests, "la seconde exécution n'a rien demandé à l'API");
+            } finally {
+                first.destroyForcibly().waitFor();
+            }
+            assertEquals(0, run().code());
+            assertComplete();
+        }
+
+        @Test
+        void fullDiskStopsCleanlyAndKeepsThePreviousFile() throws Exception {
+            fake = FakeServer.crisp(300);
+            assertEquals(0, run("--nb", "20").code());
+            List<String> before = Files.readAllLines(file());
+            // Plafond de taille de fichier (ulimit -f, en Ko) : les écritures échouent comme sur un disque plein.
+            ProcessBuilder pb = child(fake.env(), "--nb", "1000");
+            List<String> command = new ArrayList<>(List.of("bash", "-c", "ulimit -f 100; exec \"$@\"", "conv"));
+            command.addAll(pb.command());
+            Process p = pb.command(command).start();
+            String out = output(p);
+            assertEquals(7, p.exitValue(), out);
+            assertTrue(out.contains("taille maximale de fichier atteinte") && out.contains("intact"), out);
+            assertFalse(out.contains("Exception"), out);
+            List<String> after = Files.readAllLines(file());
+            assertTrue(after.containsAll(before), "des lignes d'avant ont disparu");
+            assertValidLinesUnique(after);
+            exportAll("--nb", "1000");
+            assertComplete();
+        }
+
+        void assertValidLinesUnique(List<String> lines) throws IOException {
+            Set<String> ids = new HashSet<>();
+            for (String line : lines) assertTrue(ids.add(JSON.readTree(line).path("session_id").asText()));
+        }
+
+        @Test
+        void readOnlyFolderIsExplainedAndTheFileIsIntact() throws Exception {
+            fake = FakeServer.crisp(60);
+            Path folder = dir.resolve("ro");
+            Files.createDirectories(folder);
+            boolean root = "root".equals(System.getProperty("user.name"));
+            if (root) Assumptions.assumeTrue(exec("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", folder.toString()) == 0,
+                    "mount indisponible : pas de dossier en lecture seule possible pour root");
+            try {
+                Path output = folder.resolve("conversations.jsonl");
+                Run first = runWith(fake.env(), "--output", output.toString(), "--nb", "20");
+                assertEquals(0, first.code(), first.all());
+                byte[] before = Files.readAllBytes(output);
+                if (root) assertEquals(0, exec("mount", "-o", "remount,ro", folder.toString()));
+                else Files.setPosixFilePermissions(folder, PosixFilePermissions.fromString("r-xr-xr-x"));
+                Run r = runWith(fake.env(), "--output", output.toString(), "--nb", "20");
+                assertEquals(7, r.code(), r.all());
+                assertTrue(r.err().contains("lecture seule") || r.err().contains("permission refusée"), r.err());
+                assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(output)));
+            } finally {
+                if (root) exec("umount", "-l", folder.toString());
+                else Files.setPosixFilePermissions(folder, PosixFilePermissions.fromString("rwxr-xr-x"));
+            }
+        }
+
+        static int exec(String... command) throws Exception {
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            p.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
+            return p.waitFor();
+        }
+
+        @Test
+        void exportAndStateAreReadableByTheirOwnerOnly() throws Exception {
+            fake = FakeServer.crisp(10);
+            assertEquals(0, run().code());
+            for (String suffix : List.of("", ".state.json", ".lock"))
+                assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(conv.Store.sibling(file(), suffix))), suffix);
+            String everything = Files.readString(file()) + Files.readString(conv.Store.sibling(file(), ".state.json"));
+            assertFalse(everything.contains(FakeServer.KEY), "la clé est écrite sur le disque");
+        }
+
+        @Test
+        void unreadableStateIsExplained() throws Exception {
+            fake = FakeServer.crisp(10);
+            assertEquals(0, run().code());
+            Files.writeString(conv.Store.sibling(file(), ".state.json"), "{ pas du json");
+            Run r = run();
+            assertEquals(3, r.code(), r.all());
+            assertTrue(r.err().contains("illisible") && r.err().contains("supprimez-le"), r.err());
+        }
+
+        @Test
+        void stateOfAnotherSourceOrAccountIsRefused() throws Exception {
+            fake = FakeServer.crisp(10);
+            assertEquals(0, run().code());
+            Map<String, String> env = new HashMap<>(fake.env());
+            env.put("ID_SITE_CRISP", "11111111-2222-3333-4444-555555555555");
+            Run other = runWith(env);
+            assertEquals(3, other.code(), other.all());
+            assertTrue(other.err().contains("--reset"), other.err());
+            fake.close();
+            fake = FakeServer.weba(5);
+            Run weba = run();
+            assertEquals(3, weba.code(), weba.all());
+        }
+    }
+
+    // ------------------------------------------------------------------ réseau
+
+    @Nested
+    class Network {
+        @Test
+        void serverErrorsDropsHtmlAndHangsAreRetried() throws Exception {
+            fake = FakeServer.crisp(70);
+            fake.inject(new FakeServer.Status(500, null), new FakeServer.Drop(), new FakeServer.Html(),
+                    new FakeServer.Hang(3000), new FakeServer.Status(503, "0"));
+            Run r = run("--timeout", "1");
+            assertEquals(0, r.code(), r.all());
+            assertEquals(5 + 5, fake.requests, "5 fautes, 4 pages et la page vide");
+            assertComplete();
+        }
+
+        @Test
+        void persistentOutageStopsCleanlyWithProgressKept() throws Exception {
+            fake = FakeServer.crisp(80);
+            fake.beforeListPage(page -> { if (page == 3) fake.always(new FakeServer.Status(502, null)); });
+            Run r = run();
+            assertEquals(6, r.code(), r.all());
+            assertTrue(r.err().contains("ne répond pas correctement") && r.err().contains("502"), r.err());
+            assertEquals(60, assertValidFile().size(), "les trois pages servies avant la panne sont gardées");
+            fake.always(null);
+            fake.beforeListPage(page -> { });
+            exportAll();
+            assertComplete();
+        }
+
+        @Test
+        void retryWaitsGrowAndStayBounded() throws Exception {
+            conv.RetryPolicy policy = conv.RetryPolicy.standard(Duration.ofMillis(1000));
+            Duration total = Duration.ZERO;
+            for (int retry = 0; retry < policy.maxRetries(); retry++) {
+                Duration d = policy.delay(retry, total, null).orElseThrow();
+                long ceiling = Math.min(30_000, 1000L << retry);
+                assertTrue(d.toMillis() >= ceiling / 2 && d.toMillis() <= ceiling, retry + " → " + d);
+                total = total.plus(d);
+            }
+            assertTrue(policy.delay(policy.maxRetries(), total, null).isEmpty());
+            assertTrue(policy.delay(0, Duration.ZERO, Duration.ofHours(2)).isEmpty(), "Retry-After au-delà du budget");
+            assertEquals(Duration.ofSeconds(7), policy.delay(0, Duration.ZERO, Duration.ofSeconds(7)).orElseThrow());
+        }
+
+        @Test
+        void unreachableApiIsExplained() throws Exception {
+            fake = FakeServer.crisp(1);
+            String url = fake.url();
+            fake.close();
+            Run r = bare(fake.env(), "--base-url", url, "--output", file().toString(), "--retry-base-ms", "1");
+            assertEquals(6, r.code(), r.all());
+            assertTrue(r.err().contains("connexion impossible"), r.err());
+            fake = null;
+        }
+    }
+
+    // ------------------------------------------------------------------ Weba-AI
+
+    @Nested
+    class WebaExport {
+        @Test
+        void exportsEveryConversationWithItsWholeDialog() throws Exception {
+            fake = FakeServer.weba(250);
+            Run r = run("--nb", "1000");
+            assertEquals(0, r.code(), r.all());
+            assertComplete();
+            JsonNode line = lines().get(0);
+            for (String field : List.of("id", "bot_hash", "client_id", "user_id", "dialog", "message_count", "ip_address", "referrer", "last_message_at"))
+                assertTrue(line.has(field), "champ perdu : " + field);
+            assertEquals(line.path("message_count").asInt(), line.path("dialog").size());
+            assertEquals(3 + 250, fake.requests, "3 pages de 100 et une fiche par conversation");
+            assertTrue(fake.log.get(0).contains("limit=100&offset=0&sort=newest"), fake.log.get(0));
+        }
+
+        @Test
+        void resumesAcrossRunsAndPicksUpNewConversations() throws Exception {
+            fake = FakeServer.weba(0).withGaps();
+            fake.add(230, false);
+            Run first = run("--nb", "150");
+            assertTrue(first.out().contains("150 conversation(s) exportée(s)"), first.out());
+            fake.add(12, true);
+            List<String> ids = fake.ids();
+            fake.touch(ids.get(ids.size() - 3));
+            exportAll("--nb", "150");
+            assertComplete();
+            fake.add(7, true);                       // dont une sans identifiant (une sur cinq)
+            Run later = run();
+            assertTrue(later.out().contains("Terminé : 6 conversation(s) exportée(s)"), later.out());
+            assertComplete();
+        }
+
+        @Test
+        void vanishedConversationIsCountedAndTheRestGoesOn() throws Exception {
+            fake = FakeServer.weba(30);
+            fake.loseDetail(fake.ids().get(4));
+            Run r = run();
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("1 introuvable(s)"), r.out());
+            assertEquals(29, assertValidFile().size());
+        }
+
+        @Test
+        void tokenAndBotErrorsAreExplained() throws Exception {
+            fake = FakeServer.weba(5);
+            Map<String, String> env = new HashMap<>(fake.env());
+            env.put("WEBA_AUTH_TOKEN", "expired-token-value");
+            Run token = runWith(env);
+            assertEquals(4, token.code(), token.all());
+            assertTrue(token.err().contains("INVALID_TOKEN") && token.err().contains("WEBA_AUTH_TOKEN"), token.err());
+            assertFalse(token.all().contains("expired-token-value"));
+            env = new HashMap<>(fake.env());
+            env.put("WEBA_BOT_HASH", "ffffffffffffffffffffffffffffffff");
+            Run bot = runWith(env);
+            assertEquals(4, bot.code(), bot.all());
+            assertTrue(bot.err().contains("BOT_NOT_FOUND") && bot.err().contains("WEBA_BOT_HASH"), bot.err());
+            Run missing = runWith(without(fake.env(), "WEBA_AUTH_TOKEN"));
+            assertEquals(3, missing.code());
+            assertTrue(missing.err().contains("WEBA_AUTH_TOKEN"), missing.err());
+            fake.always(new FakeServer.Status(400, null));
+            Run bad = runWith(fake.env());
+            assertEquals(6, bad.code(), bad.all());
+            assertTrue(bad.err().contains("HTTP 400"), bad.err());
+        }
+
+        @Test
+        void pacingStaysUnderTheRateLimitThatAnUnpacedRunTrips() throws Exception {
+            fake = FakeServer.weba(14);
+            fake.rateLimit(5, 1000);     // 5 requêtes par seconde au plus
+            Run unpaced = run("--nb", "14");
+            assertEquals(5, unpaced.code(), "sans rythme, la limite est atteinte : " + unpaced.all());
+            assertTrue(unpaced.err().contains("100 requêtes par minute"), unpaced.err());
+            int trippedBefore = fake.rateLimited;
+            assertTrue(trippedBefore > 0);
+            Thread.sleep(1100);
+            Run paced = run("--nb", "14", "--requests-per-minute", "240");
+            assertEquals(0, paced.code(), paced.all());
+            assertEquals(trippedBefore, fake.rateLimited, "le rythme de 4 requêtes par seconde n'a jamais heurté la limite");
+            assertComplete();
+        }
+
+        @Test
+        void rateLimitAnswerFromAnotherClientIsRetried() throws Exception {
+            fake = FakeServer.weba(20);
+            fake.inject(new FakeServer.Status(429, "0"));
+            assertEquals(0, run().code());
+            assertComplete();
+        }
+
+        @Test
+        void listMovingDuringARunLosesNothing() throws Exception {
+            fake = FakeServer.weba(350);
+            fake.beforeListPage(page -> { if (page > 1) fake.add(40, true); });
+            assertEquals(0, run("--nb", "10000").code());
+            fake.beforeListPage(page -> { });
+            exportAll("--nb", "10000");
+            assertComplete();
+        }
+    }
+
+    // ------------------------------------------------------------------ pièces isolées
+
+    @Nested
+    class Pieces {
+        @Test
+        void progressEstimatesTheTimeLeft() throws Exception {
+            StringWriter text = new StringWriter();
+            AtomicLong now = new AtomicLong();
+            conv.Progress progress = new conv.Progress(new PrintWriter(text, true), now::get);
+            progress.start(400, 0);
+            now.set(TimeUnit.SECONDS.toNanos(10));
+            conv.Totals totals = new conv.Totals();
+            totals.exported = 20;
+            progress.page(1, totals, 20, -1, 21);
+            assertTrue(text.toString().contains("reste environ 3 min 10 s"), text.toString());   // 380 restantes à 2 par seconde
+            progress.page(2, totals, 20, 100, 22);                                               // 80 au plus chez Weba-AI
+            assertTrue(text.toString().contains("reste environ 40 s"), text.toString());
+        }
+
+        @Test
+        void idSetKeepsDistinctIdsApart() throws Exception {
+            conv.IdSet set = new conv.IdSet();
+            for (int i = 0; i < 100_000; i++) assertTrue(set.add("session_" + i));
+            for (int i = 0; i < 100_000; i++) assertFalse(set.add("session_" + i));
+            assertTrue(set.contains("session_99999"));
+            assertFalse(set.contains("session_100000"));
+            assertEquals(100_000, set.size());
+        }
+
+        @Test
+        void lineReaderHandlesLinesLongerThanItsBuffer() throws Exception {
+            String longLine = "x".repeat(3_000_000);
+            byte[] data = ("a\n" + longLine + "\n\nb").getBytes(StandardCharsets.UTF_8);
+            conv.LineReader reader = new conv.LineReader(new java.io.ByteArrayInputStream(data));
+            List<String> got = new ArrayList<>();
+            List<Long> offsets = new ArrayList<>();
+            while (reader.next()) {
+                got.add(new String(reader.buffer(), reader.start(), reader.length(), StandardCharsets.UTF_8));
+                offsets.add(reader.offset());
+            }
+            assertEquals(List.of("a", longLine, "", "b"), got);
+            assertEquals(List.of(0L, 2L, 3_000_003L, 3_000_004L), offsets);
+        }
+
+        @Test
+        void schemaReadsIdAndActivityAndRejectsBrokenJson() throws Exception {
+            byte[] crisp = "{\"meta\":{\"x\":[1,{\"y\":2}]},\"active\":{\"now\":true,\"last\":1700000000123},\"session_id\":\"session_a\"}".getBytes();
+            assertEquals(new conv.Entry("session_a", 1700000000123L), conv.Schema.CRISP.read(crisp, 0, crisp.length));
+            byte[] weba = "{\"id\":42,\"last_message_at\":\"2025-01-09T14:00:00Z\"}".getBytes();
+            assertEquals(new conv.Entry("42", 1736431200000L), conv.Schema.WEBA.read(weba, 0, weba.length));
+            byte[] broken = "{\"session_id\":\"a\"} trailing".getBytes();
+            assertEquals(null, conv.Schema.CRISP.read(broken, 0, broken.length));
+            byte[] noId = "{\"active\":null}".getBytes();
+            assertEquals(new conv.Entry(null, Long.MIN_VALUE), conv.Schema.CRISP.read(noId, 0, noId.length));
+        }
+    }
+}

@@ -1,0 +1,1454 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//DESCRIPTION Exporte toutes les conversations d'un compte Crisp ou d'un bot Weba-AI dans un fichier JSONL, un peu plus à chaque exécution, sans perte ni doublon.
+//JAVA 17+
+//DEPS info.picocli:picocli:4.7.6
+//DEPS com.fasterxml.jackson.core:jackson-databind:2.17.2
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneId;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.BitSet;
+import java.util.Comparator;
+import java.util.Deque;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.PriorityQueue;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ThreadLocalRandom;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.TypeConversionException;
+
+@Command(name = "conv", mixinStandardHelpOptions = true, version = "conv 1.0.0",
+        sortOptions = false, usageHelpAutoWidth = true,
+        headerHeading = "", synopsisHeading = "Usage : ", descriptionHeading = "%n",
+        optionListHeading = "%nOptions :%n", exitCodeListHeading = "%nCodes de sortie :%n",
+        description = {
+            "Exporte les conversations d'un compte Crisp (ou d'un bot Weba-AI) dans un fichier JSONL,",
+            "un peu plus à chaque exécution, sans perte ni doublon, trié par dernière activité.",
+            "Variables : CRISP_IDENTIFIER_PROD, CRISP_KEY_PROD, ID_SITE_CRISP (Crisp) ;",
+            "WEBA_AUTH_TOKEN, WEBA_BOT_HASH (Weba-AI)."},
+        exitCodeList = {
+            "0:export terminé (limite --nb atteinte ou historique complet)",
+            "1:erreur inattendue (rien n'est perdu : relancez)",
+            "2:option invalide",
+            "3:configuration : variable manquante, fichier d'état illisible ou d'une autre source",
+            "4:accès refusé par l'API (identifiants, droits, site ou bot)",
+            "5:quota ou limite de débit de l'API atteint (progression enregistrée)",
+            "6:API injoignable ou réponse inattendue (progression enregistrée)",
+            "7:fichier : écriture impossible (disque plein, dossier en lecture seule…)",
+            "8:une autre exécution utilise déjà ce fichier"})
+public class conv implements Callable<Integer> {
+
+    enum SourceKind { crisp, weba }
+
+    @Spec CommandSpec spec;
+
+    @Option(names = "--source", paramLabel = "crisp|weba", converter = SourceKindConverter.class,
+            description = "Système à exporter (défaut : ${DEFAULT-VALUE}).", defaultValue = "crisp")
+    SourceKind sourceKind;
+
+    @Option(names = "--nb", paramLabel = "N", converter = PositiveInt.class, defaultValue = "400",
+            description = "Nombre maximum de nouvelles conversations à exporter (défaut : ${DEFAULT-VALUE}).")
+    int limit;
+
+    @Option(names = "--reset", description = "Efface le fichier d'export et son état, puis repart de zéro.")
+    boolean reset;
+
+    @Option(names = "--output", paramLabel = "FICHIER",
+            description = "Fichier JSONL (défaut : conversations/conversations.jsonl, ou conversations/weba-conversations.jsonl pour weba). L'état est à côté : FICHIER.state.json.")
+    Path output;
+
+    @Option(names = "--base-url", paramLabel = "URL",
+            description = "Adresse de l'API (défaut : https://api.crisp.chat/v1 ou https://cdn.weba-ai.com/api) ; sert à viser un simulateur.")
+    URI baseUrl;
+
+    @Option(names = "--timeout", paramLabel = "SECONDES", converter = PositiveInt.class, defaultValue = "30",
+            description = "Délai maximal d'une réponse de l'API (défaut : ${DEFAULT-VALUE} s).")
+    int timeoutSeconds;
+
+    @Option(names = "--requests-per-minute", paramLabel = "N", converter = PositiveInt.class,
+            description = "Rythme maximal des requêtes (défaut : aucun pour Crisp, 95 pour Weba-AI qui en tolère 100).")
+    Integer requestsPerMinute;
+
+    // Base des attentes entre deux essais : réduite par les tests pour ne pas attendre des secondes.
+    @Option(names = "--retry-base-ms", hidden = true, defaultValue = "1000", converter = PositiveInt.class)
+    int retryBaseMs;
+
+    private final Map<String, String> env;
+
+    public conv() { this(System.getenv()); }
+
+    conv(Map<String, String> env) { this.env = env; }
+
+    public static void main(String[] args) {
+        System.exit(commandLine(new conv()).execute(args));
+    }
+
+    /** La ligne de commande avec nos gestionnaires d'erreurs : une phrase en français, jamais de trace de pile. */
+    static CommandLine commandLine(conv app) {
+        return new CommandLine(app)
+                .setParameterExceptionHandler(conv::badUsage)
+                .setExecutionExceptionHandler((e, cmd, parsed) -> {
+                    String message = e instanceof Failure f ? f.getMessage()
+                            : "Erreur inattendue (" + e.getClass().getSimpleName() + (e.getMessage() == null ? "" : " : " + e.getMessage())
+                              + "). Rien de ce qui était exporté n'est perdu : relancez ; si cela persiste, signalez-le.";
+                    cmd.getErr().println(message);
+                    cmd.getErr().flush();
+                    return e instanceof Failure f ? f.exit.code : Exit.BUG.code;
+                });
+    }
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        Progress progress = new Progress(out);
+        Source source = openSource();
+        try (Store store = Store.open(outputFile(), source.schema(), progress)) {
+            if (reset) store.reset();
+            State state = store.loadState(source.kind(), source.account());
+            Exporter exporter = new Exporter(source, store, progress, limit);
+            Failure stop = exporter.run(state);
+            store.finish();
+            // Après un refus d'accès il n'y a rien à résumer : seule la phrase d'erreur compte.
+            if (stop == null || stop.exit != Exit.AUTH)
+                progress.summary(exporter.totals, store.count(), source.http().requests(), store.file(), exporter.historyComplete());
+            if (stop != null) throw stop;
+            return Exit.OK.code;
+        } finally {
+            out.flush();
+        }
+    }
+
+    private Path outputFile() {
+        if (output != null) return output;
+        return Path.of("conversations", sourceKind == SourceKind.crisp ? "conversations.jsonl" : "weba-conversations.jsonl");
+    }
+
+    private Source openSource() {
+        return switch (sourceKind) {
+            case crisp -> new Crisp(http(null, Crisp.RATE_LIMIT_ADVICE), base("https://api.crisp.chat/v1"),
+                    required("ID_SITE_CRISP", "l'identifiant du site Crisp"),
+                    required("CRISP_IDENTIFIER_PROD", "l'identifiant du jeton plugin Crisp"),
+                    required("CRISP_KEY_PROD", "la clé du jeton plugin Crisp"));
+            case weba -> new Weba(http(95, Weba.RATE_LIMIT_ADVICE), base("https://cdn.weba-ai.com/api"),
+                    required("WEBA_BOT_HASH", "le hash du bot Weba-AI"),
+                    required("WEBA_AUTH_TOKEN", "le jeton d'authentification Weba-AI"));
+        };
+    }
+
+    private Http http(Integer defaultRate, String rateLimitAdvice) {
+        Pacer pacer = new Pacer(requestsPerMinute != null ? requestsPerMinute : defaultRate);
+        return new Http(Duration.ofSeconds(timeoutSeconds), RetryPolicy.standard(Duration.ofMillis(retryBaseMs)), pacer, rateLimitAdvice);
+    }
+
+    private String base(String byDefault) {
+        String url = baseUrl != null ? baseUrl.toString() : byDefault;
+        return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+    }
+
+    private String required(String name, String what) {
+        String value = env.get(name);
+        if (value == null || value.isBlank())
+            throw new Failure(Exit.CONFIG, "La variable d'environnement " + name + " (" + what + ") est absente : définissez-la puis relancez.");
+        return value.strip();
+    }
+
+    /** Une option invalide : une phrase, l'invitation à lire --help, code 2. */
+    private static int badUsage(ParameterException e, String[] args) {
+        String why;
+        if (e instanceof CommandLine.UnmatchedArgumentException u)
+            why = "Option ou argument inconnu : " + String.join(" ", u.getUnmatched()) + ".";
+        else if (e instanceof CommandLine.MissingParameterException)
+            why = "Une valeur manque après l'option " + optionName(e) + ".";
+        else if (e.getCause() instanceof TypeConversionException t)
+            why = "Valeur invalide pour " + optionName(e) + " : " + t.getMessage() + ".";
+        else if (e instanceof CommandLine.OverwrittenOptionException)
+            why = "L'option " + optionName(e) + " est donnée deux fois.";
+        else
+            why = e.getMessage();
+        e.getCommandLine().getErr().println(why + " Voir « conv --help ».");
+        return Exit.USAGE.code;
+    }
+
+    private static String optionName(ParameterException e) {
+        CommandLine.Model.ArgSpec arg = e.getArgSpec();
+        if (e instanceof CommandLine.OverwrittenOptionException o) arg = o.getOverwritten();
+        if (e instanceof CommandLine.MissingParameterException m && !m.getMissing().isEmpty()) arg = m.getMissing().get(0);
+        return arg instanceof CommandLine.Model.OptionSpec option ? option.longestName() : "une option";
+    }
+
+    static final class PositiveInt implements ITypeConverter<Integer> {
+        public Integer convert(String value) {
+            try {
+                int n = Integer.parseInt(value.strip());
+                if (n >= 1) return n;
+            } catch (NumberFormatException ignored) { /* même message que pour zéro */ }
+            throw new TypeConversionException("« " + value + " » n'est pas un nombre entier supérieur ou égal à 1");
+        }
+    }
+
+    static final class SourceKindConverter implements ITypeConverter<SourceKind> {
+        public SourceKind convert(String value) {
+            try {
+                return SourceKind.valueOf(value.strip().toLowerCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new TypeConversionException("« " + value + " » n'est pas une source connue (crisp ou weba)");
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ issues d'une exécution
+
+    /** Codes de sortie documentés ; ceux qui gardent la progression arrêtent proprement l'export. */
+    enum Exit {
+        OK(0), BUG(1), USAGE(2), CONFIG(3), AUTH(4), QUOTA(5), NETWORK(6), FILES(7), BUSY(8);
+        final int code;
+        Exit(int code) { this.code = code; }
+        boolean stopsApiCalls() { return this == AUTH || this == QUOTA || this == NETWORK; }
+    }
+
+    /** Un arrêt expliqué à l'utilisateur : le message est une phrase française complète. */
+    static final class Failure extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        final Exit exit;
+        Failure(Exit exit, String message) {
+            super(message, null, false, false);
+            this.exit = exit;
+        }
+    }
+
+    // ------------------------------------------------------------------ sources
+
+    /** Une page de la liste : ses éléments, et s'il peut y en avoir d'autres après. */
+    record Page(List<JsonNode> items, boolean last, long total) { }
+
+    /** Une API de conversations : liste paginée du plus récent au plus ancien, plus le contenu complet d'un élément. */
+    sealed interface Source permits Crisp, Weba {
+        String kind();
+        String account();
+        Schema schema();
+        Http http();
+        /** La page {@code number} (à partir de 1) de la liste, triée par activité décroissante. */
+        Page list(int number);
+        /** La conversation complète telle qu'elle sera écrite, ou vide si l'API ne la trouve plus. */
+        Optional<JsonNode> full(JsonNode item);
+    }
+
+    /** Crisp REST v1 : chaque élément de la liste est déjà la conversation complète. */
+    static final class Crisp implements Source {
+        static final int PER_PAGE = 20;
+        static final String RATE_LIMIT_ADVICE = "le quota d'un jeton plugin Crisp est journalier (5 000 requêtes par défaut) : "
+                + "relancez demain, l'export reprendra là où il s'est arrêté.";
+        private final Http http;
+        private final String base;
+        private final String websiteId;
+        private final Map<String, String> headers;
+
+        Crisp(Http http, String base, String websiteId, String identifier, String key) {
+            this.http = http;
+            this.base = base;
+            this.websiteId = websiteId;
+            String basic = Base64.getEncoder().encodeToString((identifier + ":" + key).getBytes(StandardCharsets.UTF_8));
+            this.headers = Map.of("Authorization", "Basic " + basic, "X-Crisp-Tier", "plugin", "Content-Type", "application/json");
+        }
+
+        public String kind() { return "crisp"; }
+        public String account() { return websiteId; }
+        public Schema schema() { return Schema.CRISP; }
+        public Http http() { return http; }
+
+        public Page list(int number) {
+            URI uri = URI.create(base + "/website/" + encode(websiteId) + "/conversations/" + number + "?per_page=" + PER_PAGE);
+            Http.Answer answer = http.get(uri, headers);
+            // 200 et 206 sont deux succès ; la fin de l'historique est une page vide, pas un code.
+            if (answer.status() >= 200 && answer.status() < 300 && answer.body().path("data").isArray()) {
+                List<JsonNode> items = new ArrayList<>();
+                answer.body().path("data").forEach(items::add);
+                return new Page(items, items.isEmpty(), -1);
+            }
+            String reason = answer.body().path("reason").asText("");
+            String said = " (HTTP " + answer.status() + (reason.isEmpty() ? "" : " " + reason) + ")";
+            throw switch (answer.status()) {
+                case 401 -> new Failure(Exit.AUTH, "Crisp refuse l'identifiant ou la clé" + said + " : vérifiez CRISP_IDENTIFIER_PROD et CRISP_KEY_PROD (jeton plugin de production).");
+                case 403 -> new Failure(Exit.AUTH, "Crisp refuse l'accès" + said + " : le jeton n'a pas le droit website:conversation:sessions, ou le plugin n'est pas installé sur ce site.");
+                case 404 -> new Failure(Exit.AUTH, "Crisp ne trouve pas ce site" + said + " : vérifiez ID_SITE_CRISP.");
+                default -> new Failure(Exit.NETWORK, "Réponse inattendue de Crisp" + said + " : rien n'est perdu, relancez plus tard.");
+            };
+        }
+
+        public Optional<JsonNode> full(JsonNode item) { return Optional.of(item); }
+    }
+
+    /** Weba-AI : la liste ne donne qu'un aperçu, le dialogue complet demande une requête par conversation. */
+    static final class Weba implements Source {
+        static final int PER_PAGE = 100;
+        static final String RATE_LIMIT_ADVICE = "Weba-AI limite un jeton à 100 requêtes par minute et un autre programme utilise "
+                + "peut-être le même jeton : relancez dans quelques minutes, l'export reprendra là où il s'est arrêté.";
+        private final Http http;
+        private final String base;
+        private final String botHash;
+        private final Map<String, String> headers;
+
+        Weba(Http http, String base, String botHash, String token) {
+            this.http = http;
+            this.base = base;
+            this.botHash = botHash;
+            this.headers = Map.of("X-Auth-Token", token);
+        }
+
+        public String kind() { return "weba"; }
+        public String account() { return botHash; }
+        public Schema schema() { return Schema.WEBA; }
+        public Http http() { return http; }
+
+        // Ordre « newest » : une conversation nouvelle ou relancée remonte en tête et pousse les autres vers le bas,
+        // si bien qu'un parcours par décalage peut revoir un élément (ignoré comme doublon) mais jamais en sauter un.
+        // Avec « oldest », une conversation relancée partirait en fin de liste et tout ce qui la suit remonterait
+        // d'un cran : l'élément sous le curseur serait sauté.
+        public Page list(int number) {
+            int offset = (number - 1) * PER_PAGE;
+            Http.Answer answer = call("limit=" + PER_PAGE + "&offset=" + offset + "&sort=newest");
+            JsonNode body = answer.body();
+            if (answer.status() == 200 && body.path("conversations").isArray()) {
+                List<JsonNode> items = new ArrayList<>();
+                body.path("conversations").forEach(items::add);
+                boolean more = body.path("pagination").path("has_more").asBoolean(false);
+                return new Page(items, !more || items.isEmpty(), body.path("pagination").path("total").asLong(-1));
+            }
+            throw refusal(answer);
+        }
+
+        public Optional<JsonNode> full(JsonNode item) {
+            String userId = item.path("user_id").asText("");
+            if (userId.isEmpty()) return Optional.empty();
+            Http.Answer answer = call("user_id=" + encode(userId));
+            JsonNode conversation = answer.body().path("conversation");
+            if (answer.status() == 200 && conversation.isObject()) return Optional.of(conversation);
+            if (answer.status() == 404 && "CONVERSATION_NOT_FOUND".equals(answer.body().path("code").asText())) return Optional.empty();
+            throw refusal(answer);
+        }
+
+        private Http.Answer call(String query) {
+            return http.get(URI.create(base + "/conversations.php?bot_hash=" + encode(botHash) + "&" + query), headers);
+        }
+
+        private static Failure refusal(Http.Answer answer) {
+            String code = answer.body().path("code").asText("");
+            String error = answer.body().path("error").asText("");
+            String said = " (HTTP " + answer.status() + (code.isEmpty() ? "" : " " + code) + (error.isEmpty() ? "" : " : " + error) + ")";
+            return switch (answer.status()) {
+                case 401 -> new Failure(Exit.AUTH, "Weba-AI refuse le jeton" + said + " : il manque, est invalide ou a expiré ; renouvelez WEBA_AUTH_TOKEN.");
+                case 403, 404 -> new Failure(Exit.AUTH, "Weba-AI ne trouve pas ce bot ou n'y donne pas accès" + said + " : vérifiez WEBA_BOT_HASH et que le jeton appartient au propriétaire du bot.");
+                default -> new Failure(Exit.NETWORK, "Weba-AI a refusé la requête" + said + " : rien n'est perdu ; si cela persiste, signalez-le.");
+            };
+        }
+    }
+
+    private static String encode(String value) { return URLEncoder.encode(value, StandardCharsets.UTF_8); }
+
+    // ------------------------------------------------------------------ HTTP : essais, attentes, rythme
+
+    /** Combien de fois réessayer et combien attendre : croissance exponentielle, gigue, attente totale bornée. */
+    record RetryPolicy(int maxRetries, Duration base, Duration cap, Duration maxTotalWait) {
+        static RetryPolicy standard(Duration base) {
+            // 1, 2, 4, 8, 16, 30 × base : un peu plus d'une minute en tout, assez pour une fenêtre « par minute ».
+            return new RetryPolicy(6, base, base.multipliedBy(30), base.multipliedBy(300));
+        }
+
+        /** L'attente avant l'essai suivant, ou vide s'il faut abandonner. */
+        Optional<Duration> delay(int retry, Duration waitedSoFar, Duration retryAfter) {
+            if (retry >= maxRetries) return Optional.empty();
+            Duration wait;
+            if (retryAfter != null) {
+                wait = retryAfter;
+            } else {
+                long ceiling = Math.min(cap.toMillis(), base.toMillis() << Math.min(retry, 20));
+                // La gigue évite que plusieurs clients repartent ensemble.
+                wait = Duration.ofMillis(ceiling / 2 + ThreadLocalRandom.current().nextLong(ceiling / 2 + 1));
+            }
+            return waitedSoFar.plus(wait).compareTo(maxTotalWait) > 0 ? Optional.empty() : Optional.of(wait);
+        }
+    }
+
+    /** Espace les requêtes pour rester sous la limite de débit de l'API, au lieu de la heurter. */
+    static final class Pacer {
+        private final long intervalNanos;
+        private long next = 0;
+
+        Pacer(Integer requestsPerMinute) {
+            this.intervalNanos = requestsPerMinute == null ? 0 : 60_000_000_000L / requestsPerMinute;
+        }
+
+        void await() {
+            if (intervalNanos == 0) return;
+            long now = System.nanoTime();
+            if (next > now) sleep(Duration.ofNanos(next - now));
+            next = Math.max(now, next) + intervalNanos;
+        }
+    }
+
+    static void sleep(Duration duration) {
+        try {
+            Thread.sleep(duration.toMillis(), (int) (duration.toNanos() % 1_000_000));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Failure(Exit.NETWORK, "Export interrompu pendant une attente : rien n'est perdu, relancez.");
+        }
+    }
+
+    static final ObjectMapper JSON = new ObjectMapper()
+            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
+
+    /** Appels GET partagés par les deux sources : délais, essais répétés, rythme, compte des requêtes. */
+    static final class Http {
+        /** Une réponse définitive (succès ou refus) ; le corps vaut MissingNode s'il n'est pas du JSON. */
+        record Answer(int status, JsonNode body) { }
+
+        /** Ce que l'on fait d'une réponse ou d'un échec réseau : l'ensemble des cas est fermé. */
+        sealed interface Outcome permits Final, RateLimited, Transient { }
+        record Final(Answer answer) implements Outcome { }
+        record RateLimited(int status, Duration retryAfter) implements Outcome { }
+        record Transient(String why) implements Outcome { }
+
+        private final HttpClient client;
+        private final Duration timeout;
+        private final RetryPolicy retry;
+        private final Pacer pacer;
+        private final String rateLimitAdvice;
+        private int requests;
+
+        Http(Duration timeout, RetryPolicy retry, Pacer pacer, String rateLimitAdvice) {
+            this.client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
+                    .followRedirects(HttpClient.Redirect.NORMAL).build();
+            this.timeout = timeout;
+            this.retry = retry;
+            this.pacer = pacer;
+            this.rateLimitAdvice = rateLimitAdvice;
+        }
+
+        int requests() { return requests; }
+
+        Answer get(URI uri, Map<String, String> headers) {
+            HttpRequest.Builder builder = HttpRequest.newBuilder(uri).timeout(timeout).GET()
+                    .header("User-Agent", "conv/1.0 (export de conversations)").header("Accept", "application/json");
+            headers.forEach(builder::header);
+            HttpRequest request = builder.build();
+            Duration waited = Duration.ZERO;
+            for (int attempt = 0; ; attempt++) {
+                pacer.await();
+                requests++;
+                Outcome outcome = send(request);
+                if (outcome instanceof Final f) return f.answer();
+                Duration retryAfter = outcome instanceof RateLimited r ? r.retryAfter() : null;
+                Optional<Duration> wait = retry.delay(attempt, waited, retryAfter);
+                if (wait.isEmpty()) throw giveUp(outcome, uri, attempt + 1);
+                sleep(wait.get());
+                waited = waited.plus(wait.get());
+            }
+        }
+
+        private Outcome send(HttpRequest request) {
+            HttpResponse<byte[]> response;
+            try {
+                response = client.send(request, HttpResponse.BodyHandlers.ofByteArray());
+            } catch (HttpTimeoutException e) {
+                return new Transient("pas de réponse dans le délai imparti");
+            } catch (IOException e) {
+                return new Transient("connexion impossible ou interrompue");
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new Failure(Exit.NETWORK, "Export interrompu : rien n'est perdu, relancez.");
+            }
+            int status = response.statusCode();
+            if (status == 429 || status == 420) return new RateLimited(status, retryAfter(response));
+            if (status >= 500) return new Transient("erreur du serveur (HTTP " + status + ")");
+            JsonNode body = parse(response.body());
+            // Une page HTML d'un proxy à la place d'une réponse réussie est passagère ; un refus (4xx) se lit à son code.
+            if (body == null && status < 400) return new Transient("réponse illisible (pas du JSON, HTTP " + status + ")");
+            return new Final(new Answer(status, body == null ? JSON.missingNode() : body));
+        }
+
+        private static JsonNode parse(byte[] body) {
+            try {
+                JsonNode node = JSON.readTree(body);
+                return node != null && node.isObject() ? node : null;
+            } catch (IOException e) {
+                return null;
+            }
+        }
+
+        private static Duration retryAfter(HttpResponse<?> response) {
+            Optional<String> header = response.headers().firstValue("Retry-After");
+            if (header.isEmpty()) return null;
+            String value = header.get().strip();
+            try {
+                return Duration.ofSeconds(Math.max(0, Long.parseLong(value)));
+            } catch (NumberFormatException notSeconds) {
+                try {
+                    Duration d = Duration.between(Instant.now(), ZonedDateTime.parse(value, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant());
+                    return d.isNegative() ? Duration.ZERO : d;
+                } catch (DateTimeParseException unreadable) {
+                    return null;
+                }
+            }
+        }
+
+        private Failure giveUp(Outcome outcome, URI uri, int attempts) {
+            String host = uri.getScheme() + "://" + uri.getAuthority();
+            if (outcome instanceof RateLimited r) {
+                String when = r.retryAfter() == null ? "" : " (l'API demande d'attendre jusqu'à "
+                        + DateTimeFormatter.ofPattern("dd/MM HH:mm").format(ZonedDateTime.now().plus(r.retryAfter())) + ")";
+                return new Failure(Exit.QUOTA, "Limite de l'API atteinte (HTTP " + r.status() + ") après " + attempts
+                        + " essais" + when + " : " + rateLimitAdvice);
+            }
+            return new Failure(Exit.NETWORK, "L'API " + host + " ne répond pas correctement après " + attempts + " essais ("
+                    + ((Transient) outcome).why() + ") : ce qui était exporté est enregistré, relancez plus tard.");
+        }
+    }
+
+    // ------------------------------------------------------------------ parcours de la liste
+
+    /**
+     * Un parcours de la liste vers le bas, depuis la page {@code page}, jusqu'aux conversations d'activité
+     * antérieure à {@code floor} (ou jusqu'à la fin de l'historique si floor est nul).
+     */
+    record Walk(Long floor, int page) { }
+
+    /** L'état de reprise, tel qu'il est écrit dans FICHIER.state.json. */
+    record State(int format, String source, String account, Long watermark, List<Walk> walks, String savedAt) {
+        static State fresh(String source, String account) { return new State(1, source, account, null, List.of(), null); }
+    }
+
+    /** Les compteurs d'une exécution. */
+    static final class Totals {
+        int exported, alreadyPresent, withoutId, notFound;
+        int ignored() { return alreadyPresent + withoutId; }
+    }
+
+    /**
+     * Le cœur de l'export. La liste est triée par activité décroissante et bouge pendant qu'on la lit :
+     * une conversation nouvelle ou relancée remonte en tête. D'où deux sortes de parcours, gardés dans l'état :
+     * le premier descend tout l'historique ; ensuite, à chaque exécution, un parcours de tête descend depuis la
+     * page 1 jusqu'au « filigrane » (l'activité la plus récente déjà vue). Ce qui remonte en tête pendant un
+     * parcours a une activité plus récente que le filigrane : le parcours de tête suivant le prendra.
+     */
+    static final class Exporter {
+        // Les pages de Crisp peuvent venir d'un cache un peu ancien : le parcours de tête descend un peu plus bas.
+        static final long MARGIN_MS = 60_000;
+
+        private final Source source;
+        private final Store store;
+        private final Progress progress;
+        private final int limit;
+        final Totals totals = new Totals();
+        private final Deque<Walk> walks = new ArrayDeque<>();
+        private State state;
+        private Long watermark;
+
+        Exporter(Source source, Store store, Progress progress, int limit) {
+            this.source = source;
+            this.store = store;
+            this.progress = progress;
+            this.limit = limit;
+        }
+
+        /** Exporte jusqu'à la limite ou la fin ; renvoie l'arrêt de l'API qui l'a interrompu, ou null. */
+        Failure run(State saved) {
+            state = saved;
+            watermark = saved.watermark();
+            walks.addAll(saved.walks());
+            progress.start(limit, store.count());
+            try {
+                Page first = source.list(1);
+                long top = first.items().stream().mapToLong(this::activity).max().orElse(Long.MIN_VALUE);
+                if (watermark == null) {
+                    walks.addLast(new Walk(null, 1));
+                    watermark = Math.max(top, 0);
+                } else if (top > watermark) {
+                    walks.addFirst(new Walk(watermark - MARGIN_MS, 1));
+                    watermark = top;
+                }
+                save();
+                while (!walks.isEmpty() && totals.exported < limit) {
+                    Walk walk = walks.peekFirst();
+                    Page reuse = walk.page() == 1 ? first : null;
+                    first = null;
+                    follow(walk, reuse);
+                }
+                return null;
+            } catch (Failure f) {
+                if (f.exit.stopsApiCalls()) return f;
+                throw f;
+            }
+        }
+
+        boolean historyComplete() { return walks.isEmpty(); }
+
+        private void follow(Walk walk, Page reuse) {
+            for (int number = walk.page(); ; number++) {
+                Page page = reuse != null ? reuse : source.list(number);
+                reuse = null;
+                List<byte[]> batch = new ArrayList<>();
+                boolean stoppedInside = false;
+                for (JsonNode item : page.items()) {
+                    if (totals.exported >= limit) { stoppedInside = true; break; }
+                    take(item, batch);
+                }
+                store.append(batch);
+                progress.page(number, totals, store.count(), page.total(), source.http().requests());
+                walks.removeFirst();
+                boolean ended = !stoppedInside && (page.last()
+                        || walk.floor() != null && minActivity(page) < walk.floor());
+                // La reprise relit la page en cours : le reste d'une page entamée, et ce qu'une suppression
+                // en amont aurait fait remonter, ne sont pas perdus.
+                if (!ended) walks.addFirst(new Walk(walk.floor(), number));
+                save();
+                if (ended || totals.exported >= limit) return;
+            }
+        }
+
+        private void take(JsonNode item, List<byte[]> batch) {
+            String id = source.schema().read(item).id();
+            if (id == null) { totals.withoutId++; return; }
+            if (store.contains(id)) { totals.alreadyPresent++; return; }
+            Optional<JsonNode> full = source.full(item);
+            if (full.isEmpty()) { totals.notFound++; return; }
+            batch.add(Schema.bytes(full.get()));
+            store.remember(id);
+            totals.exported++;
+        }
+
+        private long activity(JsonNode item) { return source.schema().read(item).key(); }
+
+        private long minActivity(Page page) {
+            return page.items().stream().mapToLong(this::activity).filter(a -> a != Long.MIN_VALUE).min().orElse(Long.MAX_VALUE);
+        }
+
+        private void save() {
+            state = new State(1, state.source(), state.account(), watermark, List.copyOf(walks), Instant.now().toString());
+            store.saveState(state);
+        }
+    }
+
+    // ------------------------------------------------------------------ format des lignes
+
+    /** Identité et date d'activité d'une conversation, lues dans une ligne ou un élément de la liste. */
+    record Entry(String id, long key) {
+        static final Entry INVALID = new Entry(null, Long.MIN_VALUE);
+        /** Ordre du fichier : activité la plus récente d'abord, sans activité à la fin, puis par identifiant. */
+        static final Comparator<Entry> ORDER = Comparator.comparingLong(Entry::key).reversed().thenComparing(Entry::id);
+    }
+
+    /** Où trouver l'identifiant et la date d'activité dans une conversation. */
+    record Schema(String idField, String keyObject, String keyField, boolean isoDate) {
+        static final Schema CRISP = new Schema("session_id", "active", "last", false);
+        static final Schema WEBA = new Schema("id", null, "last_message_at", true);
+        // Sans table de noms partagée : des clés uniques par conversation (identifiants d'opérateurs, données
+        // personnalisées) la feraient grossir sans fin et ralentiraient la lecture d'un facteur cinq.
+        private static final JsonFactory FACTORY = JsonFactory.builder().disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES).build();
+
+        static byte[] bytes(JsonNode node) {
+            try {
+                return JSON.writeValueAsBytes(node);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        Entry read(JsonNode node) {
+            byte[] b = bytes(node);
+            return read(b, 0, b.length);
+        }
+
+        /**
+         * Lit une ligne en flux, sans construire d'arbre, et la valide en entier ; null si ce n'est pas
+         * un objet JSON. Un objet sans identifiant donne une entrée dont l'id est nul.
+         */
+        Entry read(byte[] buf, int off, int len) {
+            try (JsonParser p = FACTORY.createParser(buf, off, len)) {
+                if (p.nextToken() != JsonToken.START_OBJECT) return null;
+                String id = null;
+                long key = Long.MIN_VALUE;
+                while (p.nextToken() == JsonToken.FIELD_NAME) {
+                    String name = p.currentName();
+                    JsonToken value = p.nextToken();
+                    if (name.equals(idField) && (value == JsonToken.VALUE_STRING || value == JsonToken.VALUE_NUMBER_INT)) {
+                        id = p.getText().isEmpty() ? null : p.getText();
+                    } else if (keyObject == null && name.equals(keyField)) {
+                        key = keyOf(p, value);
+                    } else if (keyObject != null && name.equals(keyObject) && value == JsonToken.START_OBJECT) {
+                        while (p.nextToken() == JsonToken.FIELD_NAME) {
+                            String inner = p.currentName();
+                            JsonToken v = p.nextToken();
+                            if (inner.equals(keyField)) key = keyOf(p, v);
+                            else p.skipChildren();
+                        }
+                    } else {
+                        p.skipChildren();
+                    }
+                }
+                if (p.currentToken() != JsonToken.END_OBJECT || p.nextToken() != null) return null;
+                return new Entry(id, key);
+            } catch (IOException e) {
+                return null;
+            }
+        }
+
+        private long keyOf(JsonParser p, JsonToken value) throws IOException {
+            if (!isoDate && value == JsonToken.VALUE_NUMBER_INT) return p.getLongValue();
+            if (!isoDate && value == JsonToken.VALUE_NUMBER_FLOAT) return (long) p.getDoubleValue();
+            if (isoDate && value == JsonToken.VALUE_STRING) {
+                try {
+                    return OffsetDateTime.parse(p.getText()).toInstant().toEpochMilli();
+                } catch (DateTimeParseException e) {
+                    try {
+                        // « 2025-01-09 14:00:00 », tel qu'une base MySQL le rend parfois : lu comme UTC.
+                        return java.time.LocalDateTime.parse(p.getText().replace(' ', 'T')).atZone(ZoneId.of("UTC")).toInstant().toEpochMilli();
+                    } catch (DateTimeParseException unreadable) {
+                        return Long.MIN_VALUE;
+                    }
+                }
+            }
+            p.skipChildren();
+            return Long.MIN_VALUE;
+        }
+    }
+
+    // ------------------------------------------------------------------ le fichier et son état
+
+    /**
+     * Le fichier JSONL, son état et son verrou. Au démarrage, une seule lecture en flux du fichier répare une
+     * dernière ligne déchirée, met de côté les lignes illisibles, et garde en mémoire les empreintes des
+     * identifiants et les clés de tri, rien de plus. Les nouvelles lignes sont ajoutées à la fin au fil des pages ;
+     * à la fin, une fusion en flux réécrit le fichier trié, une seule fois, par fichier temporaire renommé.
+     */
+    static final class Store implements AutoCloseable {
+        private static final FileAttribute<?>[] PRIVATE = privateFiles();
+        // Taille d'un morceau trié en mémoire avant d'être écrit à part (abaissée par les tests).
+        static long chunkBytes = 16L << 20;
+
+        private final Path file, stateFile, lockFile, rejectedFile, tmpFile, sortDir;
+        private final Schema schema;
+        private final Progress progress;
+        private final FileChannel lockChannel;
+        private IdSet ids = new IdSet();
+        private LongList keys = new LongList();          // clé de tri de chaque ligne lue au démarrage
+        private BitSet dropped = new BitSet();           // lignes à ne pas recopier (illisibles, doublons, vides)
+        private long sortedLines;                        // les lignes [0, sortedLines) sont dans l'ordre
+        private long sortedBytes;
+        private long scannedLines;
+        private boolean appended;
+        private FileChannel appendChannel;
+
+        private Store(Path file, Schema schema, Progress progress, FileChannel lockChannel) {
+            this.file = file;
+            this.stateFile = sibling(file, ".state.json");
+            this.lockFile = sibling(file, ".lock");
+            this.rejectedFile = sibling(file, ".rejected");
+            this.tmpFile = sibling(file, ".tmp");
+            this.sortDir = sibling(file, ".sort");
+            this.schema = schema;
+            this.progress = progress;
+            this.lockChannel = lockChannel;
+        }
+
+        static Path sibling(Path file, String suffix) { return file.resolveSibling(file.getFileName() + suffix); }
+
+        static Store open(Path file, Schema schema, Progress progress) {
+            file = file.toAbsolutePath().normalize();
+            Path lock = sibling(file, ".lock");
+            FileChannel channel = null;
+            try {
+                Files.createDirectories(file.getParent());
+                channel = FileChannel.open(lock, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), PRIVATE);
+                FileLock held;
+                try {
+                    held = channel.tryLock();
+                } catch (OverlappingFileLockException e) {
+                    held = null;
+                }
+                if (held == null) {
+                    channel.close();
+                    throw new Failure(Exit.BUSY, "Une autre exécution de conv utilise déjà " + file.getFileName()
+                            + " : attendez qu'elle se termine (ou arrêtez-la), puis relancez.");
+                }
+                Store store = new Store(file, schema, progress, channel);
+                store.load();
+                return store;
+            } catch (IOException e) {
+                closeQuietly(channel);
+                throw fileFailure("préparer " + file, e);
+            } catch (RuntimeException e) {
+                closeQuietly(channel);
+                throw e;
+            }
+        }
+
+        Path file() { return file; }
+        long count() { return ids.size(); }
+        boolean contains(String id) { return ids.contains(id); }
+        void remember(String id) { ids.add(id); }
+
+        /** --reset : efface l'export et son état, comme avant la toute première exécution. */
+        void reset() {
+            try {
+                Files.deleteIfExists(file);
+                Files.deleteIfExists(stateFile);
+            } catch (IOException e) {
+                throw fileFailure("effacer " + file, e);
+            }
+            ids = new IdSet();
+            keys = new LongList();
+            dropped = new BitSet();
+            sortedLines = scannedLines = 0;
+            sortedBytes = 0;
+            progress.note("--reset : fichier d'export et état effacés.");
+        }
+
+        State loadState(String source, String account) {
+            if (!Files.exists(stateFile)) {
+                if (scannedLines > 0 && ids.size() == 0)
+                    throw new Failure(Exit.CONFIG, file + " ne contient aucune conversation " + source
+                            + " reconnaissable : ce n'est sans doute pas un export de cette source. Choisissez un autre fichier avec --output.");
+                return State.fresh(source, account);
+            }
+            State state;
+            try {
+                state = JSON.readValue(stateFile.toFile(), State.class);
+            } catch (IOException e) {
+                throw new Failure(Exit.CONFIG, "Le fichier d'état " + stateFile + " est illisible : supprimez-le pour repartir de la page 1 "
+                        + "(aucun doublon ne sera créé, les conversations déjà exportées seront reconnues).");
+            }
+            if (!source.equals(state.source()) || !account.equals(state.account()))
+                throw new Failure(Exit.CONFIG, file + " contient l'export d'une autre source ou d'un autre compte ("
+                        + state.source() + ") : choisissez un autre fichier avec --output, ou repartez de zéro avec --reset.");
+            return new State(state.format(), state.source(), state.account(), state.watermark(),
+                    state.walks() == null ? List.of() : state.walks(), state.savedAt());
+        }
+
+        /** État écrit à part puis renommé : un arrêt brutal laisse l'ancien ou le nouveau, jamais un mélange. */
+        void saveState(State state) {
+            Path tmp = sibling(stateFile, ".tmp");
+            try {
+                try (FileChannel out = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                        StandardOpenOption.TRUNCATE_EXISTING), PRIVATE)) {
+                    out.write(ByteBuffer.wrap(JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(state)));
+                    out.force(true);
+                }
+                Files.move(tmp, stateFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                syncDirectory();
+            } catch (IOException e) {
+                throw fileFailure("enregistrer l'état " + stateFile, e);
+            }
+        }
+
+        /** Ajoute les lignes d'une page et les force sur le disque avant que l'état ne s'y réfère. */
+        void append(List<byte[]> lines) {
+            if (lines.isEmpty()) return;
+            long before = -1;
+            try {
+                if (appendChannel == null)
+                    appendChannel = FileChannel.open(file, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), PRIVATE);
+                before = appendChannel.size();
+                appendChannel.position(before);
+                int size = lines.stream().mapToInt(l -> l.length + 1).sum();
+                ByteBuffer buffer = ByteBuffer.allocate(size);
+                for (byte[] line : lines) buffer.put(line).put((byte) '\n');
+                buffer.flip();
+                while (buffer.hasRemaining()) appendChannel.write(buffer);
+                appendChannel.force(false);
+                appended = true;
+            } catch (IOException e) {
+                // Pas de ligne à moitié écrite : on revient à la taille d'avant cette page.
+                try {
+                    if (before >= 0) appendChannel.truncate(before);
+                } catch (IOException ignored) { /* la prochaine exécution réparera la fin du fichier */ }
+                throw fileFailure("écrire dans " + file, e);
+            }
+        }
+
+        /** Réécrit le fichier trié, sans doublon ni ligne illisible, si et seulement si c'est nécessaire. */
+        void finish() {
+            boolean sorted = sortedLines == scannedLines && !appended;
+            if (sorted && dropped.isEmpty()) return;
+            try {
+                closeQuietly(appendChannel);
+                appendChannel = null;
+                if (!Files.exists(file)) return;
+                new Merge().run();
+                keys = new LongList();
+            } catch (IOException e) {
+                deleteQuietly(tmpFile);
+                throw fileFailure("trier " + file + " (les conversations exportées y sont déjà, le tri sera refait à la prochaine exécution)", e);
+            } finally {
+                deleteTree(sortDir);
+            }
+        }
+
+        @Override
+        public void close() {
+            closeQuietly(appendChannel);
+            closeQuietly(lockChannel);
+        }
+
+        // ---- démarrage : réparation et lecture du fichier
+
+        private void load() throws IOException {
+            deleteQuietly(tmpFile);
+            deleteQuietly(sibling(stateFile, ".tmp"));
+            deleteTree(sortDir);
+            if (!Files.exists(file)) return;
+            repairTail();
+            String previousId = null;
+            long previousKey = 0;
+            sortedLines = -1;
+            List<Long> rejected = new ArrayList<>();
+            try (InputStream in = Files.newInputStream(file); OutputStream aside = new LazyOutput(rejectedFile)) {
+                LineReader lines = new LineReader(in);
+                while (lines.next()) {
+                    long index = scannedLines++;
+                    Entry entry = lines.length() == 0 ? null : schema.read(lines.buffer(), lines.start(), lines.length());
+                    boolean blank = lines.isBlank();
+                    if (entry == null || entry.id() == null || !ids.add(entry.id())) {
+                        dropped.set((int) index);
+                        keys.add(0);
+                        if (!blank && (entry == null || entry.id() == null)) {
+                            aside.write(lines.buffer(), lines.start(), lines.length());
+                            aside.write('\n');
+                            rejected.add(index + 1);
+                        }
+                        continue;
+                    }
+                    keys.add(entry.key());
+                    if (sortedLines < 0 && previousId != null
+                            && Entry.ORDER.compare(new Entry(previousId, previousKey), entry) > 0) {
+                        sortedLines = index;
+                        sortedBytes = lines.offset();
+                    }
+                    previousId = entry.id();
+                    previousKey = entry.key();
+                }
+            }
+            if (sortedLines < 0) { sortedLines = scannedLines; sortedBytes = Files.size(file); }
+            long duplicates = dropped.cardinality() - rejected.size();
+            if (!rejected.isEmpty())
+                progress.note("Attention : " + rejected.size() + " ligne(s) illisible(s) dans " + file.getFileName() + " (ligne(s) "
+                        + abbreviate(rejected) + ") : mise(s) de côté dans " + rejectedFile.getFileName() + ", rien n'est supprimé.");
+            if (duplicates > 0)
+                progress.note(duplicates + " ligne(s) vide(s) ou en double retirée(s) de " + file.getFileName() + " (la première occurrence est gardée).");
+            if (sortedLines < scannedLines)
+                progress.note(file.getFileName() + " n'est pas entièrement trié (exécution interrompue ou modification à la main) : il le sera à la fin.");
+        }
+
+        /** Une ligne sans fin de ligne est le reste d'une écriture interrompue : on la retire, sauf si elle est complète. */
+        private void repairTail() throws IOException {
+            try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                long size = channel.size();
+                if (size == 0 || lastByte(channel, size - 1) == '\n') return;
+                long start = size - 1;
+                while (start > 0 && lastByte(channel, start - 1) != '\n') start--;
+                byte[] fragment = new byte[(int) Math.min(size - start, Integer.MAX_VALUE)];
+                channel.read(ByteBuffer.wrap(fragment), start);
+                Entry entry = schema.read(fragment, 0, fragment.length);
+                if (entry != null && entry.id() != null) {
+                    channel.write(ByteBuffer.wrap(new byte[] {'\n'}), size);
+                } else {
+                    channel.truncate(start);
+                    progress.note("Dernière ligne incomplète (" + (size - start) + " octets, reste d'une exécution interrompue) retirée de "
+                            + file.getFileName() + " ; la conversation sera exportée à nouveau.");
+                }
+                channel.force(true);
+            }
+        }
+
+        private static byte lastByte(FileChannel channel, long position) throws IOException {
+            ByteBuffer one = ByteBuffer.allocate(1);
+            channel.read(one, position);
+            return one.get(0);
+        }
+
+        private static String abbreviate(List<Long> numbers) {
+            String shown = numbers.stream().limit(10).map(String::valueOf).reduce((a, b) -> a + ", " + b).orElse("");
+            return numbers.size() > 10 ? shown + "…" : shown;
+        }
+
+        // ---- fin : fusion en flux
+
+        /**
+         * La partie déjà triée du fichier est recopiée octet par octet, ses clés venant de la lecture du démarrage ;
+         * le reste (les ajouts de cette exécution, ou tout le fichier s'il a été dérangé) est trié par morceaux
+         * de taille bornée, écrits à part si besoin, puis tout est fusionné en une passe.
+         */
+        private final class Merge {
+            void run() throws IOException {
+                List<Cursor> cursors = new ArrayList<>();
+                try (FileChannel source = FileChannel.open(file, StandardOpenOption.READ)) {
+                    cursors.add(new PrefixCursor(new LineReader(Channels.newInputStream(source.position(0)), sortedBytes)));
+                    sortTail(cursors);
+                    writeMerged(cursors);
+                } finally {
+                    for (Cursor c : cursors) c.close();
+                }
+                Files.move(tmpFile, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                syncDirectory();
+            }
+
+            private void sortTail(List<Cursor> cursors) throws IOException {
+                List<Line> chunk = new ArrayList<>();
+                long held = 0;
+                int spilled = 0;
+                try (FileChannel tail = FileChannel.open(file, StandardOpenOption.READ)) {
+                    LineReader lines = new LineReader(Channels.newInputStream(tail.position(sortedBytes)));
+                    long index = sortedLines;
+                    while (lines.next()) {
+                        long current = index++;
+                        if (current < scannedLines && dropped.get((int) current) || lines.isBlank()) continue;
+                        Line line = Line.of(schema, Arrays.copyOfRange(lines.buffer(), lines.start(), lines.start() + lines.length()));
+                        if (line == null) continue;
+                        chunk.add(line);
+                        held += line.bytes().length + 64;
+                        if (held > chunkBytes) {
+                            cursors.add(spill(chunk, spilled++));
+                            chunk = new ArrayList<>();
+                            held = 0;
+                        }
+                    }
+                }
+                chunk.sort(Line.ORDER);
+                cursors.add(new ListCursor(chunk));
+            }
+
+            private Cursor spill(List<Line> chunk, int number) throws IOException {
+                chunk.sort(Line.ORDER);
+                Files.createDirectories(sortDir);
+                Path part = sortDir.resolve("part-" + number);
+                try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(Files.createFile(part, PRIVATE)), 1 << 16)) {
+                    for (Line line : chunk) { out.write(line.bytes()); out.write('\n'); }
+                }
+                return new FileCursor(new LineReader(Files.newInputStream(part)), schema);
+            }
+
+            private void writeMerged(List<Cursor> cursors) throws IOException {
+                PriorityQueue<Cursor> heads = new PriorityQueue<>((a, b) -> Line.ORDER.compare(a.head(), b.head()));
+                for (Cursor c : cursors) if (c.advance()) heads.add(c);
+                try (FileChannel channel = FileChannel.open(tmpFile, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), PRIVATE);
+                     OutputStream out = new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 20)) {
+                    while (!heads.isEmpty()) {
+                        Cursor c = heads.poll();
+                        c.writeHead(out);
+                        if (c.advance()) heads.add(c);
+                    }
+                    out.flush();
+                    channel.force(true);
+                }
+            }
+
+            /** La partie triée du fichier : clés déjà connues, identifiant relu seulement en cas d'égalité de clé. */
+            private final class PrefixCursor implements Cursor {
+                private final LineReader lines;
+                private long index = -1;
+                private Line head;
+                PrefixCursor(LineReader lines) { this.lines = lines; }
+                public boolean advance() throws IOException {
+                    while (lines.next()) {
+                        index++;
+                        if (dropped.get((int) index)) continue;
+                        head = new Line(keys.get(index), null, lines, schema);
+                        return true;
+                    }
+                    return false;
+                }
+                public Line head() { return head; }
+                public void writeHead(OutputStream out) throws IOException {
+                    out.write(lines.buffer(), lines.start(), lines.length());
+                    out.write('\n');
+                }
+                public void close() { }
+            }
+        }
+
+        // ---- petits utilitaires de fichiers
+
+        private void syncDirectory() {
+            // Rend le renommage durable ; certains systèmes refusent d'ouvrir un dossier : sans gravité.
+            try (FileChannel dir = FileChannel.open(file.getParent(), StandardOpenOption.READ)) {
+                dir.force(true);
+            } catch (IOException ignored) { /* best effort */ }
+        }
+
+        private static FileAttribute<?>[] privateFiles() {
+            boolean posix = java.nio.file.FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
+            return posix ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"))}
+                         : new FileAttribute<?>[0];
+        }
+
+        static Failure fileFailure(String action, IOException e) {
+            String reason = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            if (e instanceof AccessDeniedException) reason = "permission refusée";
+            else if (e instanceof NoSuchFileException) reason = "chemin introuvable";
+            else if (e instanceof FileSystemException f && f.getReason() != null) reason = f.getReason();
+            if (reason.contains("No space left")) reason = "disque plein";
+            else if (reason.contains("File too large")) reason = "taille maximale de fichier atteinte";
+            else if (reason.contains("Read-only file system")) reason = "système de fichiers en lecture seule";
+            else if (reason.contains("Permission denied")) reason = "permission refusée";
+            return new Failure(Exit.FILES, "Impossible de " + action + " (" + reason + ") : le fichier d'export précédent est intact ; "
+                    + "libérez de la place ou corrigez les droits, puis relancez.");
+        }
+
+        private static void closeQuietly(AutoCloseable c) {
+            try {
+                if (c != null) c.close();
+            } catch (Exception ignored) { /* fermeture après erreur */ }
+        }
+
+        private static void deleteQuietly(Path p) {
+            try {
+                Files.deleteIfExists(p);
+            } catch (IOException ignored) { /* restera pour la prochaine exécution */ }
+        }
+
+        private static void deleteTree(Path dir) {
+            if (!Files.isDirectory(dir)) return;
+            try (var entries = Files.list(dir)) {
+                entries.forEach(Store::deleteQuietly);
+            } catch (IOException ignored) { /* idem */ }
+            deleteQuietly(dir);
+        }
+    }
+
+    /** Une ligne à fusionner : sa clé, son identifiant (lu à la demande) et ses octets. */
+    static final class Line {
+        static final Comparator<Line> ORDER = (a, b) -> {
+            int byKey = Long.compare(b.key, a.key);
+            return byKey != 0 ? byKey : a.id().compareTo(b.id());
+        };
+        private final long key;
+        private String id;
+        private final byte[] bytes;
+        private final LineReader source;
+        private final Schema schema;
+
+        Line(long key, String id, LineReader source, Schema schema) {
+            this.key = key;
+            this.id = id;
+            this.bytes = null;
+            this.source = source;
+            this.schema = schema;
+        }
+
+        private Line(Entry entry, byte[] bytes) {
+            this.key = entry.key();
+            this.id = entry.id();
+            this.bytes = bytes;
+            this.source = null;
+            this.schema = null;
+        }
+
+        static Line of(Schema schema, byte[] bytes) {
+            Entry entry = schema.read(bytes, 0, bytes.length);
+            return entry == null || entry.id() == null ? null : new Line(entry, bytes);
+        }
+
+        byte[] bytes() { return bytes; }
+
+        String id() {
+            if (id == null) id = schema.read(source.buffer(), source.start(), source.length()).id();
+            return id;
+        }
+    }
+
+    /** Une suite triée de lignes pour la fusion. */
+    interface Cursor extends AutoCloseable {
+        boolean advance() throws IOException;
+        Line head();
+        void writeHead(OutputStream out) throws IOException;
+        void close() throws IOException;
+    }
+
+    static final class ListCursor implements Cursor {
+        private final List<Line> lines;
+        private int next;
+        ListCursor(List<Line> lines) { this.lines = lines; }
+        public boolean advance() { return next++ < lines.size(); }
+        public Line head() { return lines.get(next - 1); }
+        public void writeHead(OutputStream out) throws IOException { out.write(head().bytes()); out.write('\n'); }
+        public void close() { }
+    }
+
+    static final class FileCursor implements Cursor {
+        private final LineReader lines;
+        private final Schema schema;
+        private Line head;
+        FileCursor(LineReader lines, Schema schema) { this.lines = lines; this.schema = schema; }
+        public boolean advance() throws IOException {
+            if (!lines.next()) return false;
+            head = Line.of(schema, Arrays.copyOfRange(lines.buffer(), lines.start(), lines.start() + lines.length()));
+            return true;
+        }
+        public Line head() { return head; }
+        public void writeHead(OutputStream out) throws IOException { out.write(head.bytes()); out.write('\n'); }
+        public void close() throws IOException { lines.close(); }
+    }
+
+    /** Lecture ligne à ligne en octets, avec un tampon qui grandit pour les très longues lignes. */
+    static final class LineReader implements AutoCloseable {
+        private final InputStream in;
+        private long remaining;
+        private byte[] buffer = new byte[1 << 20];
+        private int start, length;      // la ligne courante, sans son '\n'
+        private int next, end;          // début de la ligne suivante, fin des octets lus
+        private long offset, nextOffset;
+        private boolean eof;
+
+        LineReader(InputStream in) { this(in, Long.MAX_VALUE); }
+
+        /** Ne lit que les {@code limit} premiers octets du flux. */
+        LineReader(InputStream in, long limit) {
+            this.in = in;
+            this.remaining = limit;
+        }
+
+        byte[] buffer() { return buffer; }
+        int start() { return start; }
+        int length() { return length; }
+        /** Position dans le flux du début de la ligne courante. */
+        long offset() { return offset; }
+
+        boolean isBlank() {
+            for (int i = start; i < start + length; i++) if (buffer[i] > ' ') return false;
+            return true;
+        }
+
+        boolean next() throws IOException {
+            int scan = next;
+            while (true) {
+                while (scan < end && buffer[scan] != '\n') scan++;
+                if (scan < end || eof && next < end) {
+                    start = next;
+                    length = scan - next;
+                    offset = nextOffset;
+                    next = Math.min(scan + 1, end);
+                    nextOffset += next - start;
+                    return true;
+                }
+                if (eof) return false;
+                // Ramène la ligne entamée au début du tampon, l'agrandit si elle le remplit, puis lit la suite.
+                if (next > 0) {
+                    System.arraycopy(buffer, next, buffer, 0, end - next);
+                    end -= next;
+                    scan -= next;
+                    next = 0;
+                }
+                if (end == buffer.length) buffer = Arrays.copyOf(buffer, buffer.length * 2);
+                int want = (int) Math.min(buffer.length - end, remaining);
+                int n = want == 0 ? -1 : in.read(buffer, end, want);
+                if (n < 0) eof = true;
+                else { end += n; remaining -= n; }
+            }
+        }
+
+        public void close() throws IOException { in.close(); }
+    }
+
+    /** Un flux qui ne crée son fichier (privé, en ajout) qu'au premier octet écrit. */
+    static final class LazyOutput extends OutputStream {
+        private final Path path;
+        private OutputStream out;
+        LazyOutput(Path path) { this.path = path; }
+        private OutputStream out() throws IOException {
+            if (out == null) out = new BufferedOutputStream(Channels.newOutputStream(FileChannel.open(path,
+                    Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND), Store.PRIVATE)));
+            return out;
+        }
+        @Override public void write(int b) throws IOException { out().write(b); }
+        @Override public void write(byte[] b, int off, int len) throws IOException { out().write(b, off, len); }
+        @Override public void close() throws IOException { if (out != null) out.close(); }
+    }
+
+    // ------------------------------------------------------------------ mémoire compacte
+
+    /**
+     * Les identifiants connus, sous forme d'empreintes de 128 bits (MD5) dans une table à adressage ouvert :
+     * 16 octets par conversation au lieu d'une chaîne. Deux identifiants distincts de même empreinte ont une
+     * probabilité de l'ordre de 10⁻²⁷ pour un million de conversations.
+     */
+    static final class IdSet {
+        private long[] high = new long[1 << 12], low = new long[1 << 12];
+        private int size;
+        private final MessageDigest md5;
+
+        IdSet() {
+            try {
+                md5 = MessageDigest.getInstance("MD5");
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        int size() { return size; }
+
+        boolean contains(String id) {
+            byte[] d = md5.digest(id.getBytes(StandardCharsets.UTF_8));
+            long h = word(d, 0), l = word(d, 8) | 1; // |1 : jamais (0, 0), qui marque une case vide
+            return high[slot(h, l)] != 0 || low[slot(h, l)] != 0;
+        }
+
+        /** Ajoute ; faux si l'identifiant était déjà là. */
+        boolean add(String id) {
+            byte[] d = md5.digest(id.getBytes(StandardCharsets.UTF_8));
+            long h = word(d, 0), l = word(d, 8) | 1;
+            int i = slot(h, l);
+            if (low[i] != 0) return false;
+            high[i] = h;
+            low[i] = l;
+            if (++size * 10L > high.length * 6L) grow();
+            return true;
+        }
+
+        /** La case de l'empreinte, ou la case vide où elle irait. */
+        private int slot(long h, long l) {
+            int mask = high.length - 1;
+            int i = (int) (h ^ (h >>> 32)) & mask;
+            while (low[i] != 0 && (high[i] != h || low[i] != l)) i = (i + 1) & mask;
+            return i;
+        }
+
+        private void grow() {
+            long[] oldHigh = high, oldLow = low;
+            high = new long[oldHigh.length * 2];
+            low = new long[oldLow.length * 2];
+            for (int i = 0; i < oldHigh.length; i++) {
+                if (oldLow[i] == 0) continue;
+                int j = slot(oldHigh[i], oldLow[i]);
+                high[j] = oldHigh[i];
+                low[j] = oldLow[i];
+            }
+        }
+
+        private static long word(byte[] d, int from) {
+            return ByteBuffer.wrap(d, from, 8).getLong();
+        }
+    }
+
+    /** Une liste de long sans boîtes. */
+    static final class LongList {
+        private long[] values = new long[1 << 10];
+        private int size;
+        void add(long v) {
+            if (size == values.length) values = Arrays.copyOf(values, size * 2);
+            values[size++] = v;
+        }
+        long get(long index) { return values[(int) index]; }
+    }
+
+    // ------------------------------------------------------------------ affichage
+
+    /** Lignes de progression et récapitulatif, sur la sortie de la commande. */
+    static final class Progress {
+        private final PrintWriter out;
+        private final java.util.function.LongSupplier nanoTime;
+        private long startNanos;
+        private int limit;
+        private long initialCount;
+
+        Progress(PrintWriter out) { this(out, System::nanoTime); }
+
+        Progress(PrintWriter out, java.util.function.LongSupplier nanoTime) {
+            this.out = out;
+            this.nanoTime = nanoTime;
+        }
+
+        void start(int limit, long count) {
+            this.limit = limit;
+            this.initialCount = count;
+            this.startNanos = nanoTime.getAsLong();
+        }
+
+        void note(String message) {
+            out.println(message);
+            out.flush();
+        }
+
+        void page(int number, Totals t, long count, long total, int requests) {
+            StringBuilder line = new StringBuilder(String.format(Locale.FRANCE, "page %d : %d exportée(s), %d ignorée(s) (%d déjà présente(s), %d sans identifiant)",
+                    number, t.exported, t.ignored(), t.alreadyPresent, t.withoutId));
+            if (t.notFound > 0) line.append(", ").append(t.notFound).append(" introuvable(s)");
+            line.append(", ").append(requests).append(" requête(s)");
+            long remaining = limit - t.exported;
+            if (total >= 0) remaining = Math.min(remaining, Math.max(0, total - count));
+            double seconds = (nanoTime.getAsLong() - startNanos) / 1e9;
+            if (t.exported > 0 && remaining > 0 && seconds > 1)
+                line.append(", reste environ ").append(duration((long) (remaining * seconds / t.exported)));
+            note(line.toString());
+        }
+
+        void summary(Totals t, long count, int requests, Path file, boolean complete) {
+            note(String.format(Locale.FRANCE, "Terminé : %d conversation(s) exportée(s), %d ignorée(s) (%d déjà présente(s), %d sans identifiant)%s.",
+                    t.exported, t.ignored(), t.alreadyPresent, t.withoutId,
+                    t.notFound > 0 ? ", " + t.notFound + " introuvable(s) côté API" : ""));
+            note(String.format(Locale.FRANCE, "%s contient désormais %d conversation(s) ; %d requête(s) API utilisée(s).", file, count, requests));
+            note(complete ? "Tout l'historique est exporté : les prochaines exécutions n'ajouteront que les nouveautés."
+                          : "L'historique n'est pas encore entièrement exporté : relancez pour continuer.");
+        }
+
+        static String duration(long seconds) {
+            if (seconds < 60) return seconds + " s";
+            if (seconds < 3600) return seconds / 60 + " min " + seconds % 60 + " s";
+            return seconds / 3600 + " h " + seconds % 3600 / 60 + " min";
+        }
+    }
+}
