@@ -665,9 +665,10 @@ public class conv implements Callable<Integer> {
             String id = source.schema().read(item).id();
             if (id == null) { totals.withoutId++; return; }
             if (store.contains(id)) { totals.alreadyPresent++; return; }
-            Optional<JsonNode> full = source.full(item);
-            if (full.isEmpty()) { totals.notFound++; return; }
-            batch.add(Schema.bytes(full.get()));
+            byte[] line = source.full(item).map(Schema::bytes).orElse(null);
+            // Une fiche sans le même identifiant ne pourrait pas être reconnue ensuite : on ne l'écrit pas.
+            if (line == null || !id.equals(source.schema().read(line, 0, line.length).id())) { totals.notFound++; return; }
+            batch.add(line);
             store.remember(id);
             totals.exported++;
         }
