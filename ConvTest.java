@@ -706,10 +706,39 @@ public class ConvTest {
         }
 
         @Test
+        void indexIsTrustedOnlyWhileTheFileIsUnchanged() throws Exception {
+            fake = FakeServer.crisp(70);
+            exportAll();
+            Path index = conv.Store.sibling(file(), ".index");
+            assertTrue(Files.exists(index));
+            try (conv.Store store = openStore()) {
+                assertTrue(store.indexed(), "l'index d'un fichier inchangé doit servir");
+                assertEquals(70, store.count());
+            }
+            Files.writeString(file(), Files.readString(file()) + "\n");      // le fichier a changé : l'index ne vaut plus
+            try (conv.Store store = openStore()) {
+                assertFalse(store.indexed());
+                assertEquals(70, store.count());
+            }
+            Files.writeString(index, "abîmé");
+            try (conv.Store store = openStore()) {
+                assertFalse(store.indexed());
+                assertEquals(70, store.count());
+            }
+            fake.add(5, true);
+            assertEquals(0, run().code());
+            assertComplete();
+        }
+
+        conv.Store openStore() {
+            return conv.Store.open(file(), conv.Schema.CRISP, new conv.Progress(new PrintWriter(new StringWriter())));
+        }
+
+        @Test
         void exportAndStateAreReadableByTheirOwnerOnly() throws Exception {
             fake = FakeServer.crisp(10);
             assertEquals(0, run().code());
-            for (String suffix : List.of("", ".state.json", ".lock"))
+            for (String suffix : List.of("", ".state.json", ".lock", ".index"))
                 assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(conv.Store.sibling(file(), suffix))), suffix);
             String everything = Files.readString(file()) + Files.readString(conv.Store.sibling(file(), ".state.json"));
             assertFalse(everything.contains(FakeServer.KEY), "la clé est écrite sur le disque");

@@ -1,6 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //DESCRIPTION Exporte toutes les conversations d'un compte Crisp ou d'un bot Weba-AI dans un fichier JSONL, un peu plus à chaque exécution, sans perte ni doublon.
 //JAVA 17+
+//RUNTIME_OPTIONS -XX:+UseSerialGC -Xms16m
 //DEPS info.picocli:picocli:4.7.6
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.17.2
 
@@ -782,7 +783,7 @@ public class conv implements Callable<Integer> {
         // Taille d'un morceau trié en mémoire avant d'être écrit à part (abaissée par les tests).
         static long chunkBytes = 16L << 20;
 
-        private final Path file, stateFile, lockFile, rejectedFile, tmpFile, sortDir;
+        private final Path file, stateFile, lockFile, rejectedFile, tmpFile, sortDir, indexFile;
         private final Schema schema;
         private final Progress progress;
         private final FileChannel lockChannel;
@@ -793,6 +794,7 @@ public class conv implements Callable<Integer> {
         private long sortedBytes;
         private long scannedLines;
         private boolean appended;
+        private boolean indexed;                         // clés et identifiants lus dans l'index, pas dans le fichier
         private FileChannel appendChannel;
 
         private Store(Path file, Schema schema, Progress progress, FileChannel lockChannel) {
@@ -802,6 +804,7 @@ public class conv implements Callable<Integer> {
             this.rejectedFile = sibling(file, ".rejected");
             this.tmpFile = sibling(file, ".tmp");
             this.sortDir = sibling(file, ".sort");
+            this.indexFile = sibling(file, ".index");
             this.schema = schema;
             this.progress = progress;
             this.lockChannel = lockChannel;
@@ -841,6 +844,7 @@ public class conv implements Callable<Integer> {
 
         Path file() { return file; }
         long count() { return ids.size(); }
+        boolean indexed() { return indexed; }
         boolean contains(String id) { return ids.contains(id); }
         void remember(String id) { ids.add(id); }
 
@@ -849,6 +853,7 @@ public class conv implements Callable<Integer> {
             try {
                 Files.deleteIfExists(file);
                 Files.deleteIfExists(stateFile);
+                Files.deleteIfExists(indexFile);
             } catch (IOException e) {
                 throw fileFailure("effacer " + file, e);
             }
@@ -924,14 +929,16 @@ public class conv implements Callable<Integer> {
 
         /** Réécrit le fichier trié, sans doublon ni ligne illisible, si et seulement si c'est nécessaire. */
         void finish() {
-            boolean sorted = sortedLines == scannedLines && !appended;
-            if (sorted && dropped.isEmpty()) return;
+            boolean clean = sortedLines == scannedLines && !appended && dropped.isEmpty();
             try {
                 closeQuietly(appendChannel);
                 appendChannel = null;
                 if (!Files.exists(file)) return;
-                new Merge().run();
-                keys = new LongList();
+                if (clean) {
+                    if (!indexed) Index.save(this, keys);
+                    return;
+                }
+                Index.save(this, new Merge().run());
             } catch (IOException e) {
                 deleteQuietly(tmpFile);
                 throw fileFailure("trier " + file + " (les conversations exportées y sont déjà, le tri sera refait à la prochaine exécution)", e);
@@ -951,8 +958,10 @@ public class conv implements Callable<Integer> {
         private void load() throws IOException {
             deleteQuietly(tmpFile);
             deleteQuietly(sibling(stateFile, ".tmp"));
+            deleteQuietly(sibling(indexFile, ".tmp"));
             deleteTree(sortDir);
             if (!Files.exists(file)) return;
+            if (Index.load(this)) return;
             repairTail();
             String previousId = null;
             long previousKey = 0;
@@ -1035,17 +1044,20 @@ public class conv implements Callable<Integer> {
          * de taille bornée, écrits à part si besoin, puis tout est fusionné en une passe.
          */
         private final class Merge {
-            void run() throws IOException {
+            /** Fusionne, remplace le fichier et renvoie les clés de ses lignes, dans l'ordre. */
+            LongList run() throws IOException {
                 List<Cursor> cursors = new ArrayList<>();
+                LongList written;
                 try (FileChannel source = FileChannel.open(file, StandardOpenOption.READ)) {
                     cursors.add(new PrefixCursor(new LineReader(Channels.newInputStream(source.position(0)), sortedBytes)));
                     sortTail(cursors);
-                    writeMerged(cursors);
+                    written = writeMerged(cursors);
                 } finally {
                     for (Cursor c : cursors) c.close();
                 }
                 Files.move(tmpFile, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
                 syncDirectory();
+                return written;
             }
 
             private void sortTail(List<Cursor> cursors) throws IOException {
@@ -1083,19 +1095,22 @@ public class conv implements Callable<Integer> {
                 return new FileCursor(new LineReader(Files.newInputStream(part)), schema);
             }
 
-            private void writeMerged(List<Cursor> cursors) throws IOException {
+            private LongList writeMerged(List<Cursor> cursors) throws IOException {
                 PriorityQueue<Cursor> heads = new PriorityQueue<>((a, b) -> Line.ORDER.compare(a.head(), b.head()));
                 for (Cursor c : cursors) if (c.advance()) heads.add(c);
+                LongList written = new LongList();
                 try (FileChannel channel = FileChannel.open(tmpFile, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), PRIVATE);
                      OutputStream out = new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 20)) {
                     while (!heads.isEmpty()) {
                         Cursor c = heads.poll();
                         c.writeHead(out);
+                        written.add(c.head().key);
                         if (c.advance()) heads.add(c);
                     }
                     out.flush();
                     channel.force(true);
                 }
+                return written;
             }
 
             /** La partie triée du fichier : clés déjà connues, identifiant relu seulement en cas d'égalité de clé. */
@@ -1119,6 +1134,84 @@ public class conv implements Callable<Integer> {
                     out.write('\n');
                 }
                 public void close() { }
+            }
+        }
+
+        /**
+         * Un index à côté du fichier trié (FICHIER.index) : ses clés de tri et la table des empreintes, avec la
+         * taille et la date de modification du fichier qu'il décrit. Tant qu'elles n'ont pas changé, le démarrage
+         * lit ces quelques octets par conversation au lieu de relire tout le fichier ; sinon (ajouts interrompus,
+         * modification à la main), l'index est ignoré et le fichier relu entièrement.
+         */
+        static final class Index {
+            private static final long MAGIC = 0x434F4E5649445831L; // « CONVIDX1 »
+
+            static boolean load(Store store) {
+                if (!Files.exists(store.indexFile)) return false;
+                try (FileChannel in = FileChannel.open(store.indexFile, StandardOpenOption.READ)) {
+                    long[] head = readLongs(in, 6);
+                    if (head[0] != MAGIC || head[1] != Files.size(store.file) || head[2] != modified(store.file)) return false;
+                    long lines = head[3];
+                    store.keys = new LongList(readLongs(in, lines));
+                    store.ids = new IdSet(readLongs(in, head[4]), readLongs(in, head[4]), (int) head[5]);
+                    store.scannedLines = store.sortedLines = lines;
+                    store.sortedBytes = head[1];
+                    store.indexed = true;
+                    return true;
+                } catch (IOException | RuntimeException unusable) {
+                    return false;   // index abîmé : on relit le fichier, qui fait foi
+                }
+            }
+
+            /** Écrit l'index du fichier tel qu'il est maintenant ; un échec ne coûte que la relecture suivante. */
+            static void save(Store store, LongList keys) {
+                Path tmp = sibling(store.indexFile, ".tmp");
+                try {
+                    try (FileChannel out = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                            StandardOpenOption.TRUNCATE_EXISTING), PRIVATE)) {
+                        writeLongs(out, new long[] {MAGIC, Files.size(store.file), modified(store.file), keys.size(),
+                                store.ids.capacity(), store.ids.size()}, 6);
+                        writeLongs(out, keys.values(), keys.size());
+                        writeLongs(out, store.ids.high, store.ids.capacity());
+                        writeLongs(out, store.ids.low, store.ids.capacity());
+                        out.force(true);
+                    }
+                    Files.move(tmp, store.indexFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                } catch (IOException e) {
+                    deleteQuietly(tmp);
+                    deleteQuietly(store.indexFile);
+                }
+            }
+
+            private static long modified(Path file) throws IOException {
+                Instant t = Files.getLastModifiedTime(file).toInstant();
+                return t.getEpochSecond() * 1_000_000_000L + t.getNano();
+            }
+
+            private static long[] readLongs(FileChannel in, long count) throws IOException {
+                long[] values = new long[Math.toIntExact(count)];
+                ByteBuffer buffer = ByteBuffer.allocate(1 << 16);
+                for (int done = 0; done < values.length; ) {
+                    buffer.clear().limit((int) Math.min(buffer.capacity(), (values.length - done) * 8L));
+                    while (buffer.hasRemaining()) if (in.read(buffer) < 0) throw new IOException("index tronqué");
+                    buffer.flip();
+                    int n = buffer.remaining() / 8;
+                    buffer.asLongBuffer().get(values, done, n);
+                    done += n;
+                }
+                return values;
+            }
+
+            private static void writeLongs(FileChannel out, long[] values, long count) throws IOException {
+                ByteBuffer buffer = ByteBuffer.allocate(1 << 16);
+                for (int done = 0; done < count; ) {
+                    int n = (int) Math.min(buffer.capacity() / 8, count - done);
+                    buffer.clear();
+                    buffer.asLongBuffer().put(values, done, n);
+                    buffer.limit(n * 8);
+                    while (buffer.hasRemaining()) out.write(buffer);
+                    done += n;
+                }
             }
         }
 
@@ -1328,11 +1421,17 @@ public class conv implements Callable<Integer> {
      * probabilité de l'ordre de 10⁻²⁷ pour un million de conversations.
      */
     static final class IdSet {
-        private long[] high = new long[1 << 12], low = new long[1 << 12];
+        private long[] high, low;
         private int size;
         private final MessageDigest md5;
 
-        IdSet() {
+        IdSet() { this(new long[1 << 12], new long[1 << 12], 0); }
+
+        IdSet(long[] high, long[] low, int size) {
+            if (high.length != low.length || Integer.bitCount(high.length) != 1) throw new IllegalArgumentException("table invalide");
+            this.high = high;
+            this.low = low;
+            this.size = size;
             try {
                 md5 = MessageDigest.getInstance("MD5");
             } catch (NoSuchAlgorithmException e) {
@@ -1341,6 +1440,7 @@ public class conv implements Callable<Integer> {
         }
 
         int size() { return size; }
+        int capacity() { return high.length; }
 
         boolean contains(String id) {
             byte[] d = md5.digest(id.getBytes(StandardCharsets.UTF_8));
@@ -1387,8 +1487,15 @@ public class conv implements Callable<Integer> {
 
     /** Une liste de long sans boîtes. */
     static final class LongList {
-        private long[] values = new long[1 << 10];
+        private long[] values;
         private int size;
+        LongList() { this.values = new long[1 << 10]; }
+        LongList(long[] values) {
+            this.values = values;
+            this.size = values.length;
+        }
+        int size() { return size; }
+        long[] values() { return values; }
         void add(long v) {
             if (size == values.length) values = Arrays.copyOf(values, size * 2);
             values[size++] = v;

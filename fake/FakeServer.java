@@ -80,6 +80,8 @@ public class FakeServer implements AutoCloseable {
     public final List<String> log = new ArrayList<>();
 
     public FakeServer(Kind kind, int conversations) throws IOException {
+        // Sans cela, le serveur du JDK attend l'accusé de réception retardé du client (40 ms par réponse).
+        System.setProperty("sun.net.httpserver.nodelay", "true");
         this.kind = kind;
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         server.createContext("/", this::handle);
