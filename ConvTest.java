@@ -407,7 +407,7 @@ public class ConvTest {
         void badOptionsAreUsageErrors() throws Exception {
             fake = FakeServer.crisp(5);
             for (String[] args : List.of(new String[] {"--nb", "0"}, new String[] {"--nb", "-3"}, new String[] {"--nb", "douze"},
-                    new String[] {"--nb"}, new String[] {"--inconnue"}, new String[] {"--nb", "1", "--nb", "2"}, new String[] {"--source", "zendesk"}, new String[] {"--timeout", "0"})) {
+                    new String[] {"--nb"}, new String[] {"--inconnue"}, new String[] {"--nb", "1", "--nb", "2"}, new String[] {"--source", "zendesk"}, new String[] {"--timeout", "0"}, new String[] {"--base-url", "ftp://exemple"})) {
                 Run r = bare(fake.env(), args);
                 assertEquals(2, r.code(), String.join(" ", args) + " → " + r.all());
                 assertTrue(r.err().contains("Voir « conv --help »"), r.err());
@@ -938,7 +938,7 @@ public class ConvTest {
             StringWriter text = new StringWriter();
             AtomicLong now = new AtomicLong();
             conv.Progress progress = new conv.Progress(new PrintWriter(text, true), now::get);
-            progress.start(400, 0);
+            progress.start(400);
             now.set(TimeUnit.SECONDS.toNanos(10));
             conv.Totals totals = new conv.Totals();
             totals.exported = 20;
@@ -946,6 +946,13 @@ public class ConvTest {
             assertTrue(text.toString().contains("reste environ 3 min 10 s"), text.toString());   // 380 restantes à 2 par seconde
             progress.page(2, totals, 20, 100, 22);                                               // 80 au plus chez Weba-AI
             assertTrue(text.toString().contains("reste environ 40 s"), text.toString());
+            int lines = text.toString().split("\n").length;
+            now.addAndGet(TimeUnit.SECONDS.toNanos(9));
+            progress.during(3, totals, 20, 100, 23);
+            assertEquals(lines, text.toString().split("\n").length, "pas de ligne avant 10 s");
+            now.addAndGet(TimeUnit.SECONDS.toNanos(1));
+            progress.during(3, totals, 20, 100, 24);
+            assertEquals(lines + 1, text.toString().split("\n").length, "une ligne après 10 s sans nouvelles");
         }
 
         @Test

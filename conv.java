@@ -111,7 +111,7 @@ public class conv implements Callable<Integer> {
             description = "Fichier JSONL (défaut : conversations/conversations.jsonl, ou conversations/weba-conversations.jsonl pour weba). L'état est à côté : FICHIER.state.json.")
     Path output;
 
-    @Option(names = "--base-url", paramLabel = "URL",
+    @Option(names = "--base-url", paramLabel = "URL", converter = HttpUrl.class,
             description = "Adresse de l'API (défaut : https://api.crisp.chat/v1 ou https://cdn.weba-ai.com/api) ; sert à viser un simulateur.")
     URI baseUrl;
 
@@ -240,6 +240,16 @@ public class conv implements Callable<Integer> {
         }
     }
 
+    static final class HttpUrl implements ITypeConverter<URI> {
+        public URI convert(String value) {
+            try {
+                URI uri = new URI(value.strip());
+                if (("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) && uri.getHost() != null) return uri;
+            } catch (java.net.URISyntaxException ignored) { /* même message */ }
+            throw new TypeConversionException("« " + value + " » n'est pas une adresse http:// ou https://");
+        }
+    }
+
     static final class SourceKindConverter implements ITypeConverter<SourceKind> {
         public SourceKind convert(String value) {
             try {
@@ -324,7 +334,7 @@ public class conv implements Callable<Integer> {
             throw switch (answer.status()) {
                 case 401 -> new Failure(Exit.AUTH, "Crisp refuse l'identifiant ou la clé" + said + " : vérifiez CRISP_IDENTIFIER_PROD et CRISP_KEY_PROD (jeton plugin de production).");
                 case 403 -> new Failure(Exit.AUTH, "Crisp refuse l'accès" + said + " : le jeton n'a pas le droit website:conversation:sessions, ou le plugin n'est pas installé sur ce site.");
-                case 404 -> new Failure(Exit.AUTH, "Crisp ne trouve pas ce site" + said + " : vérifiez ID_SITE_CRISP.");
+                case 404 -> new Failure(Exit.AUTH, "Crisp ne trouve pas ce site" + said + " : vérifiez ID_SITE_CRISP (et --base-url s'il est donné).");
                 default -> new Failure(Exit.NETWORK, "Réponse inattendue de Crisp" + said + " : rien n'est perdu, relancez plus tard.");
             };
         }
@@ -365,7 +375,9 @@ public class conv implements Callable<Integer> {
             if (answer.status() == 200 && body.path("conversations").isArray()) {
                 List<JsonNode> items = new ArrayList<>();
                 body.path("conversations").forEach(items::add);
-                boolean more = body.path("pagination").path("has_more").asBoolean(false);
+                // Sans « has_more », une page pleine laisse supposer une suite : mieux vaut une requête de trop qu'un arrêt trop tôt.
+                JsonNode hasMore = body.path("pagination").path("has_more");
+                boolean more = hasMore.isBoolean() ? hasMore.asBoolean() : items.size() >= PER_PAGE;
                 return new Page(items, !more || items.isEmpty(), body.path("pagination").path("total").asLong(-1));
             }
             throw refusal(answer);
@@ -612,7 +624,7 @@ public class conv implements Callable<Integer> {
             state = saved;
             watermark = saved.watermark();
             walks.addAll(saved.walks());
-            progress.start(limit, store.count());
+            progress.start(limit);
             try {
                 Page first = source.list(1);
                 long top = first.items().stream().mapToLong(this::activity).max().orElse(Long.MIN_VALUE);
@@ -648,6 +660,7 @@ public class conv implements Callable<Integer> {
                 for (JsonNode item : page.items()) {
                     if (totals.exported >= limit) { stoppedInside = true; break; }
                     take(item, batch);
+                    progress.during(number, totals, store.count(), page.total(), source.http().requests());
                 }
                 store.append(batch);
                 progress.page(number, totals, store.count(), page.total(), source.http().requests());
@@ -1049,7 +1062,7 @@ public class conv implements Callable<Integer> {
                 List<Cursor> cursors = new ArrayList<>();
                 LongList written;
                 try (FileChannel source = FileChannel.open(file, StandardOpenOption.READ)) {
-                    cursors.add(new PrefixCursor(new LineReader(Channels.newInputStream(source.position(0)), sortedBytes)));
+                    cursors.add(new PrefixCursor(source));
                     sortTail(cursors);
                     written = writeMerged(cursors);
                 } finally {
@@ -1102,6 +1115,8 @@ public class conv implements Callable<Integer> {
                 try (FileChannel channel = FileChannel.open(tmpFile, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), PRIVATE);
                      OutputStream out = new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 20)) {
                     while (!heads.isEmpty()) {
+                        // Quand il ne reste que la partie déjà triée, elle est recopiée d'un bloc par le noyau.
+                        if (heads.size() == 1 && heads.peek() instanceof PrefixCursor rest && rest.copyRest(out, channel, written)) break;
                         Cursor c = heads.poll();
                         c.writeHead(out);
                         written.add(c.head().key);
@@ -1115,10 +1130,25 @@ public class conv implements Callable<Integer> {
 
             /** La partie triée du fichier : clés déjà connues, identifiant relu seulement en cas d'égalité de clé. */
             private final class PrefixCursor implements Cursor {
+                private final FileChannel source;
                 private final LineReader lines;
                 private long index = -1;
                 private Line head;
-                PrefixCursor(LineReader lines) { this.lines = lines; }
+
+                PrefixCursor(FileChannel source) throws IOException {
+                    this.source = source;
+                    this.lines = new LineReader(Channels.newInputStream(source.position(0)), sortedBytes);
+                }
+
+                /** Recopie d'un bloc la ligne courante et toutes les suivantes, s'il n'y en a aucune à retirer. */
+                boolean copyRest(OutputStream out, FileChannel target, LongList written) throws IOException {
+                    int nextDropped = dropped.nextSetBit((int) index);
+                    if (nextDropped >= 0 && nextDropped < sortedLines) return false;
+                    out.flush();
+                    for (long from = lines.offset(); from < sortedBytes; ) from += source.transferTo(from, sortedBytes - from, target);
+                    for (long i = index; i < sortedLines; i++) written.add(keys.get(i));
+                    return true;
+                }
                 public boolean advance() throws IOException {
                     while (lines.next()) {
                         index++;
@@ -1509,9 +1539,8 @@ public class conv implements Callable<Integer> {
     static final class Progress {
         private final PrintWriter out;
         private final java.util.function.LongSupplier nanoTime;
-        private long startNanos;
+        private long startNanos, lastLineNanos;
         private int limit;
-        private long initialCount;
 
         Progress(PrintWriter out) { this(out, System::nanoTime); }
 
@@ -1520,10 +1549,9 @@ public class conv implements Callable<Integer> {
             this.nanoTime = nanoTime;
         }
 
-        void start(int limit, long count) {
+        void start(int limit) {
             this.limit = limit;
-            this.initialCount = count;
-            this.startNanos = nanoTime.getAsLong();
+            this.startNanos = this.lastLineNanos = nanoTime.getAsLong();
         }
 
         void note(String message) {
@@ -1531,7 +1559,13 @@ public class conv implements Callable<Integer> {
             out.flush();
         }
 
+        /** Au milieu d'une longue page (une requête par conversation chez Weba-AI) : une ligne toutes les 10 s. */
+        void during(int number, Totals t, long count, long total, int requests) {
+            if (nanoTime.getAsLong() - lastLineNanos >= 10_000_000_000L) page(number, t, count, total, requests);
+        }
+
         void page(int number, Totals t, long count, long total, int requests) {
+            lastLineNanos = nanoTime.getAsLong();
             StringBuilder line = new StringBuilder(String.format(Locale.FRANCE, "page %d : %d exportée(s), %d ignorée(s) (%d déjà présente(s), %d sans identifiant)",
                     number, t.exported, t.ignored(), t.alreadyPresent, t.withoutId));
             if (t.notFound > 0) line.append(", ").append(t.notFound).append(" introuvable(s)");
