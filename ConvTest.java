@@ -427,6 +427,24 @@ public class ConvTest {
         }
 
         @Test
+        void defaultOutputIsTheConversationsFolderOfTheCheckout() throws Exception {
+            fake = FakeServer.crisp(25);
+            Files.writeString(dir.resolve("conv.java"), "// repère du dépôt");
+            Files.createDirectories(dir.resolve("conversations"));
+            Path below = Files.createDirectories(dir.resolve("bench/ailleurs"));
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            ProcessBuilder pb = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), "conv",
+                    "--base-url", fake.url(), "--retry-base-ms", "1").directory(below.toFile()).redirectErrorStream(true);
+            pb.environment().remove("JAVA_TOOL_OPTIONS");
+            pb.environment().putAll(fake.env());
+            Process p = pb.start();
+            String out = output(p);
+            assertEquals(0, p.exitValue(), out);
+            assertEquals(25, Files.readAllLines(dir.resolve("conversations/conversations.jsonl")).size());
+            assertFalse(Files.exists(below.resolve("conversations")));
+        }
+
+        @Test
         void progressLinesAreShownRegularly() throws Exception {
             fake = FakeServer.crisp(60);
             Run r = run("--nb", "45");

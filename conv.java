@@ -175,7 +175,15 @@ public class conv implements Callable<Integer> {
 
     private Path outputFile() {
         if (output != null) return output;
-        return Path.of("conversations", sourceKind == SourceKind.crisp ? "conversations.jsonl" : "weba-conversations.jsonl");
+        return exportFolder().resolve(sourceKind == SourceKind.crisp ? "conversations.jsonl" : "weba-conversations.jsonl");
+    }
+
+    /** Le dossier conversations/ du dépôt de conv qui contient le dossier courant (l'alias marche de partout), sinon ./conversations. */
+    static Path exportFolder() {
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent())
+            if (Files.isRegularFile(dir.resolve("conv.java")) && Files.isDirectory(dir.resolve("conversations")))
+                return dir.resolve("conversations");
+        return Path.of("conversations");
     }
 
     private Source openSource() {
