@@ -635,8 +635,8 @@ public class conv implements Callable<Integer> {
             walks.addAll(saved.walks());
             progress.start(limit);
             try {
-                Page first = source.list(1);
-                long top = first.items().stream().mapToLong(this::activity).max().orElse(Long.MIN_VALUE);
+                Fetched first = fetch(1);
+                long top = first.items().stream().mapToLong(l -> l.entry().key()).max().orElse(Long.MIN_VALUE);
                 if (watermark == null) {
                     walks.addLast(new Walk(null, 1));
                     watermark = Math.max(top, 0);
@@ -647,7 +647,7 @@ public class conv implements Callable<Integer> {
                 save();
                 while (!walks.isEmpty() && totals.exported < limit) {
                     Walk walk = walks.peekFirst();
-                    Page reuse = walk.page() == 1 ? first : null;
+                    Fetched reuse = walk.page() == 1 ? first : null;
                     first = null;
                     follow(walk, reuse);
                 }
@@ -660,13 +660,15 @@ public class conv implements Callable<Integer> {
 
         boolean historyComplete() { return walks.isEmpty(); }
 
-        private void follow(Walk walk, Page reuse) {
+        private void follow(Walk walk, Fetched reuse) {
             for (int number = walk.page(); ; number++) {
-                Page page = reuse != null ? reuse : source.list(number);
+                Fetched fetched = reuse != null ? reuse : fetch(number);
                 reuse = null;
+                Page page = fetched.page();
+                List<Listed> items = fetched.items();
                 List<byte[]> batch = new ArrayList<>();
                 boolean stoppedInside = false;
-                for (JsonNode item : page.items()) {
+                for (Listed item : items) {
                     if (totals.exported >= limit) { stoppedInside = true; break; }
                     take(item, batch);
                     progress.during(number, totals, store.count(), page.total(), source.http().requests());
@@ -675,7 +677,7 @@ public class conv implements Callable<Integer> {
                 progress.page(number, totals, store.count(), page.total(), source.http().requests());
                 walks.removeFirst();
                 boolean ended = !stoppedInside && (page.last()
-                        || walk.floor() != null && minActivity(page) < walk.floor());
+                        || walk.floor() != null && minActivity(items) < walk.floor());
                 // La reprise relit la page en cours : le reste d'une page entamée, et ce qu'une suppression
                 // en amont aurait fait remonter, ne sont pas perdus.
                 if (!ended) walks.addFirst(new Walk(walk.floor(), number));
@@ -684,11 +686,12 @@ public class conv implements Callable<Integer> {
             }
         }
 
-        private void take(JsonNode item, List<byte[]> batch) {
-            String id = source.schema().read(item).id();
+        private void take(Listed item, List<byte[]> batch) {
+            String id = item.entry().id();
             if (id == null) { totals.withoutId++; return; }
             if (store.contains(id)) { totals.alreadyPresent++; return; }
-            byte[] line = source.full(item).map(Schema::bytes).orElse(null);
+            // Chez Crisp l'élément de liste est la conversation complète : ses octets servent tels quels.
+            byte[] line = source.full(item.node()).map(full -> full == item.node() ? item.bytes() : Schema.bytes(full)).orElse(null);
             // Une fiche sans le même identifiant ne pourrait pas être reconnue ensuite : on ne l'écrit pas.
             if (line == null || !id.equals(source.schema().read(line, 0, line.length).id())) { totals.notFound++; return; }
             batch.add(line);
@@ -696,10 +699,25 @@ public class conv implements Callable<Integer> {
             totals.exported++;
         }
 
-        private long activity(JsonNode item) { return source.schema().read(item).key(); }
+        /** Un élément de la liste, sérialisé et lu une seule fois. */
+        record Listed(JsonNode node, byte[] bytes, Entry entry) { }
 
-        private long minActivity(Page page) {
-            return page.items().stream().mapToLong(this::activity).filter(a -> a != Long.MIN_VALUE).min().orElse(Long.MAX_VALUE);
+        /** Une page reçue, avec ses éléments déjà lus. */
+        record Fetched(Page page, List<Listed> items) { }
+
+        private Fetched fetch(int number) {
+            Page page = source.list(number);
+            List<Listed> items = new ArrayList<>(page.items().size());
+            for (JsonNode node : page.items()) {
+                byte[] bytes = Schema.bytes(node);
+                Entry entry = source.schema().read(bytes, 0, bytes.length);
+                items.add(new Listed(node, bytes, entry != null ? entry : new Entry(null, Long.MIN_VALUE)));
+            }
+            return new Fetched(page, items);
+        }
+
+        private static long minActivity(List<Listed> items) {
+            return items.stream().mapToLong(l -> l.entry().key()).filter(a -> a != Long.MIN_VALUE).min().orElse(Long.MAX_VALUE);
         }
 
         private void save() {
@@ -712,9 +730,16 @@ public class conv implements Callable<Integer> {
 
     /** Identité et date d'activité d'une conversation, lues dans une ligne ou un élément de la liste. */
     record Entry(String id, long key) {
-        static final Entry INVALID = new Entry(null, Long.MIN_VALUE);
-        /** Ordre du fichier : activité la plus récente d'abord, sans activité à la fin, puis par identifiant. */
-        static final Comparator<Entry> ORDER = Comparator.comparingLong(Entry::key).reversed().thenComparing(Entry::id);
+        static final Comparator<Entry> ORDER = (a, b) -> compare(a.key, a::id, b.key, b::id);
+
+        /**
+         * Ordre du fichier : activité la plus récente d'abord, sans activité à la fin, puis par identifiant
+         * (lu seulement en cas d'égalité, ce qui évite de relire les lignes pendant la fusion).
+         */
+        static int compare(long keyA, java.util.function.Supplier<String> idA, long keyB, java.util.function.Supplier<String> idB) {
+            int byKey = Long.compare(keyB, keyA);
+            return byKey != 0 ? byKey : idA.get().compareTo(idB.get());
+        }
     }
 
     /** Où trouver l'identifiant et la date d'activité dans une conversation. */
@@ -731,11 +756,6 @@ public class conv implements Callable<Integer> {
             } catch (IOException e) {
                 throw new IllegalStateException(e);
             }
-        }
-
-        Entry read(JsonNode node) {
-            byte[] b = bytes(node);
-            return read(b, 0, b.length);
         }
 
         /**
@@ -1162,7 +1182,7 @@ public class conv implements Callable<Integer> {
                     while (lines.next()) {
                         index++;
                         if (dropped.get((int) index)) continue;
-                        head = new Line(keys.get(index), null, lines, schema);
+                        head = new Line(keys.get(index), lines, schema);
                         return true;
                     }
                     return false;
@@ -1305,19 +1325,16 @@ public class conv implements Callable<Integer> {
 
     /** Une ligne à fusionner : sa clé, son identifiant (lu à la demande) et ses octets. */
     static final class Line {
-        static final Comparator<Line> ORDER = (a, b) -> {
-            int byKey = Long.compare(b.key, a.key);
-            return byKey != 0 ? byKey : a.id().compareTo(b.id());
-        };
+        static final Comparator<Line> ORDER = (a, b) -> Entry.compare(a.key, a::id, b.key, b::id);
         private final long key;
         private String id;
         private final byte[] bytes;
         private final LineReader source;
         private final Schema schema;
 
-        Line(long key, String id, LineReader source, Schema schema) {
+        /** Une ligne encore dans le tampon de lecture : son identifiant n'est lu qu'au besoin. */
+        Line(long key, LineReader source, Schema schema) {
             this.key = key;
-            this.id = id;
             this.bytes = null;
             this.source = source;
             this.schema = schema;
