@@ -628,8 +628,6 @@ public class ConvTest {
             // Arrêt pendant le tri final : un fichier temporaire à moitié écrit. Pendant l'écriture de l'état : idem.
             Files.writeString(conv.Store.sibling(file(), ".tmp"), "{\"session_id\":\"moitié");
             Files.writeString(conv.Store.sibling(file(), ".state.json.tmp"), "{\"format\":");
-            // Arrêt entre l'ajout d'une page et l'état : le fichier a des lignes que l'état ne connaît pas.
-            fake.add(0, false);
             exportAll("--nb", "1000");
             assertComplete();
             assertFalse(Files.exists(conv.Store.sibling(file(), ".tmp")));
@@ -928,6 +926,7 @@ public class ConvTest {
             fake = FakeServer.weba(20);
             fake.inject(new FakeServer.Status(429, "0"));
             assertEquals(0, run().code());
+            assertEquals(1, fake.rateLimited);
             assertComplete();
         }
 
