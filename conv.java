@@ -77,10 +77,9 @@ import picocli.CommandLine.TypeConversionException;
         headerHeading = "", synopsisHeading = "Usage : ", descriptionHeading = "%n",
         optionListHeading = "%nOptions :%n", exitCodeListHeading = "%nCodes de sortie :%n",
         description = {
-            "Exporte les conversations d'un compte Crisp (ou d'un bot Weba-AI) dans un fichier JSONL,",
-            "un peu plus à chaque exécution, sans perte ni doublon, trié par dernière activité.",
-            "Variables : CRISP_IDENTIFIER_PROD, CRISP_KEY_PROD, ID_SITE_CRISP (Crisp) ;",
-            "WEBA_AUTH_TOKEN, WEBA_BOT_HASH (Weba-AI)."},
+            "Exporte les conversations d'un compte Crisp (ou d'un bot Weba-AI) dans un fichier JSONL, un peu plus "
+                + "à chaque exécution, sans perte ni doublon, trié par dernière activité.",
+            "Variables : CRISP_IDENTIFIER_PROD, CRISP_KEY_PROD, ID_SITE_CRISP (Crisp) ; WEBA_AUTH_TOKEN, WEBA_BOT_HASH (Weba-AI)."},
         exitCodeList = {
             "0:export terminé (limite --nb atteinte ou historique complet)",
             "1:erreur inattendue (rien n'est perdu : relancez)",
@@ -141,6 +140,13 @@ public class conv implements Callable<Integer> {
     /** La ligne de commande avec nos gestionnaires d'erreurs : une phrase en français, jamais de trace de pile. */
     static CommandLine commandLine(conv app) {
         return new CommandLine(app)
+                .setResourceBundle(new java.util.ListResourceBundle() {
+                    // Les options standard de Picocli, décrites en français.
+                    protected Object[][] getContents() {
+                        return new Object[][] {{"mixinStandardHelpOptions.help", "Affiche cette aide."},
+                                               {"mixinStandardHelpOptions.version", "Affiche la version."}};
+                    }
+                })
                 .setParameterExceptionHandler(conv::badUsage)
                 .setExecutionExceptionHandler((e, cmd, parsed) -> {
                     String message = e instanceof Failure f ? f.getMessage()
