@@ -70,13 +70,13 @@ public class FakeServer implements AutoCloseable {
     private long clock = 1_763_800_000_000L;
     private int serial;
     private Fault always;
-    private int rateLimit, quota = -1, page206 = 1;
+    private int rateLimit, quota = -1;
     private long rateWindowMs = 60_000;
     private IntConsumer beforeListPage = page -> { };
     private boolean forbidden;
     private final java.util.Set<String> lostDetails = new java.util.HashSet<>();
     private boolean withoutIdEvery5, withoutActivityEvery7;
-    public int requests, listRequests, detailRequests, rateLimited;
+    public int requests, listRequests, detailRequests, rateLimited, partialAnswers;
     public final List<String> log = new ArrayList<>();
 
     public FakeServer(Kind kind, int conversations) throws IOException {
@@ -307,7 +307,8 @@ public class FakeServer implements AutoCloseable {
             more = to < list.size();
         }
         // Comme sur la route des messages : 206 tant qu'il reste des pages (à ne pas prendre pour une fin).
-        send(exchange, more && page206 > 0 ? 206 : 200, JSON.writeValueAsString(body), "application/json");
+        if (more) synchronized (this) { partialAnswers++; }
+        send(exchange, more ? 206 : 200, JSON.writeValueAsString(body), "application/json");
     }
 
     private void weba(HttpExchange exchange, Map<String, String> query) throws IOException {
