@@ -923,6 +923,24 @@ public class ConvTest {
         }
 
         @Test
+        void killedInTheMiddleOfALongPageKeepsWhatWasAlreadyFetched() throws Exception {
+            fake = FakeServer.weba(100);
+            List<FakeServer.Fault> faults = new ArrayList<>(Collections.nCopies(1 + 30, new FakeServer.Pass()));
+            faults.add(new FakeServer.Hang(60_000));          // la 31e fiche ne répond pas : on tue l'export là
+            fake.inject(faults.toArray(FakeServer.Fault[]::new));
+            Process p = child(fake.env(), "--source", "weba", "--requests-per-minute", "600000").start();
+            try {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (fake.requests < 32 && System.nanoTime() < deadline) Thread.sleep(20);
+            } finally {
+                p.destroyForcibly().waitFor();
+            }
+            assertEquals(20, lines().size(), "les 20 premières fiches étaient déjà écrites");
+            assertEquals(0, run().code());
+            assertComplete();
+        }
+
+        @Test
         void rateLimitAnswerFromAnotherClientIsRetried() throws Exception {
             fake = FakeServer.weba(20);
             fake.inject(new FakeServer.Status(429, "0"));

@@ -617,6 +617,7 @@ public class conv implements Callable<Integer> {
     static final class Exporter {
         // Les pages de Crisp peuvent venir d'un cache un peu ancien : le parcours de tête descend un peu plus bas.
         static final long MARGIN_MS = 60_000;
+        static final int FLUSH_EVERY = 20;
 
         private final Source source;
         private final Store store;
@@ -677,6 +678,12 @@ public class conv implements Callable<Integer> {
                 for (Listed item : items) {
                     if (totals.exported >= limit) { stoppedInside = true; break; }
                     take(item, batch);
+                    // Une page Weba-AI coûte 100 requêtes, plus d'une minute : on écrit par paquets pour qu'un arrêt
+                    // n'en perde pas le travail. L'état désigne cette page ou une précédente : la reprise ignorera ces lignes.
+                    if (batch.size() >= FLUSH_EVERY) {
+                        store.append(batch);
+                        batch.clear();
+                    }
                     progress.during(number, totals, store.count(), page.total(), source.http().requests());
                 }
                 store.append(batch);

@@ -47,7 +47,9 @@ public class FakeServer implements AutoCloseable {
     public enum Kind { CRISP, WEBA }
 
     /** Une faute servie à la place d'une réponse normale. */
-    public sealed interface Fault permits Status, Html, Drop, Hang { }
+    public sealed interface Fault permits Pass, Status, Html, Drop, Hang { }
+    /** Une réponse normale (pour placer une faute plus loin dans la file). */
+    public record Pass() implements Fault { }
     public record Status(int code, String retryAfter) implements Fault { }
     public record Html() implements Fault { }
     public record Drop() implements Fault { }
@@ -251,6 +253,7 @@ public class FakeServer implements AutoCloseable {
                 requests++;
                 log.add(exchange.getRequestMethod() + " " + exchange.getRequestURI());
                 fault = !faults.isEmpty() ? faults.poll() : always;
+                if (fault instanceof Pass) fault = null;
             }
             if (fault instanceof Drop) return;                       // fermée sans réponse
             if (fault instanceof Hang h) { sleep(h.millis()); return; }
