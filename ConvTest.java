@@ -1,10 +1,10 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //DESCRIPTION Tests de conv contre de faux serveurs Crisp et Weba-AI : ./jbang ConvTest.java
 //JAVA 17+
-//SOURCES conv.java
-//SOURCES fake/FakeServer.java
 //DEPS org.junit.jupiter:junit-jupiter-engine:5.11.3
 //DEPS org.junit.platform:junit-platform-launcher:1.11.3
+//SOURCES conv.java
+//SOURCES fake/FakeServer.java
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,10 +1,10 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //DESCRIPTION Exporte toutes les conversations d'un compte Crisp ou d'un bot Weba-AI dans un fichier JSONL, un peu plus à chaque exécution, sans perte ni doublon.
 //JAVA 17+
-//CDS
-//RUNTIME_OPTIONS -XX:+UseSerialGC -Xms16m -Xlog:disable -Xlog:all=error:stderr
 //DEPS info.picocli:picocli:4.7.6
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.17.2
+//CDS
+//RUNTIME_OPTIONS -XX:+UseSerialGC -Xms16m -Xlog:disable -Xlog:all=error:stderr
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
