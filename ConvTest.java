@@ -743,7 +743,7 @@ public class ConvTest {
         }
 
         conv.Store openStore() {
-            return conv.Store.open(file(), conv.Schema.CRISP, new conv.Progress(new PrintWriter(new StringWriter())));
+            return conv.Store.open(file(), conv.Schema.CRISP, new conv.Progress(new PrintWriter(new StringWriter())), false);
         }
 
         @Test

@@ -163,8 +163,7 @@ public class conv implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Progress progress = new Progress(out);
         Source source = openSource();
-        try (Store store = Store.open(outputFile(), source.schema(), progress)) {
-            if (reset) store.reset();
+        try (Store store = Store.open(outputFile(), source.schema(), progress, reset)) {
             State state = store.loadState(source.kind(), source.account());
             Exporter exporter = new Exporter(source, store, progress, limit);
             Failure stop = exporter.run(state);
@@ -838,15 +837,15 @@ public class conv implements Callable<Integer> {
         // Taille d'un morceau trié en mémoire avant d'être écrit à part (abaissée par les tests).
         static long chunkBytes = 16L << 20;
 
-        private final Path file, stateFile, lockFile, rejectedFile, tmpFile, sortDir, indexFile;
+        private final Path file, stateFile, rejectedFile, tmpFile, sortDir, indexFile;
         private final Schema schema;
         private final Progress progress;
         private final FileChannel lockChannel;
         private IdSet ids = new IdSet();
         private LongList keys = new LongList();          // clé de tri de chaque ligne lue au démarrage
-        private BitSet dropped = new BitSet();           // lignes à ne pas recopier (illisibles, doublons, vides)
+        private final BitSet dropped = new BitSet();     // lignes à ne pas recopier (illisibles, doublons, vides)
         private long sortedLines;                        // les lignes [0, sortedLines) sont dans l'ordre
-        private long sortedBytes;
+        private long sortedBytes;                        // … et leur taille en octets
         private long scannedLines;
         private boolean appended;
         private boolean indexed;                         // clés et identifiants lus dans l'index, pas dans le fichier
@@ -855,7 +854,6 @@ public class conv implements Callable<Integer> {
         private Store(Path file, Schema schema, Progress progress, FileChannel lockChannel) {
             this.file = file;
             this.stateFile = sibling(file, ".state.json");
-            this.lockFile = sibling(file, ".lock");
             this.rejectedFile = sibling(file, ".rejected");
             this.tmpFile = sibling(file, ".tmp");
             this.sortDir = sibling(file, ".sort");
@@ -867,7 +865,8 @@ public class conv implements Callable<Integer> {
 
         static Path sibling(Path file, String suffix) { return file.resolveSibling(file.getFileName() + suffix); }
 
-        static Store open(Path file, Schema schema, Progress progress) {
+        /** Verrouille, efface au besoin (--reset), répare et lit le fichier. */
+        static Store open(Path file, Schema schema, Progress progress, boolean reset) {
             file = file.toAbsolutePath().normalize();
             Path lock = sibling(file, ".lock");
             FileChannel channel = null;
@@ -886,6 +885,7 @@ public class conv implements Callable<Integer> {
                             + " : attendez qu'elle se termine (ou arrêtez-la), puis relancez.");
                 }
                 Store store = new Store(file, schema, progress, channel);
+                if (reset) store.erase();
                 store.load();
                 return store;
             } catch (IOException e) {
@@ -903,20 +903,11 @@ public class conv implements Callable<Integer> {
         boolean contains(String id) { return ids.contains(id); }
         void remember(String id) { ids.add(id); }
 
-        /** --reset : efface l'export et son état, comme avant la toute première exécution. */
-        void reset() {
-            try {
-                Files.deleteIfExists(file);
-                Files.deleteIfExists(stateFile);
-                Files.deleteIfExists(indexFile);
-            } catch (IOException e) {
-                throw fileFailure("effacer " + file, e);
-            }
-            ids = new IdSet();
-            keys = new LongList();
-            dropped = new BitSet();
-            sortedLines = scannedLines = 0;
-            sortedBytes = 0;
+        /** --reset : efface l'export et son état, comme avant la toute première exécution (sans les lire). */
+        private void erase() throws IOException {
+            Files.deleteIfExists(file);
+            Files.deleteIfExists(stateFile);
+            Files.deleteIfExists(indexFile);
             progress.note("--reset : fichier d'export et état effacés.");
         }
 
