@@ -704,8 +704,11 @@ public class conv implements Callable<Integer> {
             if (store.contains(id)) { totals.alreadyPresent++; return; }
             // Chez Crisp l'élément de liste est la conversation complète : ses octets servent tels quels.
             byte[] line = source.full(item.node()).map(full -> full == item.node() ? item.bytes() : Schema.bytes(full)).orElse(null);
-            // Une fiche sans le même identifiant ne pourrait pas être reconnue ensuite : on ne l'écrit pas.
-            if (line == null || !id.equals(source.schema().read(line, 0, line.length).id())) { totals.notFound++; return; }
+            // Une fiche à part (Weba-AI) sans le même identifiant ne pourrait pas être reconnue ensuite : on ne l'écrit pas.
+            if (line == null || line != item.bytes() && !id.equals(source.schema().read(line, 0, line.length).id())) {
+                totals.notFound++;
+                return;
+            }
             batch.add(line);
             store.remember(id);
             totals.exported++;
