@@ -197,9 +197,15 @@ public class ConvTest {
 
     /** Lance conv dans un processus à part (pour le tuer, le limiter ou en lancer deux). */
     ProcessBuilder child(Map<String, String> env, String... args) {
+        List<String> all = new ArrayList<>(List.of("--base-url", fake.url(), "--output", file().toString(), "--retry-base-ms", "1"));
+        all.addAll(List.of(args));
+        return bareChild(env, all.toArray(String[]::new));
+    }
+
+    /** conv dans un JVM à part, avec ces seuls arguments. */
+    static ProcessBuilder bareChild(Map<String, String> env, String... args) {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = new ArrayList<>(List.of(java, "-Xshare:auto", "-cp", System.getProperty("java.class.path"), "conv",
-                "--base-url", fake.url(), "--output", file().toString(), "--retry-base-ms", "1"));
+        List<String> command = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"), "conv"));
         command.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
         pb.environment().remove("JAVA_TOOL_OPTIONS");
@@ -433,12 +439,7 @@ public class ConvTest {
             Files.writeString(dir.resolve("conv.java"), "// repère du dépôt");
             Files.createDirectories(dir.resolve("conversations"));
             Path below = Files.createDirectories(dir.resolve("bench/ailleurs"));
-            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            ProcessBuilder pb = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), "conv",
-                    "--base-url", fake.url(), "--retry-base-ms", "1").directory(below.toFile()).redirectErrorStream(true);
-            pb.environment().remove("JAVA_TOOL_OPTIONS");
-            pb.environment().putAll(fake.env());
-            Process p = pb.start();
+            Process p = bareChild(fake.env(), "--base-url", fake.url(), "--retry-base-ms", "1").directory(below.toFile()).start();
             String out = output(p);
             assertEquals(0, p.exitValue(), out);
             assertEquals(25, Files.readAllLines(dir.resolve("conversations/conversations.jsonl")).size());
