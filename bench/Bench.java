@@ -91,8 +91,9 @@ public class Bench {
                 try (var s = Files.lines(file)) { lines = s.count(); }
                 if (lines != size + 400L * (i + 1)) throw new IllegalStateException("le fichier a " + lines + " lignes");
             }
+            Measure steady = median(runs);
             return String.format(Locale.FRANCE, "| %,d | %,d Mo | %.2f s (%.2f s forcée) | %.2f s, %,d Mo | %.2f s, %,d Mo | %.1f | %s |", size, Files.size(file) >> 20, copy, durableCopy,
-                    runs[0].seconds(), runs[0].peakKb() >> 10, median(runs).seconds(), median(runs).peakKb() >> 10, median(runs).seconds() / copy,
+                    runs[0].seconds(), runs[0].peakKb() >> 10, steady.seconds(), steady.peakKb() >> 10, steady.seconds() / copy,
                     capped ? "-Xmx128m" : "défaut");
         }
     }

@@ -308,9 +308,9 @@ public class FakeServer implements AutoCloseable {
             int from = Math.min(list.size(), (page - 1) * perPage), to = Math.min(list.size(), from + perPage);
             for (Conversation c : list.subList(from, to)) data.add(c.node.deepCopy());
             more = to < list.size();
+            if (more) partialAnswers++;
         }
         // Comme sur la route des messages : 206 tant qu'il reste des pages (à ne pas prendre pour une fin).
-        if (more) synchronized (this) { partialAnswers++; }
         send(exchange, more ? 206 : 200, JSON.writeValueAsString(body), "application/json");
     }
 
