@@ -111,21 +111,7 @@ public class conv implements Callable<Integer> {
             description = "Fichier JSONL (défaut : conversations/conversations.jsonl, ou conversations/weba-conversations.jsonl pour weba). L'état est à côté : FICHIER.state.json.")
     Path output;
 
-    @Option(names = "--base-url", paramLabel = "URL", converter = HttpUrl.class,
-            description = "Adresse de l'API (défaut : https://api.crisp.chat/v1 ou https://cdn.weba-ai.com/api) ; sert à viser un simulateur.")
-    URI baseUrl;
-
-    @Option(names = "--timeout", paramLabel = "SECONDES", converter = PositiveInt.class, defaultValue = "30",
-            description = "Délai maximal d'une réponse de l'API (défaut : ${DEFAULT-VALUE} s).")
-    int timeoutSeconds;
-
-    @Option(names = "--requests-per-minute", paramLabel = "N", converter = PositiveInt.class,
-            description = "Rythme maximal des requêtes (défaut : aucun pour Crisp, 95 pour Weba-AI qui en tolère 100).")
-    Integer requestsPerMinute;
-
-    // Base des attentes entre deux essais : réduite par les tests pour ne pas attendre des secondes.
-    @Option(names = "--retry-base-ms", hidden = true, defaultValue = "1000", converter = PositiveInt.class)
-    int retryBaseMs;
+    @CommandLine.Mixin ApiOptions api;
 
     private final Map<String, String> env;
 
@@ -203,15 +189,9 @@ public class conv implements Callable<Integer> {
         };
     }
 
-    private Http http(Integer defaultRate, String rateLimitAdvice) {
-        Pacer pacer = new Pacer(requestsPerMinute != null ? requestsPerMinute : defaultRate);
-        return new Http(Duration.ofSeconds(timeoutSeconds), RetryPolicy.standard(Duration.ofMillis(retryBaseMs)), pacer, rateLimitAdvice);
-    }
+    private Http http(Integer defaultRate, String rateLimitAdvice) { return api.http(defaultRate, rateLimitAdvice); }
 
-    private String base(String byDefault) {
-        String url = baseUrl != null ? baseUrl.toString() : byDefault;
-        return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
-    }
+    private String base(String byDefault) { return api.base(byDefault); }
 
     private String required(String name, String what) {
         String value = env.get(name);
@@ -242,6 +222,67 @@ public class conv implements Callable<Integer> {
         if (e instanceof CommandLine.OverwrittenOptionException o) arg = o.getOverwritten();
         if (e instanceof CommandLine.MissingParameterException m && !m.getMissing().isEmpty()) arg = m.getMissing().get(0);
         return arg instanceof CommandLine.Model.OptionSpec option ? option.longestName() : "une option";
+    }
+
+    /** Options communes aux commandes qui appellent une API : adresse, délai, rythme, attente entre essais. */
+    static final class ApiOptions {
+        @Option(names = "--base-url", paramLabel = "URL", converter = HttpUrl.class,
+                description = "Adresse de l'API (défaut : https://api.crisp.chat/v1 ou https://cdn.weba-ai.com/api) ; sert à viser un simulateur.")
+        URI baseUrl;
+
+        @Option(names = "--timeout", paramLabel = "SECONDES", converter = PositiveInt.class, defaultValue = "30",
+                description = "Délai maximal d'une réponse de l'API (défaut : ${DEFAULT-VALUE} s).")
+        int timeoutSeconds;
+
+        @Option(names = "--requests-per-minute", paramLabel = "N", converter = PositiveInt.class,
+                description = "Rythme maximal des requêtes (défaut : aucun pour Crisp, 95 pour Weba-AI qui en tolère 100).")
+        Integer requestsPerMinute;
+
+        // Base des attentes entre deux essais : réduite par les tests pour ne pas attendre des secondes.
+        @Option(names = "--retry-base-ms", hidden = true, defaultValue = "1000", converter = PositiveInt.class)
+        int retryBaseMs;
+
+        Http http(Integer defaultRate, String rateLimitAdvice) {
+            Pacer pacer = new Pacer(requestsPerMinute != null ? requestsPerMinute : defaultRate);
+            return new Http(Duration.ofSeconds(timeoutSeconds), RetryPolicy.standard(Duration.ofMillis(retryBaseMs)), pacer, rateLimitAdvice);
+        }
+
+        /** L'adresse de l'API sans barre finale. */
+        String base(String byDefault) {
+            String url = baseUrl != null ? baseUrl.toString() : byDefault;
+            return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+        }
+    }
+
+    /** Écrire un fichier en entier sans jamais laisser un fichier à moitié écrit : temporaire privé, forcé, renommé. */
+    static final class AtomicFile {
+        interface Body { void write(OutputStream out) throws IOException; }
+
+        /** Remplace {@code target} par ce qu'écrit {@code body} ; un arrêt brutal laisse l'ancien ou le nouveau. */
+        static void replace(Path target, Body body) throws IOException {
+            Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
+            try {
+                try (FileChannel channel = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                        StandardOpenOption.TRUNCATE_EXISTING), Store.PRIVATE);
+                     OutputStream out = new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 16)) {
+                    body.write(out);
+                    out.flush();
+                    channel.force(true);
+                }
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                syncDirectory(target.getParent());
+            } catch (IOException | RuntimeException e) {
+                Files.deleteIfExists(tmp);
+                throw e;
+            }
+        }
+
+        /** Rend un renommage durable ; certains systèmes refusent d'ouvrir un dossier : sans gravité. */
+        static void syncDirectory(Path dir) {
+            try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
+                channel.force(true);
+            } catch (IOException ignored) { /* best effort */ }
+        }
     }
 
     static final class PositiveInt implements ITypeConverter<Integer> {
@@ -328,6 +369,11 @@ public class conv implements Callable<Integer> {
             String basic = Base64.getEncoder().encodeToString((identifier + ":" + key).getBytes(StandardCharsets.UTF_8));
             this.headers = Map.of("Authorization", "Basic " + basic, "X-Crisp-Tier", "plugin", "Content-Type", "application/json");
         }
+
+        /** En-têtes d'authentification (plugin) : servent aussi à la route des messages. */
+        Map<String, String> headers() { return headers; }
+        String base() { return base; }
+        String websiteId() { return websiteId; }
 
         public String kind() { return "crisp"; }
         public String account() { return websiteId; }
@@ -836,7 +882,7 @@ public class conv implements Callable<Integer> {
      * à la fin, une fusion en flux réécrit le fichier trié, une seule fois, par fichier temporaire renommé.
      */
     static final class Store implements AutoCloseable {
-        private static final FileAttribute<?>[] PRIVATE = privateFiles();
+        static final FileAttribute<?>[] PRIVATE = privateFiles();
         // Taille d'un morceau trié en mémoire avant d'être écrit à part (abaissée par les tests).
         static long chunkBytes = 16L << 20;
 
@@ -937,15 +983,9 @@ public class conv implements Callable<Integer> {
 
         /** État écrit à part puis renommé : un arrêt brutal laisse l'ancien ou le nouveau, jamais un mélange. */
         void saveState(State state) {
-            Path tmp = sibling(stateFile, ".tmp");
             try {
-                try (FileChannel out = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                        StandardOpenOption.TRUNCATE_EXISTING), PRIVATE)) {
-                    out.write(ByteBuffer.wrap(JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(state)));
-                    out.force(true);
-                }
-                Files.move(tmp, stateFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                syncDirectory();
+                byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(state);
+                AtomicFile.replace(stateFile, out -> out.write(bytes));
             } catch (IOException e) {
                 throw fileFailure("enregistrer l'état " + stateFile, e);
             }
@@ -1231,20 +1271,15 @@ public class conv implements Callable<Integer> {
 
             /** Écrit l'index du fichier tel qu'il est maintenant ; un échec ne coûte que la relecture suivante. */
             static void save(Store store, LongList keys) {
-                Path tmp = sibling(store.indexFile, ".tmp");
                 try {
-                    try (FileChannel out = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                            StandardOpenOption.TRUNCATE_EXISTING), PRIVATE)) {
-                        writeLongs(out, new long[] {MAGIC, Files.size(store.file), modified(store.file), keys.size(),
-                                store.ids.capacity(), store.ids.size()}, 6);
+                    long[] head = {MAGIC, Files.size(store.file), modified(store.file), keys.size(), store.ids.capacity(), store.ids.size()};
+                    AtomicFile.replace(store.indexFile, out -> {
+                        writeLongs(out, head, head.length);
                         writeLongs(out, keys.values(), keys.size());
                         writeLongs(out, store.ids.high, store.ids.capacity());
                         writeLongs(out, store.ids.low, store.ids.capacity());
-                        out.force(true);
-                    }
-                    Files.move(tmp, store.indexFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                    });
                 } catch (IOException e) {
-                    deleteQuietly(tmp);
                     deleteQuietly(store.indexFile);
                 }
             }
@@ -1268,14 +1303,13 @@ public class conv implements Callable<Integer> {
                 return values;
             }
 
-            private static void writeLongs(FileChannel out, long[] values, long count) throws IOException {
+            private static void writeLongs(OutputStream out, long[] values, long count) throws IOException {
                 ByteBuffer buffer = ByteBuffer.allocate(1 << 16);
                 for (int done = 0; done < count; ) {
                     int n = (int) Math.min(buffer.capacity() / 8, count - done);
                     buffer.clear();
                     buffer.asLongBuffer().put(values, done, n);
-                    buffer.limit(n * 8);
-                    while (buffer.hasRemaining()) out.write(buffer);
+                    out.write(buffer.array(), 0, n * 8);
                     done += n;
                 }
             }
@@ -1283,12 +1317,7 @@ public class conv implements Callable<Integer> {
 
         // ---- petits utilitaires de fichiers
 
-        private void syncDirectory() {
-            // Rend le renommage durable ; certains systèmes refusent d'ouvrir un dossier : sans gravité.
-            try (FileChannel dir = FileChannel.open(file.getParent(), StandardOpenOption.READ)) {
-                dir.force(true);
-            } catch (IOException ignored) { /* best effort */ }
-        }
+        private void syncDirectory() { AtomicFile.syncDirectory(file.getParent()); }
 
         private static FileAttribute<?>[] privateFiles() {
             boolean posix = java.nio.file.FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
