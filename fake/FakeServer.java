@@ -51,8 +51,10 @@ import java.util.function.IntConsumer;
  * {@code active {now:false}}). Une conversation créée « maintenant » ne peut pas avoir été vue dans le futur : sa
  * présence est bornée à l'horloge (plus moins d'une seconde). La liste se sert dans l'ordre de la boîte de Crisp
  * sans paramètre (en attente non lues, en attente, non résolues non lues, non résolues, résolues ; puis
- * {@code updated_at} décroissant), et par {@code updated_at} décroissant avec {@code order_date_updated=1}. Elle
- * bouge entre deux pages ({@link #beforeListPage}). La route des messages sert des pages de 40 (les plus anciens
+ * {@code updated_at} décroissant), et par {@code updated_at} décroissant avec {@code order_date_updated=1} ;
+ * {@code filter_date_start}/{@code filter_date_end} filtrent sur {@code updated_at} (bornes incluses). Elle bouge
+ * entre deux pages ({@link #beforeListPage}) et quand les opérateurs répondent ou résolvent ({@link #answer},
+ * {@link #resolve}) ; un visiteur qui revient sans écrire ne déplace que {@code active.last} ({@link #visit}). La route des messages sert des pages de 40 (les plus anciens
  * d'abord dans la page), 206 tant qu'il en reste de plus anciens, 200 sur la dernière ; {@code timestamp_before}
  * exclusif par défaut ({@link #inclusiveTimestampBefore}).
  *
@@ -121,9 +123,10 @@ public class FakeServer implements AutoCloseable {
     private final Set<String> lostDetails = new HashSet<>();
     private boolean withoutIdEvery5, withoutActivityEvery7;
     private boolean brokenOrder, samePage, inclusiveBefore;
-    private String redirectOrigin;
+    private String redirectOrigin, armedHostile, hostileId;
     private int dripRate, tieGroup, tieLeft;
     private volatile boolean closed;
+    /** {@code partialAnswers} : réponses 206 de la liste Crisp (pas celles de la route des messages). */
     public int requests, listRequests, detailRequests, rateLimited, partialAnswers;
     /** Pages de liste Crisp demandées avec {@code order_date_updated=1}. */
     public int orderedRequests;
@@ -299,18 +302,31 @@ public class FakeServer implements AutoCloseable {
     public synchronized void drip(int bytesPerSecond) { dripRate = Math.max(0, bytesPerSecond); }
 
     /**
-     * La conversation en tête de liste (par {@code updated_at}) porte désormais, dans {@code meta.data.hostile}, une
-     * chaîne de {@code chars} caractères : la prochaine page 1 la contient, et toute relecture aussi. Rend son id.
+     * La prochaine page de liste servie (quels que soient son numéro et son ordre) a, sur sa première conversation,
+     * une chaîne de {@code chars} caractères dans {@code meta.data.hostile} (Weba-AI : {@code hostile}) ; la
+     * conversation la garde ensuite (relectures, fiche) : {@link #hostileId()} dit laquelle. Le reste est valide.
      */
-    public synchronized String hugeString(int chars) { String id = top(); hugeString(id, chars); return id; }
+    public synchronized void hugeString(int chars) { armedHostile = "\"" + "x".repeat(chars) + "\""; }
 
+    /** Comme {@link #hugeString(int)}, avec des tableaux imbriqués sur {@code depth} niveaux. */
+    public synchronized void deepNesting(int depth) { armedHostile = "[".repeat(depth) + "]".repeat(depth); }
+
+    /** La même charge, posée tout de suite sur une conversation donnée ; {@code chars <= 0} l'enlève. */
     public synchronized void hugeString(String id, int chars) { find(idOrFail(id)).hostile = chars <= 0 ? null : "\"" + "x".repeat(chars) + "\""; }
-
-    /** Comme {@link #hugeString(int)}, avec des tableaux imbriqués sur {@code depth} niveaux. Rend l'id choisi. */
-    public synchronized String deepNesting(int depth) { String id = top(); deepNesting(id, depth); return id; }
 
     public synchronized void deepNesting(String id, int depth) {
         find(idOrFail(id)).hostile = depth <= 0 ? null : "[".repeat(depth) + "]".repeat(depth);
+    }
+
+    /** La conversation qui a reçu la dernière charge de {@link #hugeString(int)} ou {@link #deepNesting(int)} (null avant). */
+    public synchronized String hostileId() { return hostileId; }
+
+    /** Pose la charge armée sur la première conversation d'une page sur le point d'être servie. */
+    private void placeArmedHostile(List<Conversation> page) {
+        if (armedHostile == null || page.isEmpty()) return;
+        page.get(0).hostile = armedHostile;
+        hostileId = page.get(0).id;
+        armedHostile = null;
     }
 
     /** Crisp : {@code timestamp_before} inclus plutôt qu'exclu (le vrai n'est pas documenté). */
@@ -414,12 +430,6 @@ public class FakeServer implements AutoCloseable {
     }
 
     private void requireCrisp() { if (kind != Kind.CRISP) throw new IllegalStateException("Crisp seulement"); }
-
-    private String top() {
-        List<String> ids = ids();
-        if (ids.isEmpty()) throw new IllegalStateException("liste vide");
-        return ids.get(0);
-    }
 
     private static void setState(Conversation c, String state) {
         c.node.put("state", state);
@@ -767,19 +777,31 @@ public class FakeServer implements AutoCloseable {
         }
         ObjectNode body = JSON.createObjectNode().put("error", false).put("reason", "resolved");
         ArrayNode data = body.putArray("data");
-        boolean more;
+        boolean more, badFilter = false;
         synchronized (this) {
             listRequests++;
             boolean byUpdate = "1".equals(query.get("order_date_updated"));
             if (byUpdate) orderedRequests++;
             beforeListPage.accept(page);
-            List<Conversation> ordered = byUpdate && !brokenOrder ? byKey() : inboxOrder();
+            List<Conversation> ordered = new ArrayList<>(byUpdate && !brokenOrder ? byKey() : inboxOrder());
+            // Filtres sur la date de mise à jour (ISO 8601) ; bornes incluses ici, non documenté chez Crisp.
+            long start = Long.MIN_VALUE, end = Long.MAX_VALUE;
+            try {
+                if (query.containsKey("filter_date_start")) start = Instant.parse(query.get("filter_date_start")).toEpochMilli();
+                if (query.containsKey("filter_date_end")) end = Instant.parse(query.get("filter_date_end")).toEpochMilli();
+            } catch (RuntimeException e) {
+                badFilter = true;
+            }
+            final long from0 = start, to0 = end;
+            ordered.removeIf(c -> c.key < from0 || c.key > to0);
             int served = samePage ? 1 : page;
             int from = (int) Math.min(ordered.size(), (long) (served - 1) * perPage), to = Math.min(ordered.size(), from + perPage);
+            placeArmedHostile(ordered.subList(from, to));
             for (Conversation c : ordered.subList(from, to)) data.add(served(c));
             more = to < ordered.size();
-            if (more) partialAnswers++;
+            if (more && !badFilter) partialAnswers++;
         }
+        if (badFilter) { send(exchange, 400, "{\"error\":true,\"reason\":\"invalid_data\",\"data\":{}}", "application/json"); return; }
         // Comme sur la route des messages : 206 tant qu'il reste des pages (à ne pas prendre pour une fin).
         send(exchange, more ? 206 : 200, JSON.writeValueAsString(body), "application/json");
     }
@@ -820,7 +842,6 @@ public class FakeServer implements AutoCloseable {
                 ArrayNode data = envelope.putArray("data");
                 for (ObjectNode m : c.messages.subList(start, end)) data.add(m.deepCopy());
                 body = JSON.writeValueAsString(envelope);
-                if (more) partialAnswers++;
             }
         }
         // 206 : il reste des messages plus anciens ; 200 : dernière page (les mots des mainteneurs de Crisp).
@@ -865,7 +886,9 @@ public class FakeServer implements AutoCloseable {
                 shuffleTies(ordered);
                 body.put("bot_hash", BOT);
                 ArrayNode items = body.putArray("conversations");
-                for (Conversation c : ordered.subList(Math.min(offset, ordered.size()), Math.min(offset + limit, ordered.size()))) {
+                List<Conversation> slice = ordered.subList(Math.min(offset, ordered.size()), Math.min(offset + limit, ordered.size()));
+                placeArmedHostile(slice);
+                for (Conversation c : slice) {
                     ObjectNode summary = items.addObject();
                     if (c.node.has("id")) summary.set("id", c.node.get("id"));
                     JsonNode last = c.node.path("dialog").get(c.node.path("dialog").size() - 1);
@@ -1125,6 +1148,11 @@ public class FakeServer implements AutoCloseable {
                 fake.samePageForEveryPage(false);
                 check(!page(fake, 3, "&order_date_updated=1").equals(page(fake, 1, "&order_date_updated=1")), "pages différentes d'habitude");
                 check(get(fake, "/website/" + WEBSITE + "/conversation/" + ids.get(3)).statusCode() == 200, "fiche d'une conversation");
+                // Filtre sur la date de mise à jour.
+                long pivot = fake.conversation(fake.ids().get(30)).path("updated_at").asLong();
+                List<JsonNode> recentOnes = walk(fake, "&order_date_updated=1&filter_date_start=" + Instant.ofEpochMilli(pivot));
+                check(recentOnes.size() == 31 && recentOnes.stream().allMatch(n -> n.path("updated_at").asLong() >= pivot), "filter_date_start");
+                check(get(fake, "/website/" + WEBSITE + "/conversations/1?filter_date_end=hier").statusCode() == 400, "filtre illisible : 400");
             }
         }
 
@@ -1217,12 +1245,17 @@ public class FakeServer implements AutoCloseable {
                 check(headers < 500_000_000L && all > 1000L * body.length / 20_000 * 1_000_000L * 8 / 10, "en-têtes d'abord, corps au débit demandé");
                 check(JSON.readTree(body).path("data").size() == 20, "corps complet après le goutte-à-goutte");
                 // Chaîne énorme et imbrication profonde.
-                String huge = fake.hugeString(25_000_000);
-                String text = get(fake, "/website/" + WEBSITE + "/conversations/1?order_date_updated=1").body();
-                check(text.length() > 25_000_000 && text.contains(huge), "chaîne énorme en page 1");
+                fake.hugeString(25_000_000);
+                check(fake.hostileId() == null, "charge armée, pas encore posée");
+                String text = get(fake, "/website/" + WEBSITE + "/conversations/2?order_date_updated=1").body();
+                String huge = fake.hostileId();
+                check(text.length() > 25_000_000 && huge != null && text.indexOf(huge) < text.indexOf("xxxxxxxxxx"), "chaîne énorme dans la page suivante");
+                check(get(fake, "/website/" + WEBSITE + "/conversations/2?order_date_updated=1").body().length() > 25_000_000, "et à la relecture");
                 fake.hugeString(huge, 0);
-                String deep = fake.deepNesting(5000);
+                check(get(fake, "/website/" + WEBSITE + "/conversations/2?order_date_updated=1").body().length() < 100_000, "charge enlevée");
+                fake.deepNesting(5000);
                 text = get(fake, "/website/" + WEBSITE + "/conversations/1?order_date_updated=1").body();
+                String deep = fake.hostileId();
                 check(text.contains("[".repeat(5000) + "]".repeat(5000)) && text.contains(deep), "imbrication profonde en page 1");
                 check(new ObjectMapper(JSON.getFactory().copy().setStreamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
                         .maxNestingDepth(10_000).build())).readTree(text).path("data").size() == 20, "sinon valide");
