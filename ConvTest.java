@@ -93,7 +93,6 @@ public class ConvTest {
     @AfterEach
     void stopFake() {
         if (fake != null) fake.close();
-        conv.Store.chunkBytes = 16L << 20;
     }
 
     // ------------------------------------------------------------------ outils
@@ -193,7 +192,7 @@ public class ConvTest {
         fail("l'historique n'est jamais complet");
     }
 
-    JsonNode state() throws IOException { return JSON.readTree(conv.Store.sibling(file(), ".state.json").toFile()); }
+    JsonNode state() throws IOException { return JSON.readTree(conv.ExportFiles.sibling(file(), ".state.json").toFile()); }
 
     /** Lance conv dans un processus à part (pour le tuer, le limiter ou en lancer deux). */
     ProcessBuilder child(Map<String, String> env, String... args) {
@@ -252,10 +251,10 @@ public class ConvTest {
             Run r = run("--nb", "400");
             assertEquals(0, r.code(), r.all());
             // Le faux serveur refuse (401) toute requête sans Basic ni X-Crisp-Tier : réussir prouve les en-têtes.
-            assertEquals(List.of("GET /v1/website/" + FakeServer.WEBSITE + "/conversations/1?per_page=20",
-                    "GET /v1/website/" + FakeServer.WEBSITE + "/conversations/2?per_page=20",
-                    "GET /v1/website/" + FakeServer.WEBSITE + "/conversations/3?per_page=20",
-                    "GET /v1/website/" + FakeServer.WEBSITE + "/conversations/4?per_page=20"), fake.log);
+            assertEquals(List.of("GET /v1/website/" + FakeServer.WEBSITE + "/conversations/1?per_page=20&order_date_updated=1",
+                    "GET /v1/website/" + FakeServer.WEBSITE + "/conversations/2?per_page=20&order_date_updated=1",
+                    "GET /v1/website/" + FakeServer.WEBSITE + "/conversations/3?per_page=20&order_date_updated=1",
+                    "GET /v1/website/" + FakeServer.WEBSITE + "/conversations/4?per_page=20&order_date_updated=1"), fake.log);
             assertComplete();
             assertEquals(2, fake.partialAnswers, "les pages 1 et 2 sont des 206, traitées comme des succès");
             assertTrue(r.out().contains("4 requête(s) API utilisée(s)"), r.out());
@@ -266,7 +265,7 @@ public class ConvTest {
             fake = FakeServer.crisp(60);
             assertEquals(0, run("--nb", "27").code());
             assertEquals(27, lines().size());
-            assertEquals(2, state().path("walks").get(0).path("page").asInt(), "la page entamée doit être relue");
+            assertEquals(20, state().path("walks").get(0).path("offset").asInt(), "la page entamée (la 2e) doit être relue");
             Run next = run("--nb", "13");
             assertEquals(40, lines().size(), next.out());
             assertTrue(next.out().contains("7 déjà présente(s)"), next.out());
@@ -321,7 +320,7 @@ public class ConvTest {
         void resetStartsAgainFromScratch() throws Exception {
             fake = FakeServer.crisp(30);
             exportAll();
-            Files.writeString(conv.Store.sibling(file(), ".rejected"), "à garder\n");
+            Files.writeString(conv.ExportFiles.sibling(file(), ".rejected"), "à garder\n");
             Run r = run("--reset", "--nb", "10");
             assertEquals(0, r.code(), r.all());
             assertTrue(r.out().contains("--reset"), r.out());
@@ -349,7 +348,7 @@ public class ConvTest {
             assertTrue(r.err().contains("quota") && r.err().contains("relancez demain"), r.err());
             assertEquals(1, r.err().strip().lines().count(), "une seule phrase d'erreur");
             assertEquals(60, assertValidFile().size(), "les trois pages reçues sont gardées");
-            assertTrue(r.out().contains("Terminé : 60 conversation(s)"), r.out());
+            assertTrue(r.out().contains("Arrêté avant la fin : 60 conversation(s)") && !r.out().contains("Tout l'historique est exporté"), r.out());
             fake.quota(-1);
             exportAll();
             assertComplete();
@@ -370,7 +369,7 @@ public class ConvTest {
             fake = FakeServer.crisp(30);
             assertEquals(0, run("--nb", "10").code());
             byte[] before = Files.readAllBytes(file());
-            String stateBefore = Files.readString(conv.Store.sibling(file(), ".state.json"));
+            String stateBefore = Files.readString(conv.ExportFiles.sibling(file(), ".state.json"));
             Map<String, String> env = new HashMap<>(fake.env());
             env.put("CRISP_KEY_PROD", "wrong-secret-value");
             Run r = runWith(env);
@@ -379,7 +378,7 @@ public class ConvTest {
             assertFalse(r.all().contains("wrong-secret-value"));
             assertEquals("", r.out());
             assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(file())), "fichier modifié");
-            assertEquals(stateBefore, Files.readString(conv.Store.sibling(file(), ".state.json")));
+            assertEquals(stateBefore, Files.readString(conv.ExportFiles.sibling(file(), ".state.json")));
         }
 
         @Test
@@ -407,7 +406,7 @@ public class ConvTest {
             }
             assertEquals(0, fake.requests);
             assertFalse(Files.exists(file()));
-            assertFalse(Files.exists(conv.Store.sibling(file(), ".lock")));
+            assertFalse(Files.exists(conv.ExportFiles.sibling(file(), ".lock")));
         }
 
         @Test
@@ -569,15 +568,17 @@ public class ConvTest {
         void tornLastLineIsRepairedAndReExported() throws Exception {
             fake = FakeServer.crisp(50);
             assertEquals(0, run("--nb", "30").code());
-            List<String> lines = Files.readAllLines(file());
-            String lost = lines.get(29);
-            // Un arrêt pendant l'ajout : la ligne 30 n'est écrite qu'à moitié.
-            Files.writeString(file(), String.join("\n", lines.subList(0, 29)) + "\n" + lost.substring(0, lost.length() / 2));
+            // Un arrêt pendant l'ajout de la page 2 : la ligne d'une de ses conversations n'est écrite qu'à moitié, à la fin.
+            String lostId = fake.ids().get(29);
+            List<String> lines = new ArrayList<>(Files.readAllLines(file()));
+            String lost = lines.stream().filter(l -> l.contains(lostId)).findFirst().orElseThrow();
+            lines.remove(lost);
+            Files.writeString(file(), String.join("\n", lines) + "\n" + lost.substring(0, lost.length() / 2));
             Run r = run("--nb", "1000");
             assertEquals(0, r.code(), r.all());
             assertTrue(r.out().contains("Dernière ligne incomplète"), r.out());
             assertComplete();
-            assertFalse(Files.exists(conv.Store.sibling(file(), ".rejected")), "le fragment n'est pas une ligne à garder");
+            assertFalse(Files.exists(conv.ExportFiles.sibling(file(), ".rejected")), "le fragment n'est pas une ligne à garder");
         }
 
         @Test
@@ -602,7 +603,7 @@ public class ConvTest {
             Run r = run();
             assertEquals(0, r.code(), r.all());
             assertTrue(r.out().contains("ligne(s) 12") && r.out().contains(".rejected"), r.out());
-            assertEquals(damaged + "\n", Files.readString(conv.Store.sibling(file(), ".rejected")));
+            assertEquals(damaged + "\n", Files.readString(conv.ExportFiles.sibling(file(), ".rejected")));
             assertEquals(39, assertValidFile().size());
         }
 
@@ -615,12 +616,11 @@ public class ConvTest {
             lines.add(5, lines.get(9));           // un doublon ajouté à la main
             lines.add(17, "");                   // et une ligne vide
             Files.write(file(), lines);
-            conv.Store.chunkBytes = 20_000;       // force le tri externe par morceaux écrits à part
-            Run r = run();
+            Run r = run("--sort-chunk-bytes", "20000");   // force le tri externe par morceaux écrits à part
             assertEquals(0, r.code(), r.all());
             assertTrue(r.out().contains("n'est pas entièrement trié"), r.out());
             assertComplete();
-            assertFalse(Files.exists(conv.Store.sibling(file(), ".sort")));
+            assertFalse(Files.exists(conv.ExportFiles.sibling(file(), ".sort")));
         }
 
         @Test
@@ -628,21 +628,21 @@ public class ConvTest {
             fake = FakeServer.crisp(60);
             assertEquals(0, run("--nb", "30").code());
             // Arrêt pendant le tri final : un fichier temporaire à moitié écrit. Pendant l'écriture de l'état : idem.
-            Files.writeString(conv.Store.sibling(file(), ".tmp"), "{\"session_id\":\"moitié");
-            Files.writeString(conv.Store.sibling(file(), ".state.json.tmp"), "{\"format\":");
+            Files.writeString(conv.ExportFiles.sibling(file(), ".tmp"), "{\"session_id\":\"moitié");
+            Files.writeString(conv.ExportFiles.sibling(file(), ".state.json.tmp"), "{\"format\":");
             exportAll("--nb", "1000");
             assertComplete();
-            assertFalse(Files.exists(conv.Store.sibling(file(), ".tmp")));
-            assertFalse(Files.exists(conv.Store.sibling(file(), ".state.json.tmp")));
+            assertFalse(Files.exists(conv.ExportFiles.sibling(file(), ".tmp")));
+            assertFalse(Files.exists(conv.ExportFiles.sibling(file(), ".state.json.tmp")));
         }
 
         @Test
         void linesAppendedButNotRecordedInStateAreNotDoubled() throws Exception {
             fake = FakeServer.crisp(60);
             assertEquals(0, run("--nb", "20").code());
-            String state = Files.readString(conv.Store.sibling(file(), ".state.json"));
+            String state = Files.readString(conv.ExportFiles.sibling(file(), ".state.json"));
             assertEquals(0, run("--nb", "20").code());
-            Files.writeString(conv.Store.sibling(file(), ".state.json"), state);   // l'état d'avant la 2e exécution
+            Files.writeString(conv.ExportFiles.sibling(file(), ".state.json"), state);   // l'état d'avant la 2e exécution
             exportAll("--nb", "1000");
             assertComplete();
         }
@@ -722,7 +722,7 @@ public class ConvTest {
         void indexIsTrustedOnlyWhileTheFileIsUnchanged() throws Exception {
             fake = FakeServer.crisp(70);
             exportAll();
-            Path index = conv.Store.sibling(file(), ".index");
+            Path index = conv.ExportFiles.sibling(file(), ".index");
             assertTrue(Files.exists(index));
             try (conv.Store store = openStore()) {
                 assertTrue(store.indexed(), "l'index d'un fichier inchangé doit servir");
@@ -744,7 +744,8 @@ public class ConvTest {
         }
 
         conv.Store openStore() {
-            return conv.Store.open(file(), conv.Schema.CRISP, new conv.Progress(new PrintWriter(new StringWriter())), false);
+            return conv.Store.open(file(), conv.Crisp.INFO, FakeServer.WEBSITE, new conv.Progress(new PrintWriter(new StringWriter())), false,
+                    conv.Store.DEFAULT_CHUNK_BYTES);
         }
 
         @Test
@@ -752,8 +753,8 @@ public class ConvTest {
             fake = FakeServer.crisp(10);
             assertEquals(0, run().code());
             for (String suffix : List.of("", ".state.json", ".lock", ".index"))
-                assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(conv.Store.sibling(file(), suffix))), suffix);
-            String everything = Files.readString(file()) + Files.readString(conv.Store.sibling(file(), ".state.json"));
+                assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(conv.ExportFiles.sibling(file(), suffix))), suffix);
+            String everything = Files.readString(file()) + Files.readString(conv.ExportFiles.sibling(file(), ".state.json"));
             assertFalse(everything.contains(FakeServer.KEY), "la clé est écrite sur le disque");
         }
 
@@ -761,7 +762,7 @@ public class ConvTest {
         void unreadableStateIsExplained() throws Exception {
             fake = FakeServer.crisp(10);
             assertEquals(0, run().code());
-            Files.writeString(conv.Store.sibling(file(), ".state.json"), "{ pas du json");
+            Files.writeString(conv.ExportFiles.sibling(file(), ".state.json"), "{ pas du json");
             Run r = run();
             assertEquals(3, r.code(), r.all());
             assertTrue(r.err().contains("illisible") && r.err().contains("supprimez-le"), r.err());
@@ -775,7 +776,8 @@ public class ConvTest {
             env.put("ID_SITE_CRISP", "11111111-2222-3333-4444-555555555555");
             Run other = runWith(env);
             assertEquals(3, other.code(), other.all());
-            assertTrue(other.err().contains("--reset"), other.err());
+            assertTrue(other.err().contains(FakeServer.WEBSITE) && other.err().contains("11111111-2222-3333-4444-555555555555"), other.err());
+            assertTrue(other.err().contains("--output") && !other.err().contains("--reset"), "--reset effacerait l'export : " + other.err());
             fake.close();
             fake = FakeServer.weba(5);
             Run weba = run();
@@ -875,13 +877,17 @@ public class ConvTest {
         }
 
         @Test
-        void vanishedConversationIsCountedAndTheRestGoesOn() throws Exception {
+        void conversationWhoseDetailIsMissingIsKeptWithoutItsDialog() throws Exception {
             fake = FakeServer.weba(30);
-            fake.loseDetail(fake.ids().get(4));
+            String lost = fake.ids().get(4);
+            fake.loseDetail(lost);
             Run r = run();
             assertEquals(0, r.code(), r.all());
-            assertTrue(r.out().contains("1 introuvable(s)"), r.out());
-            assertEquals(29, assertValidFile().size());
+            assertTrue(r.out().contains("1 sans dialogue"), r.out());
+            assertComplete();
+            JsonNode line = lines().stream().filter(n -> n.path("id").asText().equals(lost)).findFirst().orElseThrow();
+            assertEquals("introuvable", line.path("conv_dialog_missing").asText(), line.toString());
+            assertFalse(line.has("dialog"), "l'élément de liste, pas une autre fiche");
         }
 
         @Test
@@ -988,13 +994,18 @@ public class ConvTest {
         }
 
         @Test
-        void idSetKeepsDistinctIdsApart() throws Exception {
-            conv.IdSet set = new conv.IdSet();
-            for (int i = 0; i < 100_000; i++) assertTrue(set.add("session_" + i));
-            for (int i = 0; i < 100_000; i++) assertFalse(set.add("session_" + i));
-            assertTrue(set.contains("session_99999"));
-            assertFalse(set.contains("session_100000"));
-            assertEquals(100_000, set.size());
+        void knownIdsTellNewSameAndNewerAndKeepTheNewestLine() throws Exception {
+            conv.KnownIds ids = new conv.KnownIds(0);
+            for (int i = 0; i < 100_000; i++) assertEquals(-1, ids.put(new conv.Entry("session_" + i, 0, 1000 + i), i));
+            assertEquals(100_000, ids.size());
+            assertEquals(conv.KnownIds.Status.SAME, ids.status(new conv.Entry("session_99999", 0, 1000 + 99_999)));
+            assertEquals(conv.KnownIds.Status.NEWER, ids.status(new conv.Entry("session_99999", 0, 1000 + 100_000)));
+            assertEquals(conv.KnownIds.Status.SAME, ids.status(new conv.Entry("session_99999", 0, 5)), "une version plus ancienne n'est pas plus récente");
+            assertEquals(conv.KnownIds.Status.NEW, ids.status(new conv.Entry("session_100000", 0, 1)));
+            assertEquals(7, ids.put(new conv.Entry("session_7", 0, 9_999_999), 100_000), "la ligne de l'ancienne version");
+            assertEquals(100_001, ids.keepNewest(new conv.Entry("session_7", 0, 1), 100_001), "à la lecture, la plus ancienne est écartée");
+            assertEquals(100_000, ids.keepNewest(new conv.Entry("session_7", 0, 9_999_999), 100_002), "à égalité, la dernière est gardée");
+            assertEquals(100_000, ids.size());
         }
 
         @Test
@@ -1015,13 +1026,13 @@ public class ConvTest {
         @Test
         void schemaReadsIdAndActivityAndRejectsBrokenJson() throws Exception {
             byte[] crisp = "{\"meta\":{\"x\":[1,{\"y\":2}]},\"active\":{\"now\":true,\"last\":1700000000123},\"session_id\":\"session_a\"}".getBytes();
-            assertEquals(new conv.Entry("session_a", 1700000000123L), conv.Schema.CRISP.read(crisp, 0, crisp.length));
+            assertEquals(new conv.Entry("session_a", 1700000000123L, conv.Entry.MISSING), conv.Schema.CRISP.read(crisp, 0, crisp.length));
             byte[] weba = "{\"id\":42,\"last_message_at\":\"2025-01-09T14:00:00Z\"}".getBytes();
-            assertEquals(new conv.Entry("42", 1736431200000L), conv.Schema.WEBA.read(weba, 0, weba.length));
+            assertEquals(new conv.Entry("42", 1736431200000L, 1736431200000L), conv.Schema.WEBA.read(weba, 0, weba.length));
             byte[] broken = "{\"session_id\":\"a\"} trailing".getBytes();
             assertEquals(null, conv.Schema.CRISP.read(broken, 0, broken.length));
             byte[] noId = "{\"active\":null}".getBytes();
-            assertEquals(new conv.Entry(null, Long.MIN_VALUE), conv.Schema.CRISP.read(noId, 0, noId.length));
+            assertEquals(conv.Entry.NONE, conv.Schema.CRISP.read(noId, 0, noId.length));
         }
     }
 }

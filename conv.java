@@ -9,21 +9,24 @@
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
+import com.fasterxml.jackson.core.exc.InputCoercionException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.BufferedOutputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintWriter;
+import java.net.HttpURLConnection;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
@@ -55,6 +58,8 @@ import java.util.Base64;
 import java.util.BitSet;
 import java.util.Comparator;
 import java.util.Deque;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -62,37 +67,32 @@ import java.util.Optional;
 import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongSupplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.TypeConversionException;
 
-@Command(name = "conv", mixinStandardHelpOptions = true, version = "conv 1.0.0",
+@Command(name = "conv", mixinStandardHelpOptions = true, version = "conv 2.0.0",
         sortOptions = false, usageHelpAutoWidth = true,
         headerHeading = "", synopsisHeading = "Usage : ", descriptionHeading = "%n",
-        optionListHeading = "%nOptions :%n", exitCodeListHeading = "%nCodes de sortie :%n",
+        optionListHeading = "%nOptions :%n", commandListHeading = "%nCommandes :%n", exitCodeListHeading = "%nCodes de sortie :%n",
         description = {
             "Exporte les conversations d'un compte Crisp (ou d'un bot Weba-AI) dans un fichier JSONL, un peu plus "
                 + "à chaque exécution, sans perte ni doublon, trié par dernière activité.",
-            "Variables : CRISP_IDENTIFIER_PROD, CRISP_KEY_PROD, ID_SITE_CRISP (Crisp) ; WEBA_AUTH_TOKEN, WEBA_BOT_HASH (Weba-AI)."},
-        exitCodeList = {
-            "0:export terminé (limite --nb atteinte ou historique complet)",
-            "1:erreur inattendue (rien n'est perdu : relancez)",
-            "2:option invalide",
-            "3:configuration : variable manquante, fichier d'état illisible ou d'une autre source",
-            "4:accès refusé par l'API (identifiants, droits, site ou bot)",
-            "5:quota ou limite de débit de l'API atteint (progression enregistrée)",
-            "6:API injoignable ou réponse inattendue (progression enregistrée)",
-            "7:fichier : écriture impossible (disque plein, dossier en lecture seule…)",
-            "8:une autre exécution utilise déjà ce fichier"})
+            "Variables : CRISP_IDENTIFIER_PROD, CRISP_KEY_PROD, ID_SITE_CRISP (Crisp) ; WEBA_AUTH_TOKEN, WEBA_BOT_HASH (Weba-AI)."})
 public class conv implements Callable<Integer> {
-
-    enum SourceKind { crisp, weba }
 
     @Spec CommandSpec spec;
 
@@ -104,6 +104,23 @@ public class conv implements Callable<Integer> {
             description = "Nombre maximum de nouvelles conversations à exporter (défaut : ${DEFAULT-VALUE}).")
     int limit;
 
+    @Option(names = "--refresh", description = "Met aussi à jour les conversations déjà exportées qui ont changé depuis "
+            + "(sans requête de plus chez Crisp, une par conversation chez Weba-AI) ; ne compte pas dans --nb.")
+    boolean refresh;
+
+    @Option(names = "--full-refresh", description = "Parcourt tout l'historique une fois pour mettre à jour chaque "
+            + "conversation (implique --refresh) ; reprend d'une exécution à l'autre, à borner avec --max-requests.")
+    boolean fullRefresh;
+
+    @Option(names = "--max-requests", paramLabel = "N", converter = PositiveInt.class,
+            description = "Nombre maximum de requêtes à l'API pour cette exécution (défaut : aucun) ; le reste attend la suivante.")
+    Integer maxRequests;
+
+    @Option(names = "--per-page", paramLabel = "N", converter = PerPage.class, defaultValue = "20",
+            description = "Crisp : conversations par page, de 20 à 50 (défaut : ${DEFAULT-VALUE}, comme la spécification) ; "
+                    + "50 dépense 2,5 fois moins de requêtes du quota.")
+    int perPage;
+
     @Option(names = "--reset", description = "Efface le fichier d'export et son état, puis repart de zéro.")
     boolean reset;
 
@@ -111,7 +128,11 @@ public class conv implements Callable<Integer> {
             description = "Fichier JSONL (défaut : conversations/conversations.jsonl, ou conversations/weba-conversations.jsonl pour weba). L'état est à côté : FICHIER.state.json.")
     Path output;
 
-    @CommandLine.Mixin ApiOptions api;
+    @Mixin ApiOptions api;
+
+    // Taille d'un morceau trié en mémoire avant d'être écrit à part : abaissée par les tests pour forcer le tri externe.
+    @Option(names = "--sort-chunk-bytes", hidden = true, defaultValue = "16777216")
+    long sortChunkBytes;
 
     private final Map<String, String> env;
 
@@ -120,12 +141,15 @@ public class conv implements Callable<Integer> {
     conv(Map<String, String> env) { this.env = env; }
 
     public static void main(String[] args) {
-        System.exit(commandLine(new conv()).execute(args));
+        Phases.mark("main");
+        int code = commandLine(new conv()).execute(args);
+        Phases.print();
+        System.exit(code);
     }
 
     /** La ligne de commande avec nos gestionnaires d'erreurs : une phrase en français, jamais de trace de pile. */
     static CommandLine commandLine(conv app) {
-        return new CommandLine(app)
+        CommandLine cmd = new CommandLine(app)
                 .setResourceBundle(new java.util.ListResourceBundle() {
                     // Les options standard de Picocli, décrites en français.
                     protected Object[][] getContents() {
@@ -134,39 +158,52 @@ public class conv implements Callable<Integer> {
                     }
                 })
                 .setParameterExceptionHandler(conv::badUsage)
-                .setExecutionExceptionHandler((e, cmd, parsed) -> {
+                .setExecutionExceptionHandler((e, command, parsed) -> {
+                    // Le message d'une exception inattendue peut porter un en-tête de requête : seul son type est montré.
                     String message = e instanceof Failure f ? f.getMessage()
-                            : "Erreur inattendue (" + e.getClass().getSimpleName() + (e.getMessage() == null ? "" : " : " + e.getMessage())
+                            : "Erreur inattendue (" + e.getClass().getSimpleName()
                               + "). Rien de ce qui était exporté n'est perdu : relancez ; si cela persiste, signalez-le.";
-                    cmd.getErr().println(message);
-                    cmd.getErr().flush();
+                    command.getErr().println(message);
+                    command.getErr().flush();
                     return e instanceof Failure f ? f.exit.code : Exit.BUG.code;
                 });
+        // Une seule table des codes de sortie, celle d'Exit, pour l'aide de chaque commande.
+        cmd.getCommandSpec().usageMessage().exitCodeList(Exit.table());
+        cmd.getSubcommands().values().forEach(sub -> sub.getCommandSpec().usageMessage().exitCodeList(Exit.table()));
+        return cmd;
     }
 
     @Override
     public Integer call() {
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         Progress progress = new Progress(out);
-        Source source = openSource();
-        try (Store store = Store.open(outputFile(), source.schema(), progress, reset)) {
-            State state = store.loadState(source.kind(), source.account());
-            Exporter exporter = new Exporter(source, store, progress, limit);
-            Failure stop = exporter.run(state);
+        Source source = sourceKind.open(env, api, perPage);          // variables vérifiées, aucune requête encore
+        try (Interruption interruption = Interruption.watch(err);
+             Store store = Store.open(outputFile(), source.info(), source.account(), progress, reset, sortChunkBytes)) {   // verrou, état validé, puis fichier lu
+            Phases.mark("open");
+            Exporter.Options options = new Exporter.Options(limit, refresh || fullRefresh, fullRefresh, maxRequests);
+            RunResult result = new Exporter(source, store, progress, options).run(store.state());
+            Phases.mark("requests");
             store.finish();
+            Phases.mark("rewrite");
+            interruption.done();
             // Après un refus d'accès il n'y a rien à résumer : seule la phrase d'erreur compte.
-            if (stop == null || stop.exit != Exit.AUTH)
-                progress.summary(exporter.totals, store.count(), source.http().requests(), store.file(), exporter.historyComplete());
-            if (stop != null) throw stop;
-            return Exit.OK.code;
+            if (result.stop() == null || result.stop().exit != Exit.AUTH)
+                progress.summary(result, store.count(), store.file());
+            if (result.stop() == null) return Exit.OK.code;
+            err.println(result.stop().getMessage());
+            return result.stop().exit.code;
         } finally {
             out.flush();
+            err.flush();
         }
     }
 
     private Path outputFile() {
-        if (output != null) return output;
-        return exportFolder().resolve(sourceKind == SourceKind.crisp ? "conversations.jsonl" : "weba-conversations.jsonl");
+        Path file = output != null ? output : exportFolder().resolve(sourceKind.info.defaultFile());
+        if (file.getFileName() == null || Files.isDirectory(file))
+            throw new ParameterException(spec.commandLine(), "--output attend un fichier, pas un dossier (« " + file + " »).");
+        return file;
     }
 
     /** Le dossier conversations/ du dépôt de conv qui contient le dossier courant (l'alias marche de partout), sinon ./conversations. */
@@ -175,29 +212,6 @@ public class conv implements Callable<Integer> {
             if (Files.isRegularFile(dir.resolve("conv.java")) && Files.isDirectory(dir.resolve("conversations")))
                 return dir.resolve("conversations");
         return Path.of("conversations");
-    }
-
-    private Source openSource() {
-        return switch (sourceKind) {
-            case crisp -> new Crisp(http(null, Crisp.RATE_LIMIT_ADVICE), base("https://api.crisp.chat/v1"),
-                    required("ID_SITE_CRISP", "l'identifiant du site Crisp"),
-                    required("CRISP_IDENTIFIER_PROD", "l'identifiant du jeton plugin Crisp"),
-                    required("CRISP_KEY_PROD", "la clé du jeton plugin Crisp"));
-            case weba -> new Weba(http(95, Weba.RATE_LIMIT_ADVICE), base("https://cdn.weba-ai.com/api"),
-                    required("WEBA_BOT_HASH", "le hash du bot Weba-AI"),
-                    required("WEBA_AUTH_TOKEN", "le jeton d'authentification Weba-AI"));
-        };
-    }
-
-    private Http http(Integer defaultRate, String rateLimitAdvice) { return api.http(defaultRate, rateLimitAdvice); }
-
-    private String base(String byDefault) { return api.base(byDefault); }
-
-    private String required(String name, String what) {
-        String value = env.get(name);
-        if (value == null || value.isBlank())
-            throw new Failure(Exit.CONFIG, "La variable d'environnement " + name + " (" + what + ") est absente : définissez-la puis relancez.");
-        return value.strip();
     }
 
     /** Une option invalide : une phrase, l'invitation à lire --help, code 2. */
@@ -213,7 +227,8 @@ public class conv implements Callable<Integer> {
             why = "L'option " + optionName(e) + " est donnée deux fois.";
         else
             why = e.getMessage();
-        e.getCommandLine().getErr().println(why + " Voir « conv --help ».");
+        String name = e.getCommandLine().getCommandSpec().qualifiedName();
+        e.getCommandLine().getErr().println(why + " Voir « " + name + " --help ».");
         return Exit.USAGE.code;
     }
 
@@ -231,7 +246,7 @@ public class conv implements Callable<Integer> {
         URI baseUrl;
 
         @Option(names = "--timeout", paramLabel = "SECONDES", converter = PositiveInt.class, defaultValue = "30",
-                description = "Délai maximal d'une réponse de l'API (défaut : ${DEFAULT-VALUE} s).")
+                description = "Délai maximal d'une réponse complète de l'API (défaut : ${DEFAULT-VALUE} s).")
         int timeoutSeconds;
 
         @Option(names = "--requests-per-minute", paramLabel = "N", converter = PositiveInt.class,
@@ -254,44 +269,25 @@ public class conv implements Callable<Integer> {
         }
     }
 
-    /** Écrire un fichier en entier sans jamais laisser un fichier à moitié écrit : temporaire privé, forcé, renommé. */
-    static final class AtomicFile {
-        interface Body { void write(OutputStream out) throws IOException; }
-
-        /** Remplace {@code target} par ce qu'écrit {@code body} ; un arrêt brutal laisse l'ancien ou le nouveau. */
-        static void replace(Path target, Body body) throws IOException {
-            Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
+    static final class PositiveInt implements ITypeConverter<Integer> {
+        public Integer convert(String value) {
+            String text = value.strip();
             try {
-                try (FileChannel channel = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                        StandardOpenOption.TRUNCATE_EXISTING), Store.PRIVATE);
-                     OutputStream out = new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 16)) {
-                    body.write(out);
-                    out.flush();
-                    channel.force(true);
-                }
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                syncDirectory(target.getParent());
-            } catch (IOException | RuntimeException e) {
-                Files.deleteIfExists(tmp);
-                throw e;
+                int n = Integer.parseInt(text);
+                if (n >= 1) return n;
+            } catch (NumberFormatException e) {
+                if (text.matches("\\+?\\d+"))
+                    throw new TypeConversionException("« " + value + " » est trop grand (au plus " + Integer.MAX_VALUE + ")");
             }
-        }
-
-        /** Rend un renommage durable ; certains systèmes refusent d'ouvrir un dossier : sans gravité. */
-        static void syncDirectory(Path dir) {
-            try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
-                channel.force(true);
-            } catch (IOException ignored) { /* best effort */ }
+            throw new TypeConversionException("« " + value + " » n'est pas un nombre entier supérieur ou égal à 1");
         }
     }
 
-    static final class PositiveInt implements ITypeConverter<Integer> {
+    static final class PerPage implements ITypeConverter<Integer> {
         public Integer convert(String value) {
-            try {
-                int n = Integer.parseInt(value.strip());
-                if (n >= 1) return n;
-            } catch (NumberFormatException ignored) { /* même message que pour zéro */ }
-            throw new TypeConversionException("« " + value + " » n'est pas un nombre entier supérieur ou égal à 1");
+            int n = new PositiveInt().convert(value);
+            if (n < 20 || n > 50) throw new TypeConversionException("« " + value + " » n'est pas entre 20 et 50 (ce que Crisp accepte)");
+            return n;
         }
     }
 
@@ -317,12 +313,28 @@ public class conv implements Callable<Integer> {
 
     // ------------------------------------------------------------------ issues d'une exécution
 
-    /** Codes de sortie documentés ; ceux qui gardent la progression arrêtent proprement l'export. */
+    /** Codes de sortie documentés, définis ici seulement ; ceux qui gardent la progression arrêtent proprement l'export. */
     enum Exit {
-        OK(0), BUG(1), USAGE(2), CONFIG(3), AUTH(4), QUOTA(5), NETWORK(6), FILES(7), BUSY(8);
+        OK(0, "export terminé : limite --nb ou --max-requests atteinte, ou historique complet"),
+        BUG(1, "erreur inattendue (rien n'est perdu : relancez)"),
+        USAGE(2, "option invalide"),
+        CONFIG(3, "configuration : variable manquante ou invalide, état illisible ou invalide, fichier d'une autre source ou d'un autre compte"),
+        AUTH(4, "accès refusé par l'API : identifiants (401), droits du jeton (403), site ou bot inconnu (404)"),
+        QUOTA(5, "quota ou limite de débit atteint malgré les nouveaux essais (progression enregistrée : relancez plus tard)"),
+        NETWORK(6, "API injoignable, en panne, redirigée ou réponse inattendue (progression enregistrée)"),
+        FILES(7, "fichier : écriture impossible (disque plein, lecture seule, nom trop long…), export précédent intact"),
+        BUSY(8, "une autre exécution utilise déjà ce fichier");
+
         final int code;
-        Exit(int code) { this.code = code; }
+        final String meaning;
+        Exit(int code, String meaning) { this.code = code; this.meaning = meaning; }
         boolean stopsApiCalls() { return this == AUTH || this == QUOTA || this == NETWORK; }
+
+        static Map<String, String> table() {
+            Map<String, String> table = new LinkedHashMap<>();
+            for (Exit exit : values()) table.put(String.valueOf(exit.code), exit.meaning);
+            return table;
+        }
     }
 
     /** Un arrêt expliqué à l'utilisateur : le message est une phrase française complète. */
@@ -335,37 +347,152 @@ public class conv implements Callable<Integer> {
         }
     }
 
+    /** Ctrl-C ou SIGTERM pendant un export : une phrase qui dit que rien n'est perdu et quoi faire. */
+    static final class Interruption implements AutoCloseable {
+        private final Thread hook;
+        private final AtomicBoolean finished = new AtomicBoolean();
+
+        private Interruption(PrintWriter err) {
+            hook = new Thread(() -> {
+                if (finished.get()) return;
+                err.println("Interrompu : ce qui était exporté est enregistré ; relancez la même commande pour reprendre.");
+                err.flush();
+            }, "interruption");
+        }
+
+        static Interruption watch(PrintWriter err) {
+            Interruption interruption = new Interruption(err);
+            Runtime.getRuntime().addShutdownHook(interruption.hook);
+            return interruption;
+        }
+
+        void done() { finished.set(true); }
+
+        @Override
+        public void close() {
+            finished.set(true);
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException exiting) { /* la JVM s'arrête déjà : le crochet décide seul */ }
+        }
+    }
+
+    /** Instants des étapes d'une exécution, imprimés sur stderr si CONV_PHASES est défini (pour le banc de mesure). */
+    static final class Phases {
+        private static final boolean ON = System.getenv("CONV_PHASES") != null;
+        private static final Map<String, Long> AT = new LinkedHashMap<>();
+
+        static void mark(String phase) {
+            if (ON) AT.put(phase, System.currentTimeMillis());
+        }
+
+        static void print() {
+            if (!ON) return;
+            // Le démarrage selon la JVM elle-même (celui de ProcessHandle, arrondi à la seconde, est trop imprécis).
+            long jvm = java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime();
+            StringBuilder line = new StringBuilder("phases jvm=").append(jvm);
+            AT.forEach((phase, at) -> line.append(' ').append(phase).append('=').append(at));
+            System.err.println(line.append(" end=").append(System.currentTimeMillis()));
+            System.err.flush();
+        }
+    }
+
     // ------------------------------------------------------------------ sources
 
-    /** Une page de la liste : ses éléments, et s'il peut y en avoir d'autres après. */
-    record Page(List<JsonNode> items, boolean last, long total) { }
+    /** Une variable d'environnement qu'une source exige. */
+    record Variable(String name, String what) { }
 
-    /** Une API de conversations : liste paginée du plus récent au plus ancien, plus le contenu complet d'un élément. */
+    /** Tout ce qu'une source dit d'elle-même, en un seul endroit : une troisième source = une classe et une ligne de SourceKind. */
+    record SourceInfo(String name, String defaultUrl, Integer defaultRate, String defaultFile, List<Variable> variables,
+                      Schema schema, String rateLimitAdvice, Factory factory) {
+        interface Factory { Source open(Http http, String base, Map<String, String> values, int perPage); }
+    }
+
+    enum SourceKind {
+        crisp(Crisp.INFO), weba(Weba.INFO);
+
+        final SourceInfo info;
+        SourceKind(SourceInfo info) { this.info = info; }
+
+        /** Vérifie les variables de la source (sans requête) et prépare ses appels. */
+        Source open(Map<String, String> env, ApiOptions api, int perPage) {
+            Map<String, String> values = Credentials.read(env, info.variables());
+            return info.factory().open(api.http(info.defaultRate(), info.rateLimitAdvice()), api.base(info.defaultUrl()), values, perPage);
+        }
+    }
+
+    /** Lecture des variables d'environnement : présentes, et utilisables telles quelles dans un en-tête HTTP. */
+    static final class Credentials {
+        static Map<String, String> read(Map<String, String> env, List<Variable> variables) {
+            Map<String, String> values = new LinkedHashMap<>();
+            for (Variable variable : variables) {
+                String value = env.get(variable.name());
+                if (value == null || value.isBlank())
+                    throw new Failure(Exit.CONFIG, "La variable d'environnement " + variable.name() + " (" + variable.what()
+                            + ") est absente : définissez-la puis relancez.");
+                value = value.strip();
+                // Un retour à la ligne au milieu d'un secret casserait l'en-tête, et l'erreur du JDK le citerait.
+                if (value.chars().anyMatch(c -> c < 0x20 || c == 0x7f))
+                    throw new Failure(Exit.CONFIG, "La variable d'environnement " + variable.name() + " contient un caractère de contrôle "
+                            + "(un retour à la ligne copié avec la valeur ?) : corrigez-la puis relancez.");
+                values.put(variable.name(), value);
+            }
+            return values;
+        }
+    }
+
+    /** Un élément de la liste, sérialisé et lu une seule fois : son objet, ses octets, son identité et ses clés. */
+    record Listed(JsonNode node, byte[] bytes, Entry entry) {
+        static Listed of(Schema schema, JsonNode node) {
+            byte[] bytes = Schema.bytes(node);
+            Entry entry = schema.read(bytes, 0, bytes.length);
+            return new Listed(node, bytes, entry != null ? entry : Entry.NONE);
+        }
+    }
+
+    /**
+     * Une page de la liste : ses éléments, la position de son premier élément, celle où lire la suite, son numéro
+     * (pour l'affichage), si c'est la fin de la liste et le total annoncé (-1 si l'API n'en donne pas).
+     */
+    record Page(List<Listed> items, long offset, long next, long number, boolean last, long total) { }
+
+    /** Une conversation prête à écrire ; {@code missing} dit pourquoi son contenu complet manque, s'il manque. */
+    record Conversation(Entry entry, byte[] bytes, String missing) { }
+
+    /** Une API de conversations : une liste paginée triée par clé de parcours décroissante, et le contenu complet d'un élément. */
     sealed interface Source permits Crisp, Weba {
-        String kind();
+        SourceInfo info();
         String account();
-        Schema schema();
         Http http();
-        /** La page {@code number} (à partir de 1) de la liste, triée par activité décroissante. */
-        Page list(int number);
-        /** La conversation complète telle qu'elle sera écrite, ou vide si l'API ne la trouve plus. */
-        Optional<JsonNode> full(JsonNode item);
+        /** La page qui contient la position {@code offset} (à partir de 0) de la liste. */
+        Page list(long offset);
+        /** La conversation complète telle qu'elle sera écrite. */
+        Conversation complete(Listed item);
     }
 
     /** Crisp REST v1 : chaque élément de la liste est déjà la conversation complète. */
     static final class Crisp implements Source {
-        static final int PER_PAGE = 20;
         static final String RATE_LIMIT_ADVICE = "le quota d'un jeton plugin Crisp est journalier (5 000 requêtes par défaut) : "
                 + "relancez demain, l'export reprendra là où il s'est arrêté.";
+        static final SourceInfo INFO = new SourceInfo("crisp", "https://api.crisp.chat/v1", null, "conversations.jsonl",
+                List.of(new Variable("CRISP_IDENTIFIER_PROD", "l'identifiant du jeton plugin Crisp"),
+                        new Variable("CRISP_KEY_PROD", "la clé du jeton plugin Crisp"),
+                        new Variable("ID_SITE_CRISP", "l'identifiant du site Crisp")),
+                Schema.CRISP, RATE_LIMIT_ADVICE,
+                (http, base, values, perPage) -> new Crisp(http, base, values.get("ID_SITE_CRISP"),
+                        values.get("CRISP_IDENTIFIER_PROD"), values.get("CRISP_KEY_PROD"), perPage));
+
         private final Http http;
         private final String base;
         private final String websiteId;
+        private final int perPage;
         private final Map<String, String> headers;
 
-        Crisp(Http http, String base, String websiteId, String identifier, String key) {
+        Crisp(Http http, String base, String websiteId, String identifier, String key, int perPage) {
             this.http = http;
             this.base = base;
             this.websiteId = websiteId;
+            this.perPage = perPage;
             String basic = Base64.getEncoder().encodeToString((identifier + ":" + key).getBytes(StandardCharsets.UTF_8));
             this.headers = Map.of("Authorization", "Basic " + basic, "X-Crisp-Tier", "plugin", "Content-Type", "application/json");
         }
@@ -375,38 +502,55 @@ public class conv implements Callable<Integer> {
         String base() { return base; }
         String websiteId() { return websiteId; }
 
-        public String kind() { return "crisp"; }
+        public SourceInfo info() { return INFO; }
         public String account() { return websiteId; }
-        public Schema schema() { return Schema.CRISP; }
         public Http http() { return http; }
 
-        public Page list(int number) {
-            URI uri = URI.create(base + "/website/" + encode(websiteId) + "/conversations/" + number + "?per_page=" + PER_PAGE);
+        public Page list(long offset) {
+            long number = offset / perPage + 1;
+            // Ordre explicite par date de mise à jour : l'ordre par défaut (par statut, puis par date) n'est monotone en rien.
+            URI uri = URI.create(base + "/website/" + encode(websiteId) + "/conversations/" + number
+                    + "?per_page=" + perPage + "&order_date_updated=1");
             Http.Answer answer = http.get(uri, headers);
             // 200 et 206 sont deux succès ; la fin de l'historique est une page vide, pas un code.
             if (answer.status() >= 200 && answer.status() < 300 && answer.body().path("data").isArray()) {
-                List<JsonNode> items = new ArrayList<>();
-                answer.body().path("data").forEach(items::add);
-                return new Page(items, items.isEmpty(), -1);
+                List<Listed> items = new ArrayList<>();
+                answer.body().path("data").forEach(node -> items.add(Listed.of(INFO.schema(), node)));
+                long first = (number - 1) * perPage;
+                return new Page(items, first, first + perPage, number, items.isEmpty(), -1);
             }
+            throw refusal(answer);
+        }
+
+        public Conversation complete(Listed item) { return new Conversation(item.entry(), item.bytes(), null); }
+
+        /** Un refus de Crisp en une phrase qui dit quoi faire. */
+        static Failure refusal(Http.Answer answer) {
             String reason = answer.body().path("reason").asText("");
             String said = " (HTTP " + answer.status() + (reason.isEmpty() ? "" : " " + reason) + ")";
-            throw switch (answer.status()) {
+            return switch (answer.status()) {
                 case 401 -> new Failure(Exit.AUTH, "Crisp refuse l'identifiant ou la clé" + said + " : vérifiez CRISP_IDENTIFIER_PROD et CRISP_KEY_PROD (jeton plugin de production).");
                 case 403 -> new Failure(Exit.AUTH, "Crisp refuse l'accès" + said + " : le jeton n'a pas le droit website:conversation:sessions, ou le plugin n'est pas installé sur ce site.");
                 case 404 -> new Failure(Exit.AUTH, "Crisp ne trouve pas ce site" + said + " : vérifiez ID_SITE_CRISP (et --base-url s'il est donné).");
                 default -> new Failure(Exit.NETWORK, "Réponse inattendue de Crisp" + said + " : rien n'est perdu, relancez plus tard.");
             };
         }
-
-        public Optional<JsonNode> full(JsonNode item) { return Optional.of(item); }
     }
 
     /** Weba-AI : la liste ne donne qu'un aperçu, le dialogue complet demande une requête par conversation. */
     static final class Weba implements Source {
         static final int PER_PAGE = 100;
-        static final String RATE_LIMIT_ADVICE = "Weba-AI limite un jeton à 100 requêtes par minute et un autre programme utilise "
-                + "peut-être le même jeton : relancez dans quelques minutes, l'export reprendra là où il s'est arrêté.";
+        // Pages qui se chevauchent : la liste n'a pas de départage, des lignes de même date changent de place d'une requête à l'autre.
+        static final int OVERLAP = 10;
+        /** Champ ajouté à une conversation écrite sans son dialogue, avec la raison. */
+        static final String MISSING_FIELD = "conv_dialog_missing";
+        static final SourceInfo INFO = new SourceInfo("weba", "https://cdn.weba-ai.com/api", 95, "weba-conversations.jsonl",
+                List.of(new Variable("WEBA_AUTH_TOKEN", "le jeton d'authentification Weba-AI"),
+                        new Variable("WEBA_BOT_HASH", "le hash du bot Weba-AI")),
+                Schema.WEBA, "Weba-AI limite un jeton à 100 requêtes par minute et un autre programme utilise peut-être le même "
+                        + "jeton : relancez dans quelques minutes, l'export reprendra là où il s'est arrêté.",
+                (http, base, values, perPage) -> new Weba(http, base, values.get("WEBA_BOT_HASH"), values.get("WEBA_AUTH_TOKEN")));
+
         private final Http http;
         private final String base;
         private final String botHash;
@@ -419,38 +563,49 @@ public class conv implements Callable<Integer> {
             this.headers = Map.of("X-Auth-Token", token);
         }
 
-        public String kind() { return "weba"; }
+        public SourceInfo info() { return INFO; }
         public String account() { return botHash; }
-        public Schema schema() { return Schema.WEBA; }
         public Http http() { return http; }
 
-        // Ordre « newest » : une conversation nouvelle ou relancée remonte en tête et pousse les autres vers le bas,
-        // si bien qu'un parcours par décalage peut revoir un élément (ignoré comme doublon) mais jamais en sauter un.
-        // Avec « oldest », une conversation relancée partirait en fin de liste et tout ce qui la suit remonterait
-        // d'un cran : l'élément sous le curseur serait sauté.
-        public Page list(int number) {
-            int offset = (number - 1) * PER_PAGE;
+        // Ordre « newest » : une conversation relancée remonte en tête et pousse les autres vers le bas, si bien qu'un
+        // parcours par décalage peut revoir un élément, mais n'en saute pas. Avec « oldest », elle partirait en fin de
+        // liste et tout ce qui la suit remonterait d'un cran : l'élément sous le curseur serait sauté.
+        public Page list(long offset) {
             Http.Answer answer = call("limit=" + PER_PAGE + "&offset=" + offset + "&sort=newest");
             JsonNode body = answer.body();
             if (answer.status() == 200 && body.path("conversations").isArray()) {
-                List<JsonNode> items = new ArrayList<>();
-                body.path("conversations").forEach(items::add);
+                List<Listed> items = new ArrayList<>();
+                body.path("conversations").forEach(node -> items.add(Listed.of(INFO.schema(), node)));
                 // Sans « has_more », une page pleine laisse supposer une suite : mieux vaut une requête de trop qu'un arrêt trop tôt.
                 JsonNode hasMore = body.path("pagination").path("has_more");
                 boolean more = hasMore.isBoolean() ? hasMore.asBoolean() : items.size() >= PER_PAGE;
-                return new Page(items, !more || items.isEmpty(), body.path("pagination").path("total").asLong(-1));
+                return new Page(items, offset, offset + PER_PAGE - OVERLAP, offset / (PER_PAGE - OVERLAP) + 1,
+                        !more || items.isEmpty(), body.path("pagination").path("total").asLong(-1));
             }
             throw refusal(answer);
         }
 
-        public Optional<JsonNode> full(JsonNode item) {
-            String userId = item.path("user_id").asText("");
-            if (userId.isEmpty()) return Optional.empty();
+        public Conversation complete(Listed item) {
+            String userId = item.node().path("user_id").asText("");
+            if (userId.isEmpty()) return withoutDialog(item, "sans_user_id");
             Http.Answer answer = call("user_id=" + encode(userId));
             JsonNode conversation = answer.body().path("conversation");
-            if (answer.status() == 200 && conversation.isObject()) return Optional.of(conversation);
-            if (answer.status() == 404 && "CONVERSATION_NOT_FOUND".equals(answer.body().path("code").asText())) return Optional.empty();
+            if (answer.status() == 200 && conversation.isObject()) {
+                byte[] bytes = Schema.bytes(conversation);
+                Entry entry = INFO.schema().read(bytes, 0, bytes.length);
+                // La fiche est cherchée par visiteur : un visiteur qui a deux conversations peut en renvoyer une autre.
+                if (entry != null && item.entry().id().equals(entry.id())) return new Conversation(entry, bytes, null);
+                return withoutDialog(item, "autre_conversation");
+            }
+            if (answer.status() == 404 && "CONVERSATION_NOT_FOUND".equals(answer.body().path("code").asText()))
+                return withoutDialog(item, "introuvable");
             throw refusal(answer);
+        }
+
+        /** L'élément de la liste tel quel, marqué : la conversation reste dans le fichier, même sans son dialogue. */
+        private static Conversation withoutDialog(Listed item, String why) {
+            ObjectNode marked = ((ObjectNode) item.node()).deepCopy().put(MISSING_FIELD, why);
+            return new Conversation(item.entry(), Schema.bytes(marked), why);
         }
 
         private Http.Answer call(String query) {
@@ -469,7 +624,7 @@ public class conv implements Callable<Integer> {
         }
     }
 
-    private static String encode(String value) { return URLEncoder.encode(value, StandardCharsets.UTF_8); }
+    static String encode(String value) { return URLEncoder.encode(value, StandardCharsets.UTF_8); }
 
     // ------------------------------------------------------------------ HTTP : essais, attentes, rythme
 
@@ -521,12 +676,23 @@ public class conv implements Callable<Integer> {
         }
     }
 
-    static final ObjectMapper JSON = new ObjectMapper()
+    /** Taille maximale d'une réponse : mille fois une page ordinaire, et de quoi la lire sous un tas de 128 Mo. */
+    static final int MAX_BODY = 32 << 20;
+
+    // Limites de lecture choisies : une chaîne ne dépasse jamais la réponse entière ; 1 000 niveaux d'imbrication
+    // (défaut de Jackson) suffisent à toute conversation réelle.
+    static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
+                .streamReadConstraints(StreamReadConstraints.builder().maxStringLength(MAX_BODY).maxNestingDepth(1000).build()).build())
             .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
 
-    /** Appels GET partagés par les deux sources : délais, essais répétés, rythme, compte des requêtes. */
+    /**
+     * Appels GET partagés par les sources et les commandes : délais, essais répétés, rythme, compte des requêtes.
+     * Le client du JDK retenu est HttpURLConnection : aucun fil bloqué dans un appel natif ne retarde la sortie de la
+     * JVM, rien de TLS n'est préparé pour une adresse http://, et il ne suit pas les redirections (les identifiants ne
+     * partent jamais vers une autre adresse).
+     */
     static final class Http {
         /** Une réponse définitive (succès ou refus) ; le corps vaut MissingNode s'il n'est pas du JSON. */
         record Answer(int status, JsonNode body) { }
@@ -537,7 +703,6 @@ public class conv implements Callable<Integer> {
         record RateLimited(int status, Duration retryAfter) implements Outcome { }
         record Transient(String why) implements Outcome { }
 
-        private final HttpClient client;
         private final Duration timeout;
         private final RetryPolicy retry;
         private final Pacer pacer;
@@ -545,8 +710,6 @@ public class conv implements Callable<Integer> {
         private int requests;
 
         Http(Duration timeout, RetryPolicy retry, Pacer pacer, String rateLimitAdvice) {
-            this.client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
-                    .followRedirects(HttpClient.Redirect.NORMAL).build();
             this.timeout = timeout;
             this.retry = retry;
             this.pacer = pacer;
@@ -556,15 +719,11 @@ public class conv implements Callable<Integer> {
         int requests() { return requests; }
 
         Answer get(URI uri, Map<String, String> headers) {
-            HttpRequest.Builder builder = HttpRequest.newBuilder(uri).timeout(timeout).GET()
-                    .header("User-Agent", "conv/1.0 (export de conversations)").header("Accept", "application/json");
-            headers.forEach(builder::header);
-            HttpRequest request = builder.build();
             Duration waited = Duration.ZERO;
             for (int attempt = 0; ; attempt++) {
                 pacer.await();
                 requests++;
-                Outcome outcome = send(request);
+                Outcome outcome = send(uri, headers);
                 if (outcome instanceof Final f) return f.answer();
                 Duration retryAfter = outcome instanceof RateLimited r ? r.retryAfter() : null;
                 Optional<Duration> wait = retry.delay(attempt, waited, retryAfter);
@@ -574,40 +733,75 @@ public class conv implements Callable<Integer> {
             }
         }
 
-        private Outcome send(HttpRequest request) {
-            HttpResponse<byte[]> response;
+        private Outcome send(URI uri, Map<String, String> headers) {
+            AtomicBoolean cut = new AtomicBoolean();
+            ScheduledFuture<?> deadline = null;
             try {
-                response = client.send(request, HttpResponse.BodyHandlers.ofByteArray());
-            } catch (HttpTimeoutException e) {
+                HttpURLConnection connection = (HttpURLConnection) uri.toURL().openConnection();
+                connection.setInstanceFollowRedirects(false);
+                connection.setConnectTimeout((int) Math.min(timeout.toMillis(), 10_000));
+                connection.setReadTimeout((int) timeout.toMillis());
+                connection.setRequestProperty("User-Agent", "conv/2.0 (export de conversations)");
+                connection.setRequestProperty("Accept", "application/json");
+                headers.forEach(connection::setRequestProperty);
+                // Le délai vaut pour la réponse entière : une réponse qui s'égoutte est coupée à l'échéance.
+                deadline = Watchdog.INSTANCE.schedule(() -> { cut.set(true); connection.disconnect(); }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+                int status = connection.getResponseCode();
+                if (status >= 300 && status < 400) throw redirected(status, connection.getHeaderField("Location"));
+                if (status == 429 || status == 420) return new RateLimited(status, retryAfter(connection.getHeaderField("Retry-After")));
+                byte[] body = readBody(connection, status);
+                if (status >= 500) return new Transient("erreur du serveur (HTTP " + status + ")");
+                JsonNode parsed = parse(body);
+                // Une page HTML d'un proxy à la place d'une réponse réussie est passagère ; un refus (4xx) se lit à son code.
+                if (parsed == null && status < 400) return new Transient("réponse illisible (pas du JSON, HTTP " + status + ")");
+                return new Final(new Answer(status, parsed == null ? JSON.missingNode() : parsed));
+            } catch (SocketTimeoutException e) {
                 return new Transient("pas de réponse dans le délai imparti");
             } catch (IOException e) {
-                return new Transient("connexion impossible ou interrompue");
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new Failure(Exit.NETWORK, "Export interrompu : rien n'est perdu, relancez.");
+                return new Transient(cut.get() ? "réponse incomplète à l'échéance du délai" : "connexion impossible ou interrompue");
+            } finally {
+                if (deadline != null) deadline.cancel(false);
             }
-            int status = response.statusCode();
-            if (status == 429 || status == 420) return new RateLimited(status, retryAfter(response));
-            if (status >= 500) return new Transient("erreur du serveur (HTTP " + status + ")");
-            JsonNode body = parse(response.body());
-            // Une page HTML d'un proxy à la place d'une réponse réussie est passagère ; un refus (4xx) se lit à son code.
-            if (body == null && status < 400) return new Transient("réponse illisible (pas du JSON, HTTP " + status + ")");
-            return new Final(new Answer(status, body == null ? JSON.missingNode() : body));
+        }
+
+        /** Le corps de la réponse, borné : au-delà de MAX_BODY, ce n'est pas une page de conversations. */
+        private static byte[] readBody(HttpURLConnection connection, int status) throws IOException {
+            try (InputStream in = status >= 400 ? connection.getErrorStream() : connection.getInputStream()) {
+                if (in == null) return new byte[0];
+                byte[] body = in.readNBytes(MAX_BODY + 1);
+                if (body.length > MAX_BODY)
+                    throw new Failure(Exit.NETWORK, "L'API a envoyé une réponse de plus de " + (MAX_BODY >> 20) + " Mo, ce qui n'est pas "
+                            + "une page de conversations : l'export s'arrête sans réessayer, rien n'est perdu ; signalez-le.");
+                return body;
+            }
         }
 
         private static JsonNode parse(byte[] body) {
             try {
                 JsonNode node = JSON.readTree(body);
                 return node != null && node.isObject() ? node : null;
+            } catch (StreamConstraintsException e) {
+                throw new Failure(Exit.NETWORK, "L'API a envoyé un JSON au-delà des limites de lecture de conv (chaîne de plus de "
+                        + (MAX_BODY >> 20) + " Mo ou plus de 1 000 niveaux d'imbrication) : l'export s'arrête sans réessayer, "
+                        + "rien n'est perdu ; signalez-le.");
             } catch (IOException e) {
                 return null;
             }
         }
 
-        private static Duration retryAfter(HttpResponse<?> response) {
-            Optional<String> header = response.headers().firstValue("Retry-After");
-            if (header.isEmpty()) return null;
-            String value = header.get().strip();
+        private static Failure redirected(int status, String location) {
+            String where = "";
+            try {
+                URI target = location == null ? null : URI.create(location);
+                if (target != null && target.getHost() != null) where = " vers " + target.getScheme() + "://" + target.getAuthority();
+            } catch (IllegalArgumentException unreadable) { /* adresse illisible : on n'en dit rien */ }
+            return new Failure(Exit.NETWORK, "L'API a répondu par une redirection (HTTP " + status + where + ") : conv ne suit jamais "
+                    + "une redirection, pour que vos identifiants ne partent pas ailleurs ; vérifiez --base-url.");
+        }
+
+        private static Duration retryAfter(String header) {
+            if (header == null) return null;
+            String value = header.strip();
             try {
                 return Duration.ofSeconds(Math.max(0, Long.parseLong(value)));
             } catch (NumberFormatException notSeconds) {
@@ -622,176 +816,282 @@ public class conv implements Callable<Integer> {
 
         private Failure giveUp(Outcome outcome, URI uri, int attempts) {
             String host = uri.getScheme() + "://" + uri.getAuthority();
+            String tries = attempts + (attempts > 1 ? " essais" : " essai");
             if (outcome instanceof RateLimited r) {
                 String when = r.retryAfter() == null ? "" : " (l'API demande d'attendre jusqu'à "
                         + DateTimeFormatter.ofPattern("dd/MM HH:mm").format(ZonedDateTime.now().plus(r.retryAfter())) + ")";
-                return new Failure(Exit.QUOTA, "Limite de l'API atteinte (HTTP " + r.status() + ") après " + attempts
-                        + " essais" + when + " : " + rateLimitAdvice);
+                return new Failure(Exit.QUOTA, "Limite de l'API atteinte (HTTP " + r.status() + ") après " + tries + when + " : " + rateLimitAdvice);
             }
-            return new Failure(Exit.NETWORK, "L'API " + host + " ne répond pas correctement après " + attempts + " essais ("
+            return new Failure(Exit.NETWORK, "L'API " + host + " ne répond pas correctement après " + tries + " ("
                     + ((Transient) outcome).why() + ") : ce qui était exporté est enregistré, relancez plus tard.");
+        }
+
+        /** Un seul fil de garde, endormi en Java et non dans un appel natif : il ne retient pas la sortie de la JVM. */
+        private static final class Watchdog {
+            static final ScheduledExecutorService INSTANCE = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread thread = new Thread(r, "délai-http");
+                thread.setDaemon(true);
+                return thread;
+            });
         }
     }
 
     // ------------------------------------------------------------------ parcours de la liste
 
     /**
-     * Un parcours de la liste vers le bas, depuis la page {@code page}, jusqu'aux conversations d'activité
-     * antérieure à {@code floor} (ou jusqu'à la fin de l'historique si floor est nul).
+     * Un parcours de la liste vers le bas depuis la position {@code offset}, jusqu'aux conversations dont la clé de
+     * parcours est antérieure à {@code floor} (null : jusqu'à la fin de l'historique). {@code refresh} : ce parcours met à
+     * jour les conversations déjà exportées qui ont changé (--full-refresh), même dans une exécution sans --refresh.
      */
-    record Walk(Long floor, int page) { }
+    record Walk(Long floor, long offset, boolean refresh) { }
 
     /** L'état de reprise, tel qu'il est écrit dans FICHIER.state.json. */
     record State(int format, String source, String account, Long watermark, List<Walk> walks, String savedAt) {
-        static State fresh(String source, String account) { return new State(1, source, account, null, List.of(), null); }
+        static final int FORMAT = 2;
+        static State fresh(String source, String account) { return new State(FORMAT, source, account, null, List.of(), null); }
     }
 
     /** Les compteurs d'une exécution. */
     static final class Totals {
-        int exported, alreadyPresent, withoutId, notFound;
+        int exported, updated, alreadyPresent, withoutId, withoutDialog, pagesAfterDisorder;
+        boolean refreshing;
         int ignored() { return alreadyPresent + withoutId; }
     }
 
+    /** Ce qu'une exécution a fait : compteurs, requêtes, historique complet ou non, et l'arrêt qui l'a interrompue s'il y en a un. */
+    record RunResult(Totals totals, int requests, boolean complete, Failure stop) { }
+
     /**
-     * Le cœur de l'export. La liste est triée par activité décroissante et bouge pendant qu'on la lit :
-     * une conversation nouvelle ou relancée remonte en tête. D'où deux sortes de parcours, gardés dans l'état :
-     * le premier descend tout l'historique ; ensuite, à chaque exécution, un parcours de tête descend depuis la
-     * page 1 jusqu'au « filigrane » (l'activité la plus récente déjà vue). Ce qui remonte en tête pendant un
-     * parcours a une activité plus récente que le filigrane : le parcours de tête suivant le prendra.
+     * Le plan des parcours, sans HTTP ni disque. La liste est demandée triée par clé de parcours (date de mise à jour)
+     * décroissante et bouge pendant qu'on la lit : une conversation nouvelle ou modifiée remonte en tête avec une clé
+     * plus récente que tout ce qui a été vu. D'où deux sortes de parcours : le premier descend tout l'historique ;
+     * ensuite, chaque exécution qui voit en page 1 une clé au-dessus du filigrane (la plus récente déjà vue) ajoute un
+     * parcours de tête qui descend jusqu'au filigrane. L'ordre est vérifié page à page : un désordre au-delà de la marge
+     * empêche la page de terminer un parcours, qui continue alors jusqu'à la fin de l'historique.
      */
-    static final class Exporter {
-        // Les pages de Crisp peuvent venir d'un cache un peu ancien : le parcours de tête descend un peu plus bas.
+    static final class WalkPlan {
+        // Les pages de Crisp peuvent venir d'un cache un peu ancien : on tolère ce décalage, et le parcours de tête descend d'autant.
         static final long MARGIN_MS = 60_000;
+
+        private final Deque<Walk> walks;
+        private final long now;
+        private Long watermark;
+        private boolean begun, currentDisordered, disorderSeen;
+
+        WalkPlan(State state, long now) {
+            this.walks = new ArrayDeque<>(state.walks());
+            this.now = now;
+            // Un filigrane dans le futur (état abîmé) cacherait tout : il est borné à maintenant.
+            this.watermark = state.watermark() == null ? null : Math.min(state.watermark(), now + MARGIN_MS);
+        }
+
+        /** La page 1 décide : au premier lancement, tout l'historique ; ensuite, un parcours de tête si elle montre du nouveau. */
+        void begin(Page first, boolean fullRefresh) {
+            long top = Long.MIN_VALUE;
+            boolean fresh = false;
+            for (Listed item : first.items()) {
+                long key = item.entry().walkKey();
+                // Une clé absente ne dit rien de la place de la conversation : on descend pour la voir.
+                if (key == Entry.MISSING || watermark != null && key > watermark) fresh = true;
+                // Une seule date dans le futur ne doit pas emporter le filigrane : seules comptent les dates plausibles.
+                if (key != Entry.MISSING && key <= now + MARGIN_MS) top = Math.max(top, key);
+            }
+            if (watermark == null) {
+                walks.addLast(new Walk(null, 0, false));
+                watermark = Math.max(top, 0);
+            } else if (fresh) {
+                // Un parcours déjà en tête de liste descend plus bas que le nouveau : il suffit, et la page 1 n'est pas relue deux fois.
+                if (walks.isEmpty() || walks.peekFirst().offset() != 0) walks.addFirst(new Walk(watermark - MARGIN_MS, 0, false));
+                watermark = Math.max(watermark, top);
+            }
+            if (fullRefresh && walks.stream().noneMatch(Walk::refresh)) walks.addLast(new Walk(null, 0, true));
+            begun = true;
+        }
+
+        boolean hasWalk() { return !walks.isEmpty(); }
+        Walk current() { return walks.peekFirst(); }
+        boolean complete() { return begun && walks.isEmpty(); }
+        boolean disorderSeen() { return disorderSeen; }
+
+        /**
+         * Après une page du parcours courant : vrai si ce parcours est fini. Sinon il est gardé à cette page, que la
+         * reprise relira (ce qu'une suppression en amont aurait fait remonter n'est pas perdu).
+         * {@code previous} : la page précédente de ce parcours dans cette exécution (vide au départ).
+         */
+        boolean afterPage(Page page, List<Listed> previous, boolean stoppedInside, Totals totals) {
+            Walk walk = walks.removeFirst();
+            Long floor = walk.floor();
+            if (!inOrder(previous, page.items())) {
+                disorderSeen = true;
+                if (floor != null) currentDisordered = true;
+                floor = null;   // plus rien ne garantit que la suite soit plus ancienne : on va jusqu'au bout
+            }
+            if (currentDisordered) totals.pagesAfterDisorder++;
+            boolean keyed = page.items().stream().allMatch(i -> i.entry().walkKey() != Entry.MISSING);
+            boolean ended = !stoppedInside && (page.last()
+                    || floor != null && keyed && lowestKey(page.items()) < floor);
+            if (ended) currentDisordered = false;
+            else walks.addFirst(new Walk(floor, page.offset(), walk.refresh()));
+            return ended;
+        }
+
+        State state(String source, String account) {
+            return new State(State.FORMAT, source, account, watermark, List.copyOf(walks), Instant.ofEpochMilli(now).toString());
+        }
+
+        /**
+         * Vrai si la page continue l'ordre décroissant de la clé de parcours, à la marge près, couture avec la page
+         * précédente comprise. Une conversation revue avec la même clé n'est qu'un décalage de la liste : ignorée.
+         */
+        static boolean inOrder(List<Listed> previous, List<Listed> page) {
+            Set<String> seen = new HashSet<>();
+            long low = Long.MAX_VALUE;
+            for (Listed item : previous) {
+                seen.add(item.entry().id() + "@" + item.entry().walkKey());
+                if (item.entry().walkKey() != Entry.MISSING) low = Math.min(low, item.entry().walkKey());
+            }
+            for (Listed item : page) {
+                long key = item.entry().walkKey();
+                if (key == Entry.MISSING || seen.contains(item.entry().id() + "@" + key)) continue;
+                if (low != Long.MAX_VALUE && key - MARGIN_MS > low) return false;
+                low = Math.min(low, key);
+            }
+            return true;
+        }
+
+        private static long lowestKey(List<Listed> items) {
+            return items.stream().mapToLong(i -> i.entry().walkKey()).min().orElse(Long.MAX_VALUE);
+        }
+    }
+
+    /** Le cœur de l'export : suit le plan des parcours page après page, trie chaque élément, confie les lignes au fichier. */
+    static final class Exporter {
+        record Options(int limit, boolean refresh, boolean fullRefresh, Integer maxRequests) { }
         static final int FLUSH_EVERY = 20;
 
         private final Source source;
+        private final Http http;
         private final Store store;
         private final Progress progress;
-        private final int limit;
-        final Totals totals = new Totals();
-        private final Deque<Walk> walks = new ArrayDeque<>();
-        private State state;
-        private Long watermark;
+        private final Options options;
+        private final Totals totals = new Totals();
 
-        Exporter(Source source, Store store, Progress progress, int limit) {
+        Exporter(Source source, Store store, Progress progress, Options options) {
             this.source = source;
+            this.http = source.http();
             this.store = store;
             this.progress = progress;
-            this.limit = limit;
+            this.options = options;
+            totals.refreshing = options.refresh();
         }
 
-        /** Exporte jusqu'à la limite ou la fin ; renvoie l'arrêt de l'API qui l'a interrompu, ou null. */
-        Failure run(State saved) {
-            state = saved;
-            watermark = saved.watermark();
-            walks.addAll(saved.walks());
-            progress.start(limit);
+        /** Exporte jusqu'à une limite ou la fin ; un arrêt de l'API (quota, panne, refus) est rendu dans le résultat. */
+        RunResult run(State saved) {
+            WalkPlan plan = new WalkPlan(saved, System.currentTimeMillis());
+            progress.start(options.limit());
+            Failure stop = null;
             try {
-                Fetched first = fetch(1);
-                long top = first.items().stream().mapToLong(l -> l.entry().key()).max().orElse(Long.MIN_VALUE);
-                if (watermark == null) {
-                    walks.addLast(new Walk(null, 1));
-                    watermark = Math.max(top, 0);
-                } else if (top > watermark) {
-                    walks.addFirst(new Walk(watermark - MARGIN_MS, 1));
-                    watermark = top;
-                }
-                save();
-                while (!walks.isEmpty() && totals.exported < limit) {
-                    Walk walk = walks.peekFirst();
-                    Fetched reuse = walk.page() == 1 ? first : null;
-                    first = null;
-                    follow(walk, reuse);
-                }
-                return null;
+                Page first = source.list(0);
+                plan.begin(first, options.fullRefresh());
+                checkpoint(plan);
+                walkAll(plan, first);
             } catch (Failure f) {
-                if (f.exit.stopsApiCalls()) return f;
-                throw f;
+                if (!f.exit.stopsApiCalls()) throw f;
+                stop = f;
             }
+            if (plan.disorderSeen()) progress.disorder(totals.pagesAfterDisorder);
+            return new RunResult(totals, http.requests(), plan.complete(), stop);
         }
 
-        boolean historyComplete() { return walks.isEmpty(); }
-
-        private void follow(Walk walk, Fetched reuse) {
-            for (int number = walk.page(); ; number++) {
-                Fetched fetched = reuse != null ? reuse : fetch(number);
-                reuse = null;
-                Page page = fetched.page();
-                List<Listed> items = fetched.items();
-                List<byte[]> batch = new ArrayList<>();
-                boolean stoppedInside = false;
-                for (Listed item : items) {
-                    if (totals.exported >= limit) { stoppedInside = true; break; }
-                    take(item, batch);
-                    // Une page Weba-AI coûte 100 requêtes, plus d'une minute : on écrit par paquets pour qu'un arrêt
-                    // n'en perde pas le travail. L'état désigne cette page ou une précédente : la reprise ignorera ces lignes.
-                    if (batch.size() >= FLUSH_EVERY) {
-                        store.append(batch);
-                        batch.clear();
-                    }
-                    progress.during(number, totals, store.count(), page.total(), source.http().requests());
+        private void walkAll(WalkPlan plan, Page first) {
+            while (plan.hasWalk() && !limitReached()) {
+                Walk walk = plan.current();
+                List<Listed> previous = List.of();
+                long at = walk.offset();
+                boolean ended = false;
+                while (!ended && !limitReached()) {
+                    Page page = at == 0 && first != null ? first : fetch(at, previous);
+                    first = null;
+                    boolean stoppedInside = take(page, previous, options.refresh() || walk.refresh());
+                    ended = plan.afterPage(page, previous, stoppedInside, totals);
+                    checkpoint(plan);
+                    progress.page(page.number(), totals, store.count(), page.total(), http.requests());
+                    previous = page.items();
+                    at = page.next();
                 }
-                store.append(batch);
-                progress.page(number, totals, store.count(), page.total(), source.http().requests());
-                walks.removeFirst();
-                boolean ended = !stoppedInside && (page.last()
-                        || walk.floor() != null && minActivity(items) < walk.floor());
-                // La reprise relit la page en cours : le reste d'une page entamée, et ce qu'une suppression
-                // en amont aurait fait remonter, ne sont pas perdus.
-                if (!ended) walks.addFirst(new Walk(walk.floor(), number));
-                save();
-                if (ended || totals.exported >= limit) return;
             }
         }
 
-        private void take(Listed item, List<byte[]> batch) {
-            String id = item.entry().id();
-            if (id == null) { totals.withoutId++; return; }
-            if (store.contains(id)) { totals.alreadyPresent++; return; }
-            // Chez Crisp l'élément de liste est la conversation complète : ses octets servent tels quels.
-            byte[] line = source.full(item.node()).map(full -> full == item.node() ? item.bytes() : Schema.bytes(full)).orElse(null);
-            // Une fiche à part (Weba-AI) sans le même identifiant ne pourrait pas être reconnue ensuite : on ne l'écrit pas.
-            if (line == null || line != item.bytes() && !id.equals(source.schema().read(line, 0, line.length).id())) {
-                totals.notFound++;
-                return;
+        private boolean limitReached() {
+            return totals.exported >= options.limit() || options.maxRequests() != null && http.requests() >= options.maxRequests();
+        }
+
+        /** Une page ; celle qui répète la précédente à l'identique sous un autre numéro arrête tout, sans épuiser le quota. */
+        private Page fetch(long offset, List<Listed> previous) {
+            Page page = source.list(offset);
+            if (!previous.isEmpty() && ids(page.items()).equals(ids(previous)))
+                throw new Failure(Exit.NETWORK, "L'API renvoie la même page pour deux numéros de page différents (page " + page.number()
+                        + ") : l'export s'arrête pour ne pas épuiser le quota ; rien n'est perdu, relancez plus tard ou signalez-le.");
+            return page;
+        }
+
+        private static List<String> ids(List<Listed> items) { return items.stream().map(i -> i.entry().id()).toList(); }
+
+        /** Traite les éléments d'une page ; vrai si une limite l'a arrêtée en son milieu. */
+        private boolean take(Page page, List<Listed> previous, boolean refresh) {
+            Set<String> skip = new HashSet<>(ids(previous));
+            List<Conversation> batch = new ArrayList<>();
+            boolean stoppedInside = false;
+            for (Listed item : page.items()) {
+                if (limitReached()) { stoppedInside = true; break; }
+                // Revue de la page précédente (chevauchement voulu, ou liste décalée) : déjà traitée dans cette exécution.
+                if (item.entry().id() != null && !skip.add(item.entry().id())) continue;
+                Conversation conversation = consider(item, refresh);
+                if (conversation != null) batch.add(conversation);
+                // Une page Weba-AI coûte 100 requêtes, plus d'une minute : on écrit par paquets pour qu'un arrêt n'en perde pas le travail.
+                if (batch.size() >= FLUSH_EVERY) flush(batch);
+                progress.during(page.number(), totals, store.count(), page.total(), http.requests());
             }
-            batch.add(line);
-            store.remember(id);
-            totals.exported++;
+            flush(batch);
+            return stoppedInside;
         }
 
-        /** Un élément de la liste, sérialisé et lu une seule fois. */
-        record Listed(JsonNode node, byte[] bytes, Entry entry) { }
-
-        /** Une page reçue, avec ses éléments déjà lus. */
-        record Fetched(Page page, List<Listed> items) { }
-
-        private Fetched fetch(int number) {
-            Page page = source.list(number);
-            List<Listed> items = new ArrayList<>(page.items().size());
-            for (JsonNode node : page.items()) {
-                byte[] bytes = Schema.bytes(node);
-                Entry entry = source.schema().read(bytes, 0, bytes.length);
-                items.add(new Listed(node, bytes, entry != null ? entry : new Entry(null, Long.MIN_VALUE)));
-            }
-            return new Fetched(page, items);
+        /** Ce qu'il faut écrire pour cet élément, ou null ; les compteurs disent pourquoi. */
+        private Conversation consider(Listed item, boolean refresh) {
+            Entry entry = item.entry();
+            if (entry.id() == null) { totals.withoutId++; return null; }
+            KnownIds.Status status = store.status(entry);
+            if (status == KnownIds.Status.SAME || status == KnownIds.Status.NEWER && !refresh) { totals.alreadyPresent++; return null; }
+            Conversation conversation = source.complete(item);
+            if (conversation.missing() != null) totals.withoutDialog++;
+            if (status == KnownIds.Status.NEW) { totals.exported++; return conversation; }
+            // Une mise à jour sans dialogue ne remplace pas une ligne qui l'avait peut-être.
+            if (conversation.missing() != null) return null;
+            totals.updated++;
+            return conversation;
         }
 
-        private static long minActivity(List<Listed> items) {
-            return items.stream().mapToLong(l -> l.entry().key()).filter(a -> a != Long.MIN_VALUE).min().orElse(Long.MAX_VALUE);
+        private void flush(List<Conversation> batch) {
+            store.accept(batch);
+            batch.clear();
         }
 
-        private void save() {
-            state = new State(1, state.source(), state.account(), watermark, List.copyOf(walks), Instant.now().toString());
-            store.saveState(state);
+        private void checkpoint(WalkPlan plan) {
+            store.checkpoint(plan.state(source.info().name(), source.account()));
         }
     }
 
     // ------------------------------------------------------------------ format des lignes
 
-    /** Identité et date d'activité d'une conversation, lues dans une ligne ou un élément de la liste. */
-    record Entry(String id, long key) {
-        static final Comparator<Entry> ORDER = (a, b) -> compare(a.key, a::id, b.key, b::id);
+    /**
+     * Identité et clés d'une conversation : {@code sortKey}, l'ordre du fichier (dernière activité, comme le veut la
+     * spécification) ; {@code walkKey}, l'ordre de la liste de l'API (date de mise à jour), qui guide les parcours et dit
+     * si une version est plus récente qu'une autre.
+     */
+    record Entry(String id, long sortKey, long walkKey) {
+        static final long MISSING = Long.MIN_VALUE;
+        static final Entry NONE = new Entry(null, MISSING, MISSING);
+        static final Comparator<Entry> ORDER = (a, b) -> compare(a.sortKey, a::id, b.sortKey, b::id);
 
         /**
          * Ordre du fichier : activité la plus récente d'abord, sans activité à la fin, puis par identifiant
@@ -803,13 +1103,19 @@ public class conv implements Callable<Integer> {
         }
     }
 
-    /** Où trouver l'identifiant et la date d'activité dans une conversation. */
-    record Schema(String idField, String keyObject, String keyField, boolean isoDate) {
-        static final Schema CRISP = new Schema("session_id", "active", "last", false);
-        static final Schema WEBA = new Schema("id", null, "last_message_at", true);
+    /** Où lire une date : un champ, au premier niveau ou dans un objet ; en millisecondes ou en ISO 8601. */
+    record KeyPath(String object, String field, boolean iso) {
+        boolean at(String objectName, String fieldName) { return java.util.Objects.equals(object, objectName) && field.equals(fieldName); }
+    }
+
+    /** Où trouver l'identifiant, la clé de tri et la clé de parcours dans une conversation. */
+    record Schema(String idField, KeyPath sort, KeyPath walk) {
+        static final Schema CRISP = new Schema("session_id", new KeyPath("active", "last", false), new KeyPath(null, "updated_at", false));
+        static final Schema WEBA = new Schema("id", new KeyPath(null, "last_message_at", true), new KeyPath(null, "last_message_at", true));
         // Sans table de noms partagée : des clés uniques par conversation (identifiants d'opérateurs, données
         // personnalisées) la feraient grossir sans fin et ralentiraient la lecture d'un facteur cinq.
-        private static final JsonFactory FACTORY = JsonFactory.builder().disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES).build();
+        private static final JsonFactory FACTORY = JsonFactory.builder().disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES)
+                .streamReadConstraints(StreamReadConstraints.builder().maxStringLength(Integer.MAX_VALUE).maxNestingDepth(1000).build()).build();
 
         static byte[] bytes(JsonNode node) {
             try {
@@ -820,304 +1126,257 @@ public class conv implements Callable<Integer> {
         }
 
         /**
-         * Lit une ligne en flux, sans construire d'arbre, et la valide en entier ; null si ce n'est pas
-         * un objet JSON. Un objet sans identifiant donne une entrée dont l'id est nul.
+         * Lit une ligne en flux, sans construire d'arbre, et la valide en entier ; null si ce n'est pas un objet JSON.
+         * Un objet sans identifiant donne une entrée dont l'id est nul ; une clé absente vaut MISSING.
          */
         Entry read(byte[] buf, int off, int len) {
             try (JsonParser p = FACTORY.createParser(buf, off, len)) {
                 if (p.nextToken() != JsonToken.START_OBJECT) return null;
                 String id = null;
-                long key = Long.MIN_VALUE;
+                long[] keys = {Entry.MISSING, Entry.MISSING};   // tri, parcours
                 while (p.nextToken() == JsonToken.FIELD_NAME) {
                     String name = p.currentName();
                     JsonToken value = p.nextToken();
                     if (name.equals(idField) && (value == JsonToken.VALUE_STRING || value == JsonToken.VALUE_NUMBER_INT)) {
                         id = p.getText().isEmpty() ? null : p.getText();
-                    } else if (keyObject == null && name.equals(keyField)) {
-                        key = keyOf(p, value);
-                    } else if (keyObject != null && name.equals(keyObject) && value == JsonToken.START_OBJECT) {
+                    } else if (value == JsonToken.START_OBJECT && (name.equals(sort.object()) || name.equals(walk.object()))) {
                         while (p.nextToken() == JsonToken.FIELD_NAME) {
                             String inner = p.currentName();
-                            JsonToken v = p.nextToken();
-                            if (inner.equals(keyField)) key = keyOf(p, v);
-                            else p.skipChildren();
+                            readKeys(p, p.nextToken(), name, inner, keys);
                         }
                     } else {
-                        p.skipChildren();
+                        readKeys(p, value, null, name, keys);
                     }
                 }
                 if (p.currentToken() != JsonToken.END_OBJECT || p.nextToken() != null) return null;
-                return new Entry(id, key);
+                return new Entry(id, keys[0], keys[1]);
             } catch (IOException e) {
                 return null;
             }
         }
 
-        private long keyOf(JsonParser p, JsonToken value) throws IOException {
-            if (!isoDate && value == JsonToken.VALUE_NUMBER_INT) return p.getLongValue();
-            if (!isoDate && value == JsonToken.VALUE_NUMBER_FLOAT) return (long) p.getDoubleValue();
-            if (isoDate && value == JsonToken.VALUE_STRING) {
+        /** Lit la valeur courante comme clé de tri et/ou de parcours si elle est à leur place, sinon la saute. */
+        private void readKeys(JsonParser p, JsonToken value, String object, String field, long[] keys) throws IOException {
+            boolean isSort = sort.at(object, field), isWalk = walk.at(object, field);
+            if (!isSort && !isWalk) { p.skipChildren(); return; }
+            long key = keyOf(p, value, isSort ? sort.iso() : walk.iso());
+            if (isSort) keys[0] = key;
+            if (isWalk) keys[1] = key;
+        }
+
+        private static long keyOf(JsonParser p, JsonToken value, boolean iso) throws IOException {
+            if (!iso && value == JsonToken.VALUE_NUMBER_INT) {
                 try {
-                    return OffsetDateTime.parse(p.getText()).toInstant().toEpochMilli();
-                } catch (DateTimeParseException e) {
-                    try {
-                        // « 2025-01-09 14:00:00 », tel qu'une base MySQL le rend parfois : lu comme UTC.
-                        return java.time.LocalDateTime.parse(p.getText().replace(' ', 'T')).atZone(ZoneId.of("UTC")).toInstant().toEpochMilli();
-                    } catch (DateTimeParseException unreadable) {
-                        return Long.MIN_VALUE;
-                    }
+                    return p.getLongValue();
+                } catch (InputCoercionException beyondLong) {
+                    // Un nombre au-delà d'un long : une date très lointaine (positive) ou absurde (négative).
+                    return p.getBigIntegerValue().signum() > 0 ? Long.MAX_VALUE : Entry.MISSING;
                 }
             }
+            if (!iso && value == JsonToken.VALUE_NUMBER_FLOAT) return (long) p.getDoubleValue();
+            if (iso && value == JsonToken.VALUE_STRING) return isoMillis(p.getText());
             p.skipChildren();
-            return Long.MIN_VALUE;
+            return Entry.MISSING;
+        }
+
+        static long isoMillis(String text) {
+            try {
+                return OffsetDateTime.parse(text).toInstant().toEpochMilli();
+            } catch (DateTimeParseException e) {
+                try {
+                    // « 2025-01-09 14:00:00 », tel qu'une base MySQL le rend parfois : lu comme UTC.
+                    return java.time.LocalDateTime.parse(text.replace(' ', 'T')).atZone(ZoneId.of("UTC")).toInstant().toEpochMilli();
+                } catch (DateTimeParseException unreadable) {
+                    return Entry.MISSING;
+                }
+            }
         }
     }
 
-    // ------------------------------------------------------------------ le fichier et son état
+    // ------------------------------------------------------------------ le fichier d'export
 
     /**
-     * Le fichier JSONL, son état et son verrou. Au démarrage, une seule lecture en flux du fichier répare une
-     * dernière ligne déchirée, met de côté les lignes illisibles, et garde en mémoire les empreintes des
-     * identifiants et les clés de tri, rien de plus. Les nouvelles lignes sont ajoutées à la fin au fil des pages ;
-     * à la fin, une fusion en flux réécrit le fichier trié, une seule fois, par fichier temporaire renommé.
+     * Ce que l'exportateur voit du fichier : cet identifiant est-il nouveau, identique ou plus récent que ce que le
+     * fichier contient ; accepter des lignes ; enregistrer l'état ; finir (tri). Derrière, une pièce par tâche :
+     * ExportFiles (chemins et verrou), StateFile (état validé et migré avant toute lecture du fichier), Journal (ajouts,
+     * réparation, lecture), KnownIds (identifiant → clé de parcours et ligne), Index (démarrage sans relire le fichier)
+     * et SortedRewrite (la réécriture triée, une fois par exécution au plus).
      */
     static final class Store implements AutoCloseable {
         static final FileAttribute<?>[] PRIVATE = privateFiles();
-        // Taille d'un morceau trié en mémoire avant d'être écrit à part (abaissée par les tests).
-        static long chunkBytes = 16L << 20;
+        static final long DEFAULT_CHUNK_BYTES = 16L << 20;
 
-        private final Path file, stateFile, rejectedFile, tmpFile, sortDir, indexFile;
+        private final ExportFiles files;
         private final Schema schema;
         private final Progress progress;
-        private final FileChannel lockChannel;
-        private IdSet ids = new IdSet();
-        private LongList keys = new LongList();          // clé de tri de chaque ligne lue au démarrage
-        private final BitSet dropped = new BitSet();     // lignes à ne pas recopier (illisibles, doublons, vides)
-        private long sortedLines;                        // les lignes [0, sortedLines) sont dans l'ordre
-        private long sortedBytes;                        // … et leur taille en octets
-        private long scannedLines;
-        private boolean appended;
-        private boolean indexed;                         // clés et identifiants lus dans l'index, pas dans le fichier
-        private FileChannel appendChannel;
+        private final Journal journal;
+        private final long chunkBytes;
+        private State state;
+        private KnownIds ids = new KnownIds(0);
+        private LongList keys = new LongList();            // clé de tri de chaque ligne lue au démarrage
+        private final BitSet dropped = new BitSet();       // lignes à ne pas recopier : illisibles, vides, anciennes versions
+        private final BitSet aside = new BitSet();         // … dont celles à mettre de côté dans FICHIER.rejected
+        private long lines, sortedLines, sortedBytes;      // lignes du fichier ; les [0, sortedLines) sont dans l'ordre
+        private boolean appended, indexed;
 
-        private Store(Path file, Schema schema, Progress progress, FileChannel lockChannel) {
-            this.file = file;
-            this.stateFile = sibling(file, ".state.json");
-            this.rejectedFile = sibling(file, ".rejected");
-            this.tmpFile = sibling(file, ".tmp");
-            this.sortDir = sibling(file, ".sort");
-            this.indexFile = sibling(file, ".index");
+        private Store(ExportFiles files, Schema schema, Progress progress, long chunkBytes) {
+            this.files = files;
             this.schema = schema;
             this.progress = progress;
-            this.lockChannel = lockChannel;
+            this.journal = new Journal(files.file);
+            this.chunkBytes = chunkBytes;
         }
 
-        static Path sibling(Path file, String suffix) { return file.resolveSibling(file.getFileName() + suffix); }
+        static Store open(Path requested, Source source, Progress progress, boolean reset) {
+            return open(requested, source.info(), source.account(), progress, reset, DEFAULT_CHUNK_BYTES);
+        }
 
-        /** Verrouille, efface au besoin (--reset), répare et lit le fichier. */
-        static Store open(Path file, Schema schema, Progress progress, boolean reset) {
-            file = file.toAbsolutePath().normalize();
-            Path lock = sibling(file, ".lock");
-            FileChannel channel = null;
+        /** Verrouille, efface au besoin (--reset), lit et valide l'état, vérifie les droits, puis lit le fichier. */
+        static Store open(Path requested, SourceInfo info, String account, Progress progress, boolean reset, long chunkBytes) {
+            ExportFiles files = ExportFiles.lock(requested);
             try {
-                Files.createDirectories(file.getParent());
-                channel = FileChannel.open(lock, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), PRIVATE);
-                FileLock held;
-                try {
-                    held = channel.tryLock();
-                } catch (OverlappingFileLockException e) {
-                    held = null;
-                }
-                if (held == null) {
-                    channel.close();
-                    throw new Failure(Exit.BUSY, "Une autre exécution de conv utilise déjà " + file.getFileName()
-                            + " : attendez qu'elle se termine (ou arrêtez-la), puis relancez.");
-                }
-                Store store = new Store(file, schema, progress, channel);
-                if (reset) store.erase();
+                if (reset) files.erase(progress);
+                files.removeLeftovers();
+                Store store = new Store(files, info.schema(), progress, chunkBytes);
+                store.state = store.readState(info, account);
+                files.checkWritable();
                 store.load();
                 return store;
             } catch (IOException e) {
-                closeQuietly(channel);
-                throw fileFailure("préparer " + file, e);
+                files.close();
+                throw fileFailure("lire " + files.file, e);
             } catch (RuntimeException e) {
-                closeQuietly(channel);
+                files.close();
                 throw e;
             }
         }
 
-        Path file() { return file; }
+        Path file() { return files.file; }
+        State state() { return state; }
         long count() { return ids.size(); }
         boolean indexed() { return indexed; }
-        boolean contains(String id) { return ids.contains(id); }
-        void remember(String id) { ids.add(id); }
+        KnownIds.Status status(Entry entry) { return ids.status(entry); }
 
-        /** --reset : efface l'export et son état, comme avant la toute première exécution (sans les lire). */
-        private void erase() throws IOException {
-            Files.deleteIfExists(file);
-            Files.deleteIfExists(stateFile);
-            Files.deleteIfExists(indexFile);
-            progress.note("--reset : fichier d'export et état effacés.");
+        /** Ajoute des lignes, forcées sur le disque ; un identifiant n'est connu qu'une fois sa ligne écrite. */
+        void accept(List<Conversation> batch) {
+            if (batch.isEmpty()) return;
+            journal.append(batch.stream().map(Conversation::bytes).toList());
+            appended = true;
+            for (Conversation conversation : batch) {
+                int previous = ids.put(conversation.entry(), (int) lines++);
+                if (previous >= 0) dropped.set(previous);     // l'ancienne version disparaîtra au tri final
+            }
         }
 
-        State loadState(String source, String account) {
-            if (!Files.exists(stateFile)) {
-                if (scannedLines > 0 && ids.size() == 0)
-                    throw new Failure(Exit.CONFIG, file + " ne contient aucune conversation " + source
-                            + " reconnaissable : ce n'est sans doute pas un export de cette source. Choisissez un autre fichier avec --output.");
-                return State.fresh(source, account);
-            }
-            State state;
+        /** L'état, écrit après les lignes auxquelles il se réfère. */
+        void checkpoint(State next) {
             try {
-                state = JSON.readValue(stateFile.toFile(), State.class);
+                StateFile.save(files.state, next);
+                state = next;
             } catch (IOException e) {
-                throw new Failure(Exit.CONFIG, "Le fichier d'état " + stateFile + " est illisible : supprimez-le pour repartir de la page 1 "
-                        + "(aucun doublon ne sera créé, les conversations déjà exportées seront reconnues).");
-            }
-            if (!source.equals(state.source()) || !account.equals(state.account()))
-                throw new Failure(Exit.CONFIG, file + " contient l'export d'une autre source ou d'un autre compte ("
-                        + state.source() + ") : choisissez un autre fichier avec --output, ou repartez de zéro avec --reset.");
-            return new State(state.format(), state.source(), state.account(), state.watermark(),
-                    state.walks() == null ? List.of() : state.walks(), state.savedAt());
-        }
-
-        /** État écrit à part puis renommé : un arrêt brutal laisse l'ancien ou le nouveau, jamais un mélange. */
-        void saveState(State state) {
-            try {
-                byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(state);
-                AtomicFile.replace(stateFile, out -> out.write(bytes));
-            } catch (IOException e) {
-                throw fileFailure("enregistrer l'état " + stateFile, e);
+                throw fileFailure("enregistrer l'état " + files.state, e);
             }
         }
 
-        /** Ajoute les lignes d'une page et les force sur le disque avant que l'état ne s'y réfère. */
-        void append(List<byte[]> lines) {
-            if (lines.isEmpty()) return;
-            long before = -1;
-            try {
-                if (appendChannel == null)
-                    appendChannel = FileChannel.open(file, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), PRIVATE);
-                before = appendChannel.size();
-                appendChannel.position(before);
-                int size = lines.stream().mapToInt(l -> l.length + 1).sum();
-                ByteBuffer buffer = ByteBuffer.allocate(size);
-                for (byte[] line : lines) buffer.put(line).put((byte) '\n');
-                buffer.flip();
-                while (buffer.hasRemaining()) appendChannel.write(buffer);
-                appendChannel.force(false);
-                appended = true;
-            } catch (IOException e) {
-                // Pas de ligne à moitié écrite : on revient à la taille d'avant cette page.
-                try {
-                    if (before >= 0) appendChannel.truncate(before);
-                } catch (IOException ignored) { /* la prochaine exécution réparera la fin du fichier */ }
-                throw fileFailure("écrire dans " + file, e);
-            }
-        }
-
-        /** Réécrit le fichier trié, sans doublon ni ligne illisible, si et seulement si c'est nécessaire. */
+        /** Réécrit le fichier trié, sans doublon ni ligne illisible, si et seulement si c'est nécessaire ; puis l'index. */
         void finish() {
-            boolean clean = sortedLines == scannedLines && !appended && dropped.isEmpty();
+            journal.close();
+            if (!Files.exists(files.file)) return;
+            boolean clean = sortedLines == lines && !appended && dropped.isEmpty();
             try {
-                closeQuietly(appendChannel);
-                appendChannel = null;
-                if (!Files.exists(file)) return;
-                if (clean) {
-                    if (!indexed) Index.save(this, keys);
-                    return;
+                if (!clean) {
+                    SortedRewrite.Result result = new SortedRewrite(files, schema, keys, dropped, aside, sortedLines, sortedBytes,
+                            lines, chunkBytes).run();
+                    keys = result.keys();
+                    ids.remap(result.newLine());
                 }
-                Index.save(this, new Merge().run());
+                if (!clean || !indexed) Index.save(files.index, files.file, ids, keys);
             } catch (IOException e) {
-                deleteQuietly(tmpFile);
-                throw fileFailure("trier " + file + " (les conversations exportées y sont déjà, le tri sera refait à la prochaine exécution)", e);
+                deleteQuietly(files.tmp);
+                throw fileFailure("trier " + files.file + " (les conversations exportées y sont déjà, le tri sera refait à la prochaine exécution)", e);
             } finally {
-                deleteTree(sortDir);
+                deleteTree(files.sortDir);
             }
         }
 
         @Override
         public void close() {
-            closeQuietly(appendChannel);
-            closeQuietly(lockChannel);
+            journal.close();
+            files.close();
         }
 
-        // ---- démarrage : réparation et lecture du fichier
+        private State readState(SourceInfo info, String account) throws IOException {
+            StateFile.Loaded loaded = StateFile.read(files.state, files.file, info, account);
+            if (loaded == null) {
+                refuseForeignFile(info);
+                return State.fresh(info.name(), account);
+            }
+            if (loaded.migrated())
+                progress.note("État d'une version précédente de conv : un parcours complet de la liste, une seule fois, vérifie que rien "
+                        + "n'a été manqué (environ une requête par page de la liste ; les conversations déjà exportées sont reconnues, pas réécrites).");
+            return loaded.state();
+        }
+
+        /** Sans état, un fichier dont la première ligne n'est pas une conversation de cette source est refusé avant toute lecture. */
+        private void refuseForeignFile(SourceInfo info) throws IOException {
+            if (!Files.exists(files.file)) return;
+            try (InputStream in = Files.newInputStream(files.file)) {
+                LineReader reader = new LineReader(in, 1 << 20);
+                while (reader.next()) {
+                    if (reader.isBlank()) continue;
+                    Entry first = schema.read(reader.buffer(), reader.start(), reader.length());
+                    if (first != null && first.id() == null)
+                        throw new Failure(Exit.CONFIG, files.file + " ne ressemble pas à un export " + info.name() + " (sa première ligne n'a pas de champ "
+                                + schema.idField() + ") : choisissez un autre fichier avec --output.");
+                    return;
+                }
+            }
+        }
 
         private void load() throws IOException {
-            deleteQuietly(tmpFile);
-            deleteQuietly(sibling(stateFile, ".tmp"));
-            deleteQuietly(sibling(indexFile, ".tmp"));
-            deleteTree(sortDir);
-            if (!Files.exists(file)) return;
-            if (Index.load(this)) return;
-            repairTail();
-            String previousId = null;
-            long previousKey = 0;
-            sortedLines = -1;
-            List<Long> rejected = new ArrayList<>();
-            try (InputStream in = Files.newInputStream(file); OutputStream aside = new LazyOutput(rejectedFile)) {
-                LineReader lines = new LineReader(in);
-                while (lines.next()) {
-                    long index = scannedLines++;
-                    Entry entry = lines.length() == 0 ? null : schema.read(lines.buffer(), lines.start(), lines.length());
-                    boolean blank = lines.isBlank();
-                    if (entry == null || entry.id() == null || !ids.add(entry.id())) {
-                        dropped.set((int) index);
-                        keys.add(0);
-                        if (!blank && (entry == null || entry.id() == null)) {
-                            aside.write(lines.buffer(), lines.start(), lines.length());
-                            aside.write('\n');
-                            rejected.add(index + 1);
-                        }
-                        continue;
-                    }
-                    keys.add(entry.key());
-                    if (sortedLines < 0 && previousId != null
-                            && Entry.ORDER.compare(new Entry(previousId, previousKey), entry) > 0) {
-                        sortedLines = index;
-                        sortedBytes = lines.offset();
-                    }
-                    previousId = entry.id();
-                    previousKey = entry.key();
-                }
+            if (!Files.exists(files.file)) return;
+            Optional<Index.Loaded> index = Index.load(files.index, files.file);
+            if (index.isPresent()) {
+                ids = index.get().ids();
+                keys = index.get().keys();
+                lines = sortedLines = keys.size();
+                sortedBytes = Files.size(files.file);
+                indexed = true;
+                return;
             }
-            if (sortedLines < 0) { sortedLines = scannedLines; sortedBytes = Files.size(file); }
-            long duplicates = dropped.cardinality() - rejected.size();
-            if (!rejected.isEmpty())
-                progress.note("Attention : " + rejected.size() + " ligne(s) illisible(s) dans " + file.getFileName() + " (ligne(s) "
-                        + abbreviate(rejected) + ") : mise(s) de côté dans " + rejectedFile.getFileName() + ", rien n'est supprimé.");
-            if (duplicates > 0)
-                progress.note(duplicates + " ligne(s) vide(s) ou en double retirée(s) de " + file.getFileName() + " (la première occurrence est gardée).");
-            if (sortedLines < scannedLines)
-                progress.note(file.getFileName() + " n'est pas entièrement trié (exécution interrompue ou modification à la main) : il le sera à la fin.");
+            long torn = journal.repairTail(schema);
+            if (torn > 0)
+                progress.note("Dernière ligne incomplète (" + torn + " octets, reste d'une exécution interrompue) retirée de " + files.file.getFileName()
+                        + (state.walks().isEmpty() ? " ; " + howToRecover() : " ; la page où elle avait été lue sera relue et la conversation exportée à nouveau."));
+            ids = new KnownIds((int) Math.min(Integer.MAX_VALUE / 2, Files.size(files.file) / 1400));
+            Journal.Scan scan = journal.scan(schema, ids, keys, dropped, aside);
+            lines = scan.lines();
+            sortedLines = scan.sortedLines();
+            sortedBytes = scan.sortedBytes();
+            if (lines > 0 && ids.size() == 0 && state.watermark() == null)
+                throw new Failure(Exit.CONFIG, files.file + " ne contient aucune conversation reconnaissable : ce n'est sans doute pas un export "
+                        + "de cette source. Choisissez un autre fichier avec --output.");
+            report(scan);
         }
 
-        /** Une ligne sans fin de ligne est le reste d'une écriture interrompue : on la retire, sauf si elle est complète. */
-        private void repairTail() throws IOException {
-            try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-                long size = channel.size();
-                if (size == 0 || lastByte(channel, size - 1) == '\n') return;
-                long start = size - 1;
-                while (start > 0 && lastByte(channel, start - 1) != '\n') start--;
-                byte[] fragment = new byte[(int) Math.min(size - start, Integer.MAX_VALUE)];
-                channel.read(ByteBuffer.wrap(fragment), start);
-                Entry entry = schema.read(fragment, 0, fragment.length);
-                if (entry != null && entry.id() != null) {
-                    channel.write(ByteBuffer.wrap(new byte[] {'\n'}), size);
-                } else {
-                    channel.truncate(start);
-                    progress.note("Dernière ligne incomplète (" + (size - start) + " octets, reste d'une exécution interrompue) retirée de "
-                            + file.getFileName() + " ; la conversation sera exportée à nouveau.");
-                }
-                channel.force(true);
-            }
+        private void report(Journal.Scan scan) {
+            String name = files.file.getFileName().toString();
+            if (!scan.unreadable().isEmpty())
+                progress.note("Attention : " + scan.unreadable().size() + " ligne(s) illisible(s) dans " + name + " (ligne(s) " + abbreviate(scan.unreadable())
+                        + ") : mise(s) de côté dans " + files.rejected.getFileName() + ", rien n'est supprimé ; " + howToRecover());
+            if (scan.duplicates() > 0)
+                progress.note(scan.duplicates() + " ancienne(s) version(s) en double retirée(s) de " + name + " (la plus récente est gardée, "
+                        + "l'autre mise de côté dans " + files.rejected.getFileName() + ").");
+            if (sortedLines < lines)
+                progress.note(name + " n'est pas entièrement trié (exécution interrompue ou modification à la main) : il le sera à la fin.");
         }
 
-        private static byte lastByte(FileChannel channel, long position) throws IOException {
-            ByteBuffer one = ByteBuffer.allocate(1);
-            channel.read(one, position);
-            return one.get(0);
+        /** Ce qui ramène une conversation dont la ligne a été retirée : un parcours de toute la liste. */
+        private String howToRecover() {
+            boolean fullWalkPending = state.walks().stream().anyMatch(w -> w.floor() == null);
+            if (fullWalkPending) return "le parcours de l'historique en cours la réexportera si elle est encore listée.";
+            return "pour réexporter ce qui manquerait, lancez une fois conv --full-refresh (environ une requête par page de la liste, "
+                    + "soit " + (ids.size() / 20 + 1) + " pour 20 conversations par page).";
         }
 
         private static String abbreviate(List<Long> numbers) {
@@ -1125,199 +1384,7 @@ public class conv implements Callable<Integer> {
             return numbers.size() > 10 ? shown + "…" : shown;
         }
 
-        // ---- fin : fusion en flux
-
-        /**
-         * La partie déjà triée du fichier est recopiée octet par octet, ses clés venant de la lecture du démarrage ;
-         * le reste (les ajouts de cette exécution, ou tout le fichier s'il a été dérangé) est trié par morceaux
-         * de taille bornée, écrits à part si besoin, puis tout est fusionné en une passe.
-         */
-        private final class Merge {
-            /** Fusionne, remplace le fichier et renvoie les clés de ses lignes, dans l'ordre. */
-            LongList run() throws IOException {
-                List<Cursor> cursors = new ArrayList<>();
-                LongList written;
-                try (FileChannel source = FileChannel.open(file, StandardOpenOption.READ)) {
-                    cursors.add(new PrefixCursor(source));
-                    sortTail(cursors);
-                    written = writeMerged(cursors);
-                } finally {
-                    for (Cursor c : cursors) c.close();
-                }
-                Files.move(tmpFile, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                syncDirectory();
-                return written;
-            }
-
-            private void sortTail(List<Cursor> cursors) throws IOException {
-                List<Line> chunk = new ArrayList<>();
-                long held = 0;
-                int spilled = 0;
-                try (FileChannel tail = FileChannel.open(file, StandardOpenOption.READ)) {
-                    LineReader lines = new LineReader(Channels.newInputStream(tail.position(sortedBytes)));
-                    long index = sortedLines;
-                    while (lines.next()) {
-                        long current = index++;
-                        if (current < scannedLines && dropped.get((int) current) || lines.isBlank()) continue;
-                        Line line = Line.of(schema, Arrays.copyOfRange(lines.buffer(), lines.start(), lines.start() + lines.length()));
-                        if (line == null) continue;
-                        chunk.add(line);
-                        held += line.bytes().length + 64;
-                        if (held > chunkBytes) {
-                            cursors.add(spill(chunk, spilled++));
-                            chunk = new ArrayList<>();
-                            held = 0;
-                        }
-                    }
-                }
-                chunk.sort(Line.ORDER);
-                cursors.add(new ListCursor(chunk));
-            }
-
-            private Cursor spill(List<Line> chunk, int number) throws IOException {
-                chunk.sort(Line.ORDER);
-                Files.createDirectories(sortDir);
-                Path part = sortDir.resolve("part-" + number);
-                try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(Files.createFile(part, PRIVATE)), 1 << 16)) {
-                    for (Line line : chunk) { out.write(line.bytes()); out.write('\n'); }
-                }
-                return new FileCursor(new LineReader(Files.newInputStream(part)), schema);
-            }
-
-            private LongList writeMerged(List<Cursor> cursors) throws IOException {
-                PriorityQueue<Cursor> heads = new PriorityQueue<>((a, b) -> Line.ORDER.compare(a.head(), b.head()));
-                for (Cursor c : cursors) if (c.advance()) heads.add(c);
-                LongList written = new LongList();
-                try (FileChannel channel = FileChannel.open(tmpFile, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), PRIVATE);
-                     OutputStream out = new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 20)) {
-                    while (!heads.isEmpty()) {
-                        // Quand il ne reste que la partie déjà triée, elle est recopiée d'un bloc par le noyau.
-                        if (heads.size() == 1 && heads.peek() instanceof PrefixCursor rest && rest.copyRest(out, channel, written)) break;
-                        Cursor c = heads.poll();
-                        c.writeHead(out);
-                        written.add(c.head().key);
-                        if (c.advance()) heads.add(c);
-                    }
-                    out.flush();
-                    channel.force(true);
-                }
-                return written;
-            }
-
-            /** La partie triée du fichier : clés déjà connues, identifiant relu seulement en cas d'égalité de clé. */
-            private final class PrefixCursor implements Cursor {
-                private final FileChannel source;
-                private final LineReader lines;
-                private long index = -1;
-                private Line head;
-
-                PrefixCursor(FileChannel source) throws IOException {
-                    this.source = source;
-                    this.lines = new LineReader(Channels.newInputStream(source.position(0)), sortedBytes);
-                }
-
-                /** Recopie d'un bloc la ligne courante et toutes les suivantes, s'il n'y en a aucune à retirer. */
-                boolean copyRest(OutputStream out, FileChannel target, LongList written) throws IOException {
-                    int nextDropped = dropped.nextSetBit((int) index);
-                    if (nextDropped >= 0 && nextDropped < sortedLines) return false;
-                    out.flush();
-                    for (long from = lines.offset(); from < sortedBytes; ) from += source.transferTo(from, sortedBytes - from, target);
-                    for (long i = index; i < sortedLines; i++) written.add(keys.get(i));
-                    return true;
-                }
-                public boolean advance() throws IOException {
-                    while (lines.next()) {
-                        index++;
-                        if (dropped.get((int) index)) continue;
-                        head = new Line(keys.get(index), lines, schema);
-                        return true;
-                    }
-                    return false;
-                }
-                public Line head() { return head; }
-                public void writeHead(OutputStream out) throws IOException {
-                    out.write(lines.buffer(), lines.start(), lines.length());
-                    out.write('\n');
-                }
-                public void close() { }
-            }
-        }
-
-        /**
-         * Un index à côté du fichier trié (FICHIER.index) : ses clés de tri et la table des empreintes, avec la
-         * taille et la date de modification du fichier qu'il décrit. Tant qu'elles n'ont pas changé, le démarrage
-         * lit ces quelques octets par conversation au lieu de relire tout le fichier ; sinon (ajouts interrompus,
-         * modification à la main), l'index est ignoré et le fichier relu entièrement.
-         */
-        static final class Index {
-            private static final long MAGIC = 0x434F4E5649445831L; // « CONVIDX1 »
-
-            static boolean load(Store store) {
-                if (!Files.exists(store.indexFile)) return false;
-                try (FileChannel in = FileChannel.open(store.indexFile, StandardOpenOption.READ)) {
-                    long[] head = readLongs(in, 6);
-                    if (head[0] != MAGIC || head[1] != Files.size(store.file) || head[2] != modified(store.file)) return false;
-                    long lines = head[3];
-                    store.keys = new LongList(readLongs(in, lines));
-                    store.ids = new IdSet(readLongs(in, head[4]), readLongs(in, head[4]), (int) head[5]);
-                    store.scannedLines = store.sortedLines = lines;
-                    store.sortedBytes = head[1];
-                    store.indexed = true;
-                    return true;
-                } catch (IOException | RuntimeException unusable) {
-                    return false;   // index abîmé : on relit le fichier, qui fait foi
-                }
-            }
-
-            /** Écrit l'index du fichier tel qu'il est maintenant ; un échec ne coûte que la relecture suivante. */
-            static void save(Store store, LongList keys) {
-                try {
-                    long[] head = {MAGIC, Files.size(store.file), modified(store.file), keys.size(), store.ids.capacity(), store.ids.size()};
-                    AtomicFile.replace(store.indexFile, out -> {
-                        writeLongs(out, head, head.length);
-                        writeLongs(out, keys.values(), keys.size());
-                        writeLongs(out, store.ids.high, store.ids.capacity());
-                        writeLongs(out, store.ids.low, store.ids.capacity());
-                    });
-                } catch (IOException e) {
-                    deleteQuietly(store.indexFile);
-                }
-            }
-
-            private static long modified(Path file) throws IOException {
-                Instant t = Files.getLastModifiedTime(file).toInstant();
-                return t.getEpochSecond() * 1_000_000_000L + t.getNano();
-            }
-
-            private static long[] readLongs(FileChannel in, long count) throws IOException {
-                long[] values = new long[Math.toIntExact(count)];
-                ByteBuffer buffer = ByteBuffer.allocate(1 << 16);
-                for (int done = 0; done < values.length; ) {
-                    buffer.clear().limit((int) Math.min(buffer.capacity(), (values.length - done) * 8L));
-                    while (buffer.hasRemaining()) if (in.read(buffer) < 0) throw new IOException("index tronqué");
-                    buffer.flip();
-                    int n = buffer.remaining() / 8;
-                    buffer.asLongBuffer().get(values, done, n);
-                    done += n;
-                }
-                return values;
-            }
-
-            private static void writeLongs(OutputStream out, long[] values, long count) throws IOException {
-                ByteBuffer buffer = ByteBuffer.allocate(1 << 16);
-                for (int done = 0; done < count; ) {
-                    int n = (int) Math.min(buffer.capacity() / 8, count - done);
-                    buffer.clear();
-                    buffer.asLongBuffer().put(values, done, n);
-                    out.write(buffer.array(), 0, n * 8);
-                    done += n;
-                }
-            }
-        }
-
-        // ---- petits utilitaires de fichiers
-
-        private void syncDirectory() { AtomicFile.syncDirectory(file.getParent()); }
+        // ---- petits utilitaires de fichiers, partagés par les pièces du fichier d'export
 
         private static FileAttribute<?>[] privateFiles() {
             boolean posix = java.nio.file.FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
@@ -1334,23 +1401,26 @@ public class conv implements Callable<Integer> {
             else if (reason.contains("File too large")) reason = "taille maximale de fichier atteinte";
             else if (reason.contains("Read-only file system")) reason = "système de fichiers en lecture seule";
             else if (reason.contains("Permission denied")) reason = "permission refusée";
-            return new Failure(Exit.FILES, "Impossible de " + action + " (" + reason + ") : le fichier d'export précédent est intact ; "
+            else if (reason.contains("File name too long")) reason = "nom de fichier trop long";
+            else if (reason.contains("Is a directory")) reason = "c'est un dossier";
+            boolean vowel = "aeéiouy".indexOf(Character.toLowerCase(action.charAt(0))) >= 0;
+            return new Failure(Exit.FILES, "Impossible " + (vowel ? "d'" : "de ") + action + " (" + reason + ") : le fichier d'export précédent est intact ; "
                     + "libérez de la place ou corrigez les droits, puis relancez.");
         }
 
-        private static void closeQuietly(AutoCloseable c) {
+        static void closeQuietly(AutoCloseable c) {
             try {
                 if (c != null) c.close();
             } catch (Exception ignored) { /* fermeture après erreur */ }
         }
 
-        private static void deleteQuietly(Path p) {
+        static void deleteQuietly(Path p) {
             try {
                 Files.deleteIfExists(p);
             } catch (IOException ignored) { /* restera pour la prochaine exécution */ }
         }
 
-        private static void deleteTree(Path dir) {
+        static void deleteTree(Path dir) {
             if (!Files.isDirectory(dir)) return;
             try (var entries = Files.list(dir)) {
                 entries.forEach(Store::deleteQuietly);
@@ -1359,36 +1429,729 @@ public class conv implements Callable<Integer> {
         }
     }
 
-    /** Une ligne à fusionner : sa clé, son identifiant (lu à la demande) et ses octets. */
+    /** Les chemins d'un export et son verrou : ceux du vrai fichier quand le chemin passe par un lien symbolique. */
+    static final class ExportFiles implements AutoCloseable {
+        // Le plus long suffixe ajouté au nom du fichier (« .state.json.tmp ») ; un nom de fichier tient en 255 octets.
+        private static final int LONGEST_SUFFIX = 16;
+        final Path file, state, index, rejected, tmp, sortDir;
+        private final FileChannel lockChannel;
+
+        private ExportFiles(Path file, FileChannel lockChannel) {
+            this.file = file;
+            this.state = sibling(file, ".state.json");
+            this.index = sibling(file, ".index");
+            this.rejected = sibling(file, ".rejected");
+            this.tmp = sibling(file, ".tmp");
+            this.sortDir = sibling(file, ".sort");
+            this.lockChannel = lockChannel;
+        }
+
+        static Path sibling(Path file, String suffix) { return file.resolveSibling(file.getFileName() + suffix); }
+
+        static ExportFiles lock(Path requested) {
+            Path file;
+            try {
+                file = resolve(requested);
+            } catch (IOException e) {
+                throw Store.fileFailure("suivre le lien " + requested, e);
+            }
+            if (file.getFileName().toString().getBytes(StandardCharsets.UTF_8).length + LONGEST_SUFFIX > 255)
+                throw new Failure(Exit.FILES, "Le nom " + file.getFileName() + " est trop long pour un fichier d'export (ses fichiers voisins, "
+                        + "comme .state.json.tmp, dépasseraient 255 octets) : choisissez un nom plus court avec --output.");
+            FileChannel channel = null;
+            try {
+                Files.createDirectories(file.getParent());
+                channel = FileChannel.open(sibling(file, ".lock"), Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), Store.PRIVATE);
+                if (tryLock(channel) == null) {
+                    channel.close();
+                    throw new Failure(Exit.BUSY, "Une autre exécution de conv utilise déjà " + file.getFileName()
+                            + " : attendez qu'elle se termine (ou arrêtez-la), puis relancez.");
+                }
+                return new ExportFiles(file, channel);
+            } catch (IOException e) {
+                Store.closeQuietly(channel);
+                throw Store.fileFailure("préparer " + file, e);
+            }
+        }
+
+        private static FileLock tryLock(FileChannel channel) throws IOException {
+            try {
+                return channel.tryLock();
+            } catch (OverlappingFileLockException e) {
+                return null;
+            }
+        }
+
+        /** Le fichier que désigne le chemin, liens suivis : deux chemins vers le même fichier partagent verrou et voisins. */
+        static Path resolve(Path requested) throws IOException {
+            Path path = requested.toAbsolutePath().normalize();
+            for (int hops = 0; Files.isSymbolicLink(path) && hops < 40; hops++)
+                path = path.resolveSibling(Files.readSymbolicLink(path)).normalize();
+            Path parent = path.getParent();
+            return Files.isDirectory(parent) ? parent.toRealPath().resolve(path.getFileName()) : path;
+        }
+
+        /** --reset : efface l'export, son état et son index, comme avant la toute première exécution (sans les lire). */
+        void erase(Progress progress) throws IOException {
+            Files.deleteIfExists(file);
+            Files.deleteIfExists(state);
+            Files.deleteIfExists(index);
+            progress.note("--reset : fichier d'export et état effacés.");
+        }
+
+        /** Les restes d'un arrêt brutal pendant une écriture : des fichiers temporaires, jamais lus. */
+        void removeLeftovers() {
+            Store.deleteQuietly(tmp);
+            Store.deleteQuietly(sibling(state, ".tmp"));
+            Store.deleteQuietly(sibling(index, ".tmp"));
+            Store.deleteTree(sortDir);
+        }
+
+        /** Avant la première requête : un fichier ou un dossier où l'on ne peut pas écrire est signalé tout de suite. */
+        void checkWritable() {
+            Path target = Files.exists(file) ? file : file.getParent();
+            if (!Files.isWritable(target) || !Files.isWritable(file.getParent()))
+                throw new Failure(Exit.FILES, "Impossible d'écrire dans " + target + " (permission refusée ou système de fichiers en lecture seule) : "
+                        + "le fichier d'export précédent est intact ; corrigez les droits ou choisissez un autre fichier avec --output, puis relancez.");
+        }
+
+        @Override
+        public void close() { Store.closeQuietly(lockChannel); }
+    }
+
+    /** Le fichier d'état : lu et validé (code 3 s'il est invalide, rien n'est touché), migré depuis le format 1, écrit atomiquement. */
+    static final class StateFile {
+        static final long MAX_OFFSET = 1_000_000_000L;
+        record Loaded(State state, boolean migrated) { }
+
+        /** L'état, ou null s'il n'y en a pas. */
+        static Loaded read(Path path, Path file, SourceInfo info, String account) {
+            if (!Files.exists(path)) return null;
+            JsonNode node;
+            try {
+                node = JSON.readTree(path.toFile());
+            } catch (IOException e) {
+                throw invalid(path, "illisible", "ce n'est pas du JSON");
+            }
+            if (node == null || !node.isObject()) throw invalid(path, "invalide", "ce n'est pas un objet JSON");
+            int format = node.path("format").isInt() ? node.path("format").asInt() : -1;
+            if (format != 1 && format != State.FORMAT) throw invalid(path, "invalide", "format inconnu");
+            String source = text(path, node, "source"), owner = text(path, node, "account");
+            if (!source.equals(info.name()) || !owner.equals(account))
+                throw new Failure(Exit.CONFIG, file + " est l'export " + source + " du compte " + owner + " (d'après son état), pas celui de "
+                        + info.name() + " " + account + " : choisissez un autre fichier avec --output.");
+            Long watermark = optionalLong(path, node, "watermark");
+            List<Walk> walks = walks(path, node, format, info);
+            if (format == 1 && info.name().equals("crisp"))
+                // Les parcours d'avant suivaient active.last, qui n'est pas l'ordre de la liste : on refait un parcours complet.
+                return new Loaded(State.fresh(info.name(), account), true);
+            return new Loaded(new State(State.FORMAT, source, owner, watermark, walks, node.path("savedAt").asText(null)), false);
+        }
+
+        static void save(Path path, State state) throws IOException {
+            byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(state);
+            AtomicFile.replace(path, out -> out.write(bytes));
+        }
+
+        private static List<Walk> walks(Path path, JsonNode node, int format, SourceInfo info) {
+            JsonNode walks = node.path("walks");
+            if (!walks.isArray()) throw invalid(path, "invalide", "« walks » n'est pas une liste");
+            List<Walk> result = new ArrayList<>();
+            for (JsonNode walk : walks) {
+                if (!walk.isObject()) throw invalid(path, "invalide", "un parcours n'est pas un objet");
+                Long floor = optionalLong(path, walk, "floor");
+                long offset;
+                if (format == 1) {
+                    Long page = optionalLong(path, walk, "page");
+                    if (page == null || page < 1 || page > MAX_OFFSET) throw invalid(path, "invalide", "numéro de page impossible");
+                    offset = (page - 1) * (info.name().equals("weba") ? Weba.PER_PAGE : 20);
+                } else {
+                    Long at = optionalLong(path, walk, "offset");
+                    if (at == null || at < 0 || at > MAX_OFFSET) throw invalid(path, "invalide", "position impossible dans la liste");
+                    offset = at;
+                }
+                JsonNode refresh = walk.path("refresh");
+                if (!refresh.isMissingNode() && !refresh.isBoolean()) throw invalid(path, "invalide", "« refresh » n'est pas vrai ou faux");
+                result.add(new Walk(floor, offset, refresh.asBoolean(false)));
+            }
+            return result;
+        }
+
+        private static String text(Path path, JsonNode node, String field) {
+            if (!node.path(field).isTextual()) throw invalid(path, "invalide", "« " + field + " » manque");
+            return node.path(field).asText();
+        }
+
+        private static Long optionalLong(Path path, JsonNode node, String field) {
+            JsonNode value = node.path(field);
+            if (value.isMissingNode() || value.isNull()) return null;
+            if (!value.isIntegralNumber() || !value.canConvertToLong()) throw invalid(path, "invalide", "« " + field + " » n'est pas un entier");
+            return value.asLong();
+        }
+
+        private static Failure invalid(Path path, String what, String why) {
+            return new Failure(Exit.CONFIG, "Le fichier d'état " + path + " est " + what + " (" + why + ") : supprimez-le pour repartir de la "
+                    + "page 1 (aucun doublon ne sera créé, les conversations déjà exportées seront reconnues).");
+        }
+    }
+
+    /** Écrire un fichier en entier sans jamais laisser un fichier à moitié écrit : temporaire privé, forcé, renommé. */
+    static final class AtomicFile {
+        interface Body { void write(OutputStream out) throws IOException; }
+
+        /** Remplace {@code target} par ce qu'écrit {@code body} ; un arrêt brutal laisse l'ancien ou le nouveau. */
+        static void replace(Path target, Body body) throws IOException {
+            Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
+            try {
+                try (FileChannel channel = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                        StandardOpenOption.TRUNCATE_EXISTING), Store.PRIVATE);
+                     OutputStream out = new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 16)) {
+                    body.write(out);
+                    out.flush();
+                    channel.force(true);
+                }
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                syncDirectory(target.getParent());
+            } catch (IOException | RuntimeException e) {
+                Files.deleteIfExists(tmp);
+                throw e;
+            }
+        }
+
+        /** Rend un renommage durable ; certains systèmes refusent d'ouvrir un dossier : sans gravité. */
+        static void syncDirectory(Path dir) {
+            try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
+                channel.force(true);
+            } catch (IOException ignored) { /* best effort */ }
+        }
+    }
+
+    /** Le fichier JSONL lui-même : ajouts forcés sur le disque, réparation d'une fin déchirée, lecture complète au démarrage. */
+    static final class Journal implements AutoCloseable {
+        /** Ce que la lecture du fichier a trouvé (clés, lignes écartées et mises de côté sont remplies en place). */
+        record Scan(long lines, long sortedLines, long sortedBytes, List<Long> unreadable, int duplicates) { }
+
+        private final Path file;
+        private FileChannel channel;
+
+        Journal(Path file) { this.file = file; }
+
+        /** Ajoute des lignes et les force sur le disque avant que l'état ne s'y réfère ; en cas d'échec, rien à moitié. */
+        void append(List<byte[]> lines) {
+            long before = -1;
+            try {
+                if (channel == null) channel = FileChannel.open(file, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), Store.PRIVATE);
+                before = channel.size();
+                channel.position(before);
+                ByteBuffer buffer = ByteBuffer.allocate(lines.stream().mapToInt(l -> l.length + 1).sum());
+                for (byte[] line : lines) buffer.put(line).put((byte) '\n');
+                buffer.flip();
+                while (buffer.hasRemaining()) channel.write(buffer);
+                channel.force(false);
+            } catch (IOException e) {
+                try {
+                    if (before >= 0) channel.truncate(before);
+                } catch (IOException ignored) { /* la prochaine exécution réparera la fin du fichier */ }
+                throw Store.fileFailure("écrire dans " + file, e);
+            }
+        }
+
+        /** Une dernière ligne sans fin de ligne est le reste d'un ajout interrompu : retirée (sa taille est rendue), sauf si elle est complète. */
+        long repairTail(Schema schema) throws IOException {
+            try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                long size = in.size();
+                if (size == 0 || byteAt(in, size - 1) == '\n') return 0;
+                long start = lastLineStart(in, size);
+                byte[] fragment = new byte[(int) Math.min(size - start, Integer.MAX_VALUE - 8)];
+                in.read(ByteBuffer.wrap(fragment), start);
+                Entry entry = schema.read(fragment, 0, fragment.length);
+                long removed = 0;
+                if (entry != null && entry.id() != null) {
+                    in.write(ByteBuffer.wrap(new byte[] {'\n'}), size);
+                } else {
+                    in.truncate(start);
+                    removed = size - start;
+                }
+                in.force(true);
+                return removed;
+            }
+        }
+
+        /** Le début de la dernière ligne, cherché à reculons par blocs (pas un octet par appel système). */
+        private static long lastLineStart(FileChannel in, long size) throws IOException {
+            ByteBuffer block = ByteBuffer.allocate(1 << 16);
+            for (long end = size; end > 0; ) {
+                long from = Math.max(0, end - block.capacity());
+                block.clear().limit((int) (end - from));
+                while (block.hasRemaining() && in.read(block, from + block.position()) > 0) { /* lecture du bloc */ }
+                for (int i = (int) (end - from) - 1; i >= 0; i--) if (block.get(i) == '\n') return from + i + 1;
+                end = from;
+            }
+            return 0;
+        }
+
+        private static byte byteAt(FileChannel in, long position) throws IOException {
+            ByteBuffer one = ByteBuffer.allocate(1);
+            in.read(one, position);
+            return one.get(0);
+        }
+
+        /**
+         * Lit tout le fichier en flux : les identifiants connus (la version la plus récente de chacun, selon la clé de
+         * parcours), la clé de tri de chaque ligne, les lignes à écarter ou à mettre de côté, et la partie déjà triée.
+         */
+        Scan scan(Schema schema, KnownIds ids, LongList keys, BitSet dropped, BitSet aside) throws IOException {
+            long count = 0, sortedLines = -1, sortedBytes = 0;
+            List<Long> unreadable = new ArrayList<>();
+            int duplicates = 0;
+            Entry previous = null;
+            try (InputStream in = Files.newInputStream(file)) {
+                LineReader reader = new LineReader(in);
+                while (reader.next()) {
+                    int index = (int) count++;
+                    Entry entry = reader.isBlank() ? null : schema.read(reader.buffer(), reader.start(), reader.length());
+                    int loser = entry == null || entry.id() == null ? index : ids.keepNewest(entry, index);
+                    if (entry == null && !reader.isBlank() || entry != null && entry.id() == null) unreadable.add(index + 1L);
+                    else if (loser >= 0 && entry != null) duplicates++;
+                    if (loser >= 0) {
+                        dropped.set(loser);
+                        if (!reader.isBlank()) aside.set(loser);
+                    }
+                    keys.add(loser == index ? 0 : entry.sortKey());
+                    if (loser == index) continue;
+                    if (sortedLines < 0 && previous != null && Entry.ORDER.compare(previous, entry) > 0) {
+                        sortedLines = index;
+                        sortedBytes = reader.offset();
+                    }
+                    previous = entry;
+                }
+            }
+            if (sortedLines < 0) { sortedLines = count; sortedBytes = Files.size(file); }
+            return new Scan(count, sortedLines, sortedBytes, unreadable, duplicates);
+        }
+
+        @Override
+        public void close() {
+            Store.closeQuietly(channel);
+            channel = null;
+        }
+    }
+
+    /**
+     * Les identifiants connus, sous forme d'empreintes de 128 bits (MD5) dans une table à adressage ouvert, avec pour
+     * chacun sa clé de parcours (pour dire si une version listée est plus récente) et sa ligne dans le fichier (pour
+     * écarter l'ancienne version) : 28 octets par case. Deux identifiants distincts de même empreinte ont une
+     * probabilité de l'ordre de 10⁻²⁷ pour un million de conversations.
+     */
+    static final class KnownIds {
+        enum Status { NEW, SAME, NEWER }
+
+        private long[] high, low, walk;
+        private int[] line;
+        private int size;
+        private final MessageDigest md5 = md5();
+
+        KnownIds(int expected) {
+            int capacity = 1 << 12;
+            while (capacity * 3L / 4 < expected) capacity <<= 1;
+            allocate(capacity);
+        }
+
+        KnownIds(long[] high, long[] low, long[] walk, int[] line, int size) {
+            if (Integer.bitCount(high.length) != 1 || low.length != high.length || walk.length != high.length || line.length != high.length)
+                throw new IllegalArgumentException("table invalide");
+            this.high = high;
+            this.low = low;
+            this.walk = walk;
+            this.line = line;
+            this.size = size;
+        }
+
+        int size() { return size; }
+        int capacity() { return high.length; }
+
+        Status status(Entry entry) {
+            int slot = find(entry.id());
+            if (low[slot] == 0) return Status.NEW;
+            long stored = walk[slot];
+            boolean newer = entry.walkKey() != Entry.MISSING && (stored == Entry.MISSING || entry.walkKey() > stored);
+            return newer ? Status.NEWER : Status.SAME;
+        }
+
+        /** Après l'écriture d'une version : l'identifiant pointe sur sa ligne ; rend la ligne de la version précédente, ou -1. */
+        int put(Entry entry, int lineIndex) {
+            int slot = find(entry.id());
+            int previous = low[slot] == 0 ? -1 : line[slot];
+            store(slot, entry, lineIndex);
+            return previous;
+        }
+
+        /** À la lecture du fichier : garde la version la plus récente (la dernière à égalité) ; rend la ligne écartée, ou -1. */
+        int keepNewest(Entry entry, int lineIndex) {
+            int slot = find(entry.id());
+            if (low[slot] != 0 && walk[slot] > entry.walkKey()) return lineIndex;
+            int previous = low[slot] == 0 ? -1 : line[slot];
+            store(slot, entry, lineIndex);
+            return previous;
+        }
+
+        /** Après la réécriture du fichier : chaque identifiant suit sa ligne à sa nouvelle place. */
+        void remap(int[] newLine) {
+            for (int i = 0; i < line.length; i++) if (low[i] != 0) line[i] = newLine[line[i]];
+        }
+
+        private void store(int slot, Entry entry, int lineIndex) {
+            if (low[slot] == 0) {
+                long[] print = fingerprint(entry.id());
+                high[slot] = print[0];
+                low[slot] = print[1];
+                size++;
+            }
+            walk[slot] = entry.walkKey();
+            line[slot] = lineIndex;
+            if (size * 4L > high.length * 3L) grow();
+        }
+
+        /** La case de l'identifiant, ou la case vide où il irait. */
+        private int find(String id) {
+            long[] print = fingerprint(id);
+            return slot(print[0], print[1]);
+        }
+
+        private long[] fingerprint(String id) {
+            byte[] d = md5.digest(id.getBytes(StandardCharsets.UTF_8));
+            // |1 : jamais 0, qui marque une case vide.
+            return new long[] {ByteBuffer.wrap(d, 0, 8).getLong(), ByteBuffer.wrap(d, 8, 8).getLong() | 1};
+        }
+
+        private int slot(long h, long l) {
+            int mask = high.length - 1;
+            int i = (int) (h ^ (h >>> 32)) & mask;
+            while (low[i] != 0 && (high[i] != h || low[i] != l)) i = (i + 1) & mask;
+            return i;
+        }
+
+        private void allocate(int capacity) {
+            high = new long[capacity];
+            low = new long[capacity];
+            walk = new long[capacity];
+            line = new int[capacity];
+        }
+
+        private void grow() {
+            long[] oldHigh = high, oldLow = low, oldWalk = walk;
+            int[] oldLine = line;
+            allocate(oldHigh.length * 2);
+            for (int i = 0; i < oldHigh.length; i++) {
+                if (oldLow[i] == 0) continue;
+                int j = slot(oldHigh[i], oldLow[i]);
+                high[j] = oldHigh[i];
+                low[j] = oldLow[i];
+                walk[j] = oldWalk[i];
+                line[j] = oldLine[i];
+            }
+        }
+
+        private static MessageDigest md5() {
+            try {
+                return MessageDigest.getInstance("MD5");
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
+    /**
+     * Un index à côté du fichier trié (FICHIER.index) : ses clés de tri et la table des identifiants, avec la taille et
+     * la date de modification du fichier qu'il décrit. Tant qu'elles n'ont pas changé, le démarrage lit ces quelques
+     * octets par conversation au lieu de relire tout le fichier ; sinon (ajouts interrompus, modification à la main),
+     * l'index est ignoré et le fichier relu entièrement.
+     */
+    static final class Index {
+        private static final long MAGIC = 0x434F4E5649445832L; // « CONVIDX2 »
+        record Loaded(KnownIds ids, LongList keys) { }
+
+        static Optional<Loaded> load(Path index, Path file) {
+            if (!Files.exists(index)) return Optional.empty();
+            try (InputStream in = new java.io.BufferedInputStream(Files.newInputStream(index), 1 << 16)) {
+                long[] head = readLongs(in, 6);
+                if (head[0] != MAGIC || head[1] != Files.size(file) || head[2] != modified(file)) return Optional.empty();
+                LongList keys = new LongList(readLongs(in, head[3]));
+                long[] high = readLongs(in, head[4]), low = readLongs(in, head[4]), walk = readLongs(in, head[4]);
+                int[] line = readInts(in, head[4]);
+                return Optional.of(new Loaded(new KnownIds(high, low, walk, line, (int) head[5]), keys));
+            } catch (IOException | RuntimeException unusable) {
+                return Optional.empty();   // index abîmé : on relit le fichier, qui fait foi
+            }
+        }
+
+        /** Écrit l'index du fichier tel qu'il est maintenant ; un échec ne coûte que la relecture suivante. */
+        static void save(Path index, Path file, KnownIds ids, LongList keys) {
+            try {
+                long[] head = {MAGIC, Files.size(file), modified(file), keys.size(), ids.capacity(), ids.size()};
+                AtomicFile.replace(index, out -> {
+                    writeLongs(out, head, head.length);
+                    writeLongs(out, keys.values(), keys.size());
+                    writeLongs(out, ids.high, ids.capacity());
+                    writeLongs(out, ids.low, ids.capacity());
+                    writeLongs(out, ids.walk, ids.capacity());
+                    writeInts(out, ids.line, ids.capacity());
+                });
+            } catch (IOException e) {
+                Store.deleteQuietly(index);
+            }
+        }
+
+        private static long modified(Path file) throws IOException {
+            Instant t = Files.getLastModifiedTime(file).toInstant();
+            return t.getEpochSecond() * 1_000_000_000L + t.getNano();
+        }
+
+        private static long[] readLongs(InputStream in, long count) throws IOException {
+            long[] values = new long[Math.toIntExact(count)];
+            byte[] block = new byte[1 << 16];
+            for (int done = 0; done < values.length; ) {
+                int n = (int) Math.min(block.length / 8, values.length - done);
+                if (in.readNBytes(block, 0, n * 8) != n * 8) throw new IOException("index tronqué");
+                ByteBuffer.wrap(block, 0, n * 8).asLongBuffer().get(values, done, n);
+                done += n;
+            }
+            return values;
+        }
+
+        private static int[] readInts(InputStream in, long count) throws IOException {
+            int[] values = new int[Math.toIntExact(count)];
+            byte[] block = new byte[1 << 16];
+            for (int done = 0; done < values.length; ) {
+                int n = (int) Math.min(block.length / 4, values.length - done);
+                if (in.readNBytes(block, 0, n * 4) != n * 4) throw new IOException("index tronqué");
+                ByteBuffer.wrap(block, 0, n * 4).asIntBuffer().get(values, done, n);
+                done += n;
+            }
+            return values;
+        }
+
+        private static void writeLongs(OutputStream out, long[] values, long count) throws IOException {
+            ByteBuffer buffer = ByteBuffer.allocate(1 << 16);
+            for (int done = 0; done < count; ) {
+                int n = (int) Math.min(buffer.capacity() / 8, count - done);
+                buffer.clear();
+                buffer.asLongBuffer().put(values, done, n);
+                out.write(buffer.array(), 0, n * 8);
+                done += n;
+            }
+        }
+
+        private static void writeInts(OutputStream out, int[] values, long count) throws IOException {
+            ByteBuffer buffer = ByteBuffer.allocate(1 << 16);
+            for (int done = 0; done < count; ) {
+                int n = (int) Math.min(buffer.capacity() / 4, count - done);
+                buffer.clear();
+                buffer.asIntBuffer().put(values, done, n);
+                out.write(buffer.array(), 0, n * 4);
+                done += n;
+            }
+        }
+    }
+
+    /**
+     * La réécriture triée, une fois par exécution au plus. La partie déjà triée du fichier est recopiée telle quelle,
+     * ses clés venant de la lecture du démarrage ; le reste (les ajouts de cette exécution, ou tout le fichier s'il a
+     * été dérangé) est trié par morceaux de taille bornée, écrits à part si besoin, puis tout est fusionné en une passe
+     * dans un fichier temporaire, forcé sur le disque puis renommé. Les lignes écartées sont sautées, celles à mettre de
+     * côté recopiées dans FICHIER.rejected.
+     */
+    static final class SortedRewrite {
+        /** Les clés du fichier réécrit, dans l'ordre, et la nouvelle place de chaque ancienne ligne (-1 : écartée). */
+        record Result(LongList keys, int[] newLine) { }
+
+        private final ExportFiles files;
+        private final Schema schema;
+        private final LongList keys;
+        private final BitSet dropped, aside;
+        private final long sortedLines, sortedBytes, chunkBytes;
+        private final int[] newLine;
+        private final LongList written = new LongList();
+
+        SortedRewrite(ExportFiles files, Schema schema, LongList keys, BitSet dropped, BitSet aside, long sortedLines, long sortedBytes,
+                      long lines, long chunkBytes) {
+            this.files = files;
+            this.schema = schema;
+            this.keys = keys;
+            this.dropped = dropped;
+            this.aside = aside;
+            this.sortedLines = sortedLines;
+            this.sortedBytes = sortedBytes;
+            this.chunkBytes = chunkBytes;
+            this.newLine = new int[Math.toIntExact(lines + 1)];
+            Arrays.fill(newLine, -1);
+        }
+
+        Result run() throws IOException {
+            List<Cursor> cursors = new ArrayList<>();
+            try (FileChannel source = FileChannel.open(files.file, StandardOpenOption.READ);
+                 OutputStream rejected = new LazyOutput(files.rejected)) {
+                cursors.add(new PrefixCursor(source, rejected));
+                sortTail(cursors, rejected);
+                writeMerged(cursors);
+            } finally {
+                for (Cursor c : cursors) c.close();
+            }
+            Files.move(files.tmp, files.file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            AtomicFile.syncDirectory(files.file.getParent());
+            return new Result(written, newLine);
+        }
+
+        private void sortTail(List<Cursor> cursors, OutputStream rejected) throws IOException {
+            List<Line> chunk = new ArrayList<>();
+            long held = 0;
+            int spilled = 0;
+            try (FileChannel tail = FileChannel.open(files.file, StandardOpenOption.READ)) {
+                LineReader lines = new LineReader(Channels.newInputStream(tail.position(sortedBytes)));
+                for (long index = sortedLines; lines.next(); index++) {
+                    if (skipped((int) index, lines, rejected) || lines.isBlank()) continue;
+                    Line line = Line.of(schema, Arrays.copyOfRange(lines.buffer(), lines.start(), lines.start() + lines.length()), (int) index);
+                    if (line == null) continue;
+                    chunk.add(line);
+                    held += line.bytes().length + 64;
+                    if (held > chunkBytes) {
+                        cursors.add(spill(chunk, spilled++));
+                        chunk = new ArrayList<>();
+                        held = 0;
+                    }
+                }
+            }
+            chunk.sort(Line.ORDER);
+            cursors.add(new ListCursor(chunk));
+        }
+
+        /** Vrai si la ligne est écartée ; une ligne à mettre de côté est recopiée dans FICHIER.rejected. */
+        private boolean skipped(int index, LineReader lines, OutputStream rejected) throws IOException {
+            if (!dropped.get(index)) return false;
+            if (aside.get(index)) {
+                rejected.write(lines.buffer(), lines.start(), lines.length());
+                rejected.write('\n');
+            }
+            return true;
+        }
+
+        private Cursor spill(List<Line> chunk, int number) throws IOException {
+            chunk.sort(Line.ORDER);
+            Files.createDirectories(files.sortDir);
+            Path part = files.sortDir.resolve("part-" + number);
+            try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(Files.createFile(part, Store.PRIVATE)), 1 << 16)) {
+                // Chaque ligne garde son numéro d'origine, pour que les identifiants suivent leur ligne.
+                for (Line line : chunk) {
+                    out.write((line.index() + " ").getBytes(StandardCharsets.US_ASCII));
+                    out.write(line.bytes());
+                    out.write('\n');
+                }
+            }
+            return new FileCursor(new LineReader(Files.newInputStream(part)), schema);
+        }
+
+        private void writeMerged(List<Cursor> cursors) throws IOException {
+            PriorityQueue<Cursor> heads = new PriorityQueue<>((a, b) -> Line.ORDER.compare(a.head(), b.head()));
+            for (Cursor c : cursors) if (c.advance()) heads.add(c);
+            try (FileChannel channel = FileChannel.open(files.tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), Store.PRIVATE);
+                 OutputStream out = new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 20)) {
+                while (!heads.isEmpty()) {
+                    // Quand il ne reste que la partie déjà triée, elle est recopiée d'un bloc par le noyau.
+                    if (heads.size() == 1 && heads.peek() instanceof PrefixCursor rest && rest.copyRest(out, channel)) break;
+                    Cursor c = heads.poll();
+                    c.writeHead(out);
+                    newLine[c.head().index()] = written.size();
+                    written.add(c.head().key());
+                    if (c.advance()) heads.add(c);
+                }
+                out.flush();
+                channel.force(true);
+            }
+        }
+
+        /** La partie triée du fichier : clés déjà connues, identifiant relu seulement en cas d'égalité de clé. */
+        private final class PrefixCursor implements Cursor {
+            private final FileChannel source;
+            private final LineReader lines;
+            private final OutputStream rejected;
+            private long index = -1;
+            private Line head;
+
+            PrefixCursor(FileChannel source, OutputStream rejected) throws IOException {
+                this.source = source;
+                this.rejected = rejected;
+                this.lines = new LineReader(Channels.newInputStream(source.position(0)), sortedBytes);
+            }
+
+            /** Recopie d'un bloc la ligne courante et toutes les suivantes, s'il n'y en a aucune à écarter. */
+            boolean copyRest(OutputStream out, FileChannel target) throws IOException {
+                int nextDropped = dropped.nextSetBit((int) index);
+                if (nextDropped >= 0 && nextDropped < sortedLines) return false;
+                out.flush();
+                for (long from = lines.offset(); from < sortedBytes; ) from += source.transferTo(from, sortedBytes - from, target);
+                for (long i = index; i < sortedLines; i++) {
+                    newLine[(int) i] = written.size();
+                    written.add(keys.get(i));
+                }
+                return true;
+            }
+
+            public boolean advance() throws IOException {
+                while (lines.next()) {
+                    index++;
+                    if (skipped((int) index, lines, rejected)) continue;
+                    head = new Line(keys.get(index), lines, schema, (int) index);
+                    return true;
+                }
+                return false;
+            }
+
+            public Line head() { return head; }
+
+            public void writeHead(OutputStream out) throws IOException {
+                out.write(lines.buffer(), lines.start(), lines.length());
+                out.write('\n');
+            }
+
+            public void close() { }
+        }
+    }
+
+    /** Une ligne à fusionner : sa clé, son identifiant (lu à la demande), ses octets et son numéro d'origine. */
     static final class Line {
         static final Comparator<Line> ORDER = (a, b) -> Entry.compare(a.key, a::id, b.key, b::id);
         private final long key;
+        private final int index;
         private String id;
         private final byte[] bytes;
         private final LineReader source;
         private final Schema schema;
 
         /** Une ligne encore dans le tampon de lecture : son identifiant n'est lu qu'au besoin. */
-        Line(long key, LineReader source, Schema schema) {
+        Line(long key, LineReader source, Schema schema, int index) {
             this.key = key;
+            this.index = index;
             this.bytes = null;
             this.source = source;
             this.schema = schema;
         }
 
-        private Line(Entry entry, byte[] bytes) {
-            this.key = entry.key();
+        private Line(Entry entry, byte[] bytes, int index) {
+            this.key = entry.sortKey();
+            this.index = index;
             this.id = entry.id();
             this.bytes = bytes;
             this.source = null;
             this.schema = null;
         }
 
-        static Line of(Schema schema, byte[] bytes) {
+        static Line of(Schema schema, byte[] bytes, int index) {
             Entry entry = schema.read(bytes, 0, bytes.length);
-            return entry == null || entry.id() == null ? null : new Line(entry, bytes);
+            return entry == null || entry.id() == null ? null : new Line(entry, bytes, index);
         }
 
+        long key() { return key; }
+        int index() { return index; }
         byte[] bytes() { return bytes; }
 
         String id() {
@@ -1415,6 +2178,7 @@ public class conv implements Callable<Integer> {
         public void close() { }
     }
 
+    /** Un morceau trié écrit à part : chaque ligne y est précédée de son numéro d'origine et d'une espace. */
     static final class FileCursor implements Cursor {
         private final LineReader lines;
         private final Schema schema;
@@ -1422,7 +2186,10 @@ public class conv implements Callable<Integer> {
         FileCursor(LineReader lines, Schema schema) { this.lines = lines; this.schema = schema; }
         public boolean advance() throws IOException {
             if (!lines.next()) return false;
-            head = Line.of(schema, Arrays.copyOfRange(lines.buffer(), lines.start(), lines.start() + lines.length()));
+            int space = lines.start();
+            while (lines.buffer()[space] != ' ') space++;
+            int index = Integer.parseInt(new String(lines.buffer(), lines.start(), space - lines.start(), StandardCharsets.US_ASCII));
+            head = Line.of(schema, Arrays.copyOfRange(lines.buffer(), space + 1, lines.start() + lines.length()), index);
             return true;
         }
         public Line head() { return head; }
@@ -1505,78 +2272,6 @@ public class conv implements Callable<Integer> {
         @Override public void close() throws IOException { if (out != null) out.close(); }
     }
 
-    // ------------------------------------------------------------------ mémoire compacte
-
-    /**
-     * Les identifiants connus, sous forme d'empreintes de 128 bits (MD5) dans une table à adressage ouvert :
-     * 16 octets par conversation au lieu d'une chaîne. Deux identifiants distincts de même empreinte ont une
-     * probabilité de l'ordre de 10⁻²⁷ pour un million de conversations.
-     */
-    static final class IdSet {
-        private long[] high, low;
-        private int size;
-        private final MessageDigest md5;
-
-        IdSet() { this(new long[1 << 12], new long[1 << 12], 0); }
-
-        IdSet(long[] high, long[] low, int size) {
-            if (high.length != low.length || Integer.bitCount(high.length) != 1) throw new IllegalArgumentException("table invalide");
-            this.high = high;
-            this.low = low;
-            this.size = size;
-            try {
-                md5 = MessageDigest.getInstance("MD5");
-            } catch (NoSuchAlgorithmException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-
-        int size() { return size; }
-        int capacity() { return high.length; }
-
-        boolean contains(String id) {
-            byte[] d = md5.digest(id.getBytes(StandardCharsets.UTF_8));
-            long h = word(d, 0), l = word(d, 8) | 1; // |1 : jamais (0, 0), qui marque une case vide
-            return high[slot(h, l)] != 0 || low[slot(h, l)] != 0;
-        }
-
-        /** Ajoute ; faux si l'identifiant était déjà là. */
-        boolean add(String id) {
-            byte[] d = md5.digest(id.getBytes(StandardCharsets.UTF_8));
-            long h = word(d, 0), l = word(d, 8) | 1;
-            int i = slot(h, l);
-            if (low[i] != 0) return false;
-            high[i] = h;
-            low[i] = l;
-            if (++size * 10L > high.length * 6L) grow();
-            return true;
-        }
-
-        /** La case de l'empreinte, ou la case vide où elle irait. */
-        private int slot(long h, long l) {
-            int mask = high.length - 1;
-            int i = (int) (h ^ (h >>> 32)) & mask;
-            while (low[i] != 0 && (high[i] != h || low[i] != l)) i = (i + 1) & mask;
-            return i;
-        }
-
-        private void grow() {
-            long[] oldHigh = high, oldLow = low;
-            high = new long[oldHigh.length * 2];
-            low = new long[oldLow.length * 2];
-            for (int i = 0; i < oldHigh.length; i++) {
-                if (oldLow[i] == 0) continue;
-                int j = slot(oldHigh[i], oldLow[i]);
-                high[j] = oldHigh[i];
-                low[j] = oldLow[i];
-            }
-        }
-
-        private static long word(byte[] d, int from) {
-            return ByteBuffer.wrap(d, from, 8).getLong();
-        }
-    }
-
     /** Une liste de long sans boîtes. */
     static final class LongList {
         private long[] values;
@@ -1589,7 +2284,7 @@ public class conv implements Callable<Integer> {
         int size() { return size; }
         long[] values() { return values; }
         void add(long v) {
-            if (size == values.length) values = Arrays.copyOf(values, size * 2);
+            if (size == values.length) values = Arrays.copyOf(values, Math.max(16, size * 2));
             values[size++] = v;
         }
         long get(long index) { return values[(int) index]; }
@@ -1600,13 +2295,13 @@ public class conv implements Callable<Integer> {
     /** Lignes de progression et récapitulatif, sur la sortie de la commande. */
     static final class Progress {
         private final PrintWriter out;
-        private final java.util.function.LongSupplier nanoTime;
+        private final LongSupplier nanoTime;
         private long startNanos, lastLineNanos;
         private int limit;
 
         Progress(PrintWriter out) { this(out, System::nanoTime); }
 
-        Progress(PrintWriter out, java.util.function.LongSupplier nanoTime) {
+        Progress(PrintWriter out, LongSupplier nanoTime) {
             this.out = out;
             this.nanoTime = nanoTime;
         }
@@ -1622,31 +2317,46 @@ public class conv implements Callable<Integer> {
         }
 
         /** Au milieu d'une longue page (une requête par conversation chez Weba-AI) : une ligne toutes les 10 s. */
-        void during(int number, Totals t, long count, long total, int requests) {
+        void during(long number, Totals t, long count, long total, int requests) {
             if (nanoTime.getAsLong() - lastLineNanos >= 10_000_000_000L) page(number, t, count, total, requests);
         }
 
-        void page(int number, Totals t, long count, long total, int requests) {
+        void page(long number, Totals t, long count, long total, int requests) {
             lastLineNanos = nanoTime.getAsLong();
-            StringBuilder line = new StringBuilder(String.format(Locale.FRANCE, "page %d : %d exportée(s), %d ignorée(s) (%d déjà présente(s), %d sans identifiant)",
-                    number, t.exported, t.ignored(), t.alreadyPresent, t.withoutId));
-            if (t.notFound > 0) line.append(", ").append(t.notFound).append(" introuvable(s)");
+            StringBuilder line = new StringBuilder("page " + number + " : " + counts(t, "exportée(s)"));
             line.append(", ").append(requests).append(" requête(s)");
             long remaining = limit - t.exported;
             if (total >= 0) remaining = Math.min(remaining, Math.max(0, total - count));
             double seconds = (nanoTime.getAsLong() - startNanos) / 1e9;
-            if (t.exported > 0 && remaining > 0 && seconds > 1)
-                line.append(", reste environ ").append(duration((long) (remaining * seconds / t.exported)));
+            int done = t.exported + t.updated;
+            if (done > 0 && remaining > 0 && seconds > 1)
+                line.append(", reste environ ").append(duration((long) (remaining * seconds / done)))
+                        .append(t.updated > 0 ? " (plus les mises à jour, une requête chacune chez Weba-AI)" : "");
             note(line.toString());
         }
 
-        void summary(Totals t, long count, int requests, Path file, boolean complete) {
-            note(String.format(Locale.FRANCE, "Terminé : %d conversation(s) exportée(s), %d ignorée(s) (%d déjà présente(s), %d sans identifiant)%s.",
-                    t.exported, t.ignored(), t.alreadyPresent, t.withoutId,
-                    t.notFound > 0 ? ", " + t.notFound + " introuvable(s) côté API" : ""));
-            note(String.format(Locale.FRANCE, "%s contient désormais %d conversation(s) ; %d requête(s) API utilisée(s).", file, count, requests));
-            note(complete ? "Tout l'historique est exporté : les prochaines exécutions n'ajouteront que les nouveautés."
-                          : "L'historique n'est pas encore entièrement exporté : relancez pour continuer.");
+        /** Une fois par exécution : la liste n'était pas dans l'ordre demandé. */
+        void disorder(int pages) {
+            note("Attention : la liste de l'API n'était pas dans l'ordre demandé (date de mise à jour décroissante) : pour ne rien manquer, "
+                    + "le parcours a continué jusqu'à la fin de l'historique au lieu de s'arrêter au filigrane (" + pages + " page(s) lue(s) en plus).");
+        }
+
+        void summary(RunResult result, long count, Path file) {
+            Totals t = result.totals();
+            note((result.stop() == null ? "Terminé : " : "Arrêté avant la fin : ") + counts(t, "conversation(s) exportée(s)") + ".");
+            note(String.format(Locale.FRANCE, "%s contient désormais %d conversation(s) ; %d requête(s) API utilisée(s).", file, count, result.requests()));
+            if (result.stop() != null) return;
+            note(result.complete() ? "Tout l'historique est exporté : les prochaines exécutions n'ajouteront que les nouveautés."
+                                   : "L'historique n'est pas encore entièrement exporté : relancez pour continuer.");
+        }
+
+        /** Les compteurs : exportées et ignorées comme le veut la spécification, puis ce qui ne vaut que pour --refresh ou Weba-AI. */
+        private static String counts(Totals t, String exported) {
+            StringBuilder text = new StringBuilder(String.format(Locale.FRANCE, "%d %s, %d ignorée(s) (%d déjà présente(s), %d sans identifiant)",
+                    t.exported, exported, t.ignored(), t.alreadyPresent, t.withoutId));
+            if (t.refreshing || t.updated > 0) text.append(", ").append(t.updated).append(" mise(s) à jour");
+            if (t.withoutDialog > 0) text.append(", ").append(t.withoutDialog).append(" sans dialogue");
+            return text.toString();
         }
 
         static String duration(long seconds) {
