@@ -293,6 +293,7 @@ public class FakeServer implements AutoCloseable {
             return;
         }
         if (forbidden) { send(exchange, 403, "{\"error\":true,\"reason\":\"not_allowed\",\"data\":{}}", "application/json"); return; }
+        if (path.length == 7 && path[4].equals("conversation") && path[6].equals("messages")) { messagesRoute(exchange, path, query); return; }
         if (path.length != 6 || !path[2].equals("website") || !path[4].equals("conversations") || !WEBSITE.equals(path[3])) {
             send(exchange, 404, "{\"error\":true,\"reason\":\"not_found\",\"data\":{}}", "application/json");
             return;
@@ -380,6 +381,121 @@ public class FakeServer implements AutoCloseable {
     private static void sleep(long millis) {
         try { Thread.sleep(millis); } catch (InterruptedException e) { Thread.currentThread().interrupt(); }
     }
+
+    // ==== messages (route minimale du fil « msg » : à remplacer par celle de l'autre fil à la fusion) ====
+
+    /** Requêtes servies par la route des messages. */
+    public int messageRequests;
+    private boolean inclusiveTimestampBefore;
+    private final Map<String, List<ObjectNode>> messageStore = new HashMap<>();
+    private static final int MESSAGES_PER_PAGE = 40;
+
+    /** timestamp_before inclusif (la page suivante répète le message de la borne) au lieu d'exclusif. */
+    public synchronized FakeServer inclusiveTimestampBefore(boolean value) { inclusiveTimestampBefore = value; return this; }
+
+    /** Les messages que le serveur détient pour cette conversation, du plus ancien au plus récent. */
+    public synchronized List<JsonNode> messages(String id) {
+        List<ObjectNode> held = heldMessages(id);
+        return held == null ? List.of() : held.stream().map(m -> (JsonNode) m.deepCopy()).toList();
+    }
+
+    /** Donne {@code n} messages à cette conversation (remplace les précédents). */
+    public synchronized void messagesFor(String id, int n) {
+        Conversation c = find(id);
+        List<ObjectNode> held = new ArrayList<>();
+        long start = c.node.path("created_at").asLong();
+        for (int i = 0; i < n; i++) held.add(message(c, i, start + i * 1000L));
+        messageStore.put(id, held);
+    }
+
+    /** Un nouveau message dans la conversation : elle remonte en tête et son updated_at bouge. */
+    public synchronized void answer(String id) {
+        List<ObjectNode> held = heldMessages(id);
+        touch(id);
+        Conversation c = find(id);
+        c.node.put("updated_at", c.activity);
+        held.add(message(c, held.size(), c.activity));
+    }
+
+    /** Une conversation dont l'identifiant n'a pas la forme de ceux de Crisp (chemin, majuscules…). */
+    public synchronized void addHostileSession(String rawId) {
+        Conversation c = crispConversation(clock += 1000);
+        c.node.put("session_id", rawId);
+        list.add(new Conversation(c.node, rawId, c.activity));
+        sort();
+    }
+
+    private Conversation find(String id) {
+        return list.stream().filter(c -> id.equals(c.id)).findFirst().orElseThrow(() -> new IllegalArgumentException("conversation inconnue : " + id));
+    }
+
+    /** Les messages d'une conversation de la liste (créés à la demande : 0 à 6), null si elle n'y est pas. */
+    private List<ObjectNode> heldMessages(String id) {
+        Conversation c = list.stream().filter(x -> id.equals(x.id)).findFirst().orElse(null);
+        if (c == null) return null;
+        return messageStore.computeIfAbsent(id, k -> {
+            List<ObjectNode> held = new ArrayList<>();
+            int n = Math.floorMod(k.hashCode(), 7);
+            long start = c.node.path("created_at").asLong();
+            for (int i = 0; i < n; i++) held.add(message(c, i, start + i * 1000L));
+            return held;
+        });
+    }
+
+    private ObjectNode message(Conversation c, int i, long timestamp) {
+        ObjectNode m = JSON.createObjectNode();
+        m.put("session_id", c.id).put("website_id", WEBSITE).put("fingerprint", random.nextLong() & Long.MAX_VALUE).put("timestamp", timestamp);
+        String type = List.of("text", "file", "note", "event", "picker").get(i % 5);
+        boolean operator = i % 2 == 1;
+        m.put("type", type).put("from", operator ? "operator" : "user").put("origin", operator ? "urn:crisp.im:dashboard:0" : "chat");
+        switch (type) {
+            case "text" -> m.put("content", "Bonjour, message n°" + i + " — « accentué » 😀");
+            case "note" -> m.put("content", "Note interne n°" + i);
+            case "file" -> m.putObject("content").put("name", "facture-" + i + ".pdf").put("url", "https://example.com/f/" + i + ".pdf").put("type", "application/pdf");
+            case "event" -> m.putObject("content").put("namespace", "state:resolved").putObject("text");
+            default -> {
+                ObjectNode picker = m.putObject("content").put("id", "choix-" + i).put("text", "Votre avis ?");
+                picker.putArray("choices").addObject().put("value", "oui").put("label", "Oui").put("selected", i % 3 == 0);
+            }
+        }
+        m.putArray("preview");
+        m.putArray("mentions");
+        m.put("read", "chat").put("delivered", "").put("stamped", true).put("edited", false).put("automated", false);
+        m.putObject("ignored");
+        m.putObject("user").put("type", operator ? "website" : "participant").put("user_id", new UUID(3, i % 4).toString())
+                .put("nickname", operator ? "Opératrice" : "Visiteur").put("avatar", (String) null);
+        m.putArray("references");
+        return m;
+    }
+
+    private void messagesRoute(HttpExchange exchange, String[] path, Map<String, String> query) throws IOException {
+        ObjectNode body = JSON.createObjectNode().put("error", false).put("reason", "resolved");
+        ArrayNode data = body.putArray("data");
+        boolean more;
+        synchronized (this) {
+            messageRequests++;
+            List<ObjectNode> held = WEBSITE.equals(path[3]) ? heldMessages(URLDecoder.decode(path[5], StandardCharsets.UTF_8)) : null;
+            if (held == null) {
+                send(exchange, 404, "{\"error\":true,\"reason\":\"" + (WEBSITE.equals(path[3]) ? "session_not_found" : "not_found") + "\",\"data\":{}}", "application/json");
+                return;
+            }
+            String raw = query.get("timestamp_before");
+            int end = held.size();
+            if (raw != null) {
+                long before = Long.parseLong(raw);
+                end = 0;
+                while (end < held.size() && (held.get(end).get("timestamp").asLong() < before
+                        || inclusiveTimestampBefore && held.get(end).get("timestamp").asLong() == before)) end++;
+            }
+            int from = Math.max(0, end - MESSAGES_PER_PAGE);
+            for (ObjectNode m : held.subList(from, end)) data.add(m.deepCopy());
+            more = from > 0;
+        }
+        // 206 : d'autres messages plus anciens existent ; 200 : c'est la dernière page.
+        send(exchange, more ? 206 : 200, JSON.writeValueAsString(body), "application/json");
+    }
+
+    // ==== messages : fin ====
 
     /** Lancement à la main : {@code ./jbang fake/FakeServer.java [crisp|weba] [nombre de conversations] [port]}. */
     public static void main(String[] args) throws Exception {
