@@ -1292,6 +1292,35 @@ public class ConvTest {
         }
 
         @Test
+        void serverRepeatingTheSamePageForeverIsStoppedWithCodeSix() throws Exception {
+            fake = FakeServer.crisp(0);
+            String id = "session_0b0e9a54-5b7e-4c52-9f55-3a1a3c1f2a10";
+            Files.writeString(file(), "{\"session_id\":\"" + id + "\",\"updated_at\":1763800000000}\n");
+            // Un serveur qui ignore timestamp_before : toujours la même page, toujours 206.
+            String page = "{\"error\":false,\"reason\":\"resolved\",\"data\":[{\"fingerprint\":1,\"timestamp\":1000},{\"fingerprint\":2,\"timestamp\":2000}]}";
+            int[] served = {0};
+            var loop = com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+            loop.createContext("/", exchange -> {
+                served[0]++;
+                byte[] body = page.getBytes(StandardCharsets.UTF_8);
+                exchange.sendResponseHeaders(206, body.length);
+                exchange.getResponseBody().write(body);
+                exchange.close();
+            });
+            loop.start();
+            try {
+                Run r = bare(fake.env(), "messages", "--input", file().toString(), "--base-url", "http://127.0.0.1:" + loop.getAddress().getPort() + "/v1",
+                        "--retry-base-ms", "1");
+                assertEquals(6, r.code(), r.all());
+                assertTrue(r.err().contains("renvoie sans fin la même page"), r.err());
+                assertEquals(2, served[0], "arrêt dès la première page répétée");
+                assertFalse(Files.exists(folder().resolve(id + ".jsonl")), "rien d'écrit pour cette conversation");
+            } finally {
+                loop.stop(0);
+            }
+        }
+
+        @Test
         void accessErrorsAreExplainedWithCodeFour() throws Exception {
             fake = FakeServer.crisp(3);
             exportAll("--nb", "100000");
