@@ -1035,4 +1035,327 @@ public class ConvTest {
             assertEquals(conv.Entry.NONE, conv.Schema.CRISP.read(noId, 0, noId.length));
         }
     }
+
+    // ------------------------------------------------------------------ conv messages (issue 12)
+
+    @Nested
+    class CrispMessages {
+        Path folder() { return dir.resolve("messages"); }
+
+        Run messages(String... args) { return messagesWith(fake.env(), args); }
+
+        Run messagesWith(Map<String, String> env, String... args) {
+            List<String> all = new ArrayList<>(List.of("messages", "--input", file().toString(), "--base-url", fake.url(), "--retry-base-ms", "1"));
+            all.addAll(List.of(args));
+            return bare(env, all.toArray(String[]::new));
+        }
+
+        /** Exporte la liste, puis les messages jusqu'à ce que tout soit à jour. */
+        void exportEverything() throws Exception {
+            exportAll("--nb", "100000");
+            for (int i = 0; i < 20; i++) {
+                Run r = messages("--nb", "100000");
+                assertEquals(0, r.code(), r.all());
+                if (r.out().contains("sont à jour")) return;
+            }
+            fail("les messages ne sont jamais à jour");
+        }
+
+        /** Un fichier des conversations à jour (l'export de la liste ne réécrit pas une conversation déjà présente). */
+        void refreshConversations() {
+            Run r = run("--reset", "--nb", "100000");
+            assertEquals(0, r.code(), r.all());
+        }
+
+        /** Le fichier d'une conversation : valide, unique par empreinte, le plus récent en haut. */
+        List<JsonNode> messageFile(String id) throws IOException {
+            Path f = folder().resolve(id + ".jsonl");
+            List<JsonNode> nodes = new ArrayList<>();
+            if (!Files.exists(f)) return nodes;
+            Set<String> fingerprints = new HashSet<>();
+            for (String line : Files.readAllLines(f)) {
+                JsonNode n = JSON.readTree(line);
+                assertTrue(fingerprints.add(n.path("fingerprint").asText()), "empreinte en double dans " + f);
+                if (!nodes.isEmpty()) {
+                    JsonNode p = nodes.get(nodes.size() - 1);
+                    long a = p.path("timestamp").asLong(), b = n.path("timestamp").asLong();
+                    assertTrue(a > b || a == b && p.path("fingerprint").asLong() < n.path("fingerprint").asLong(), "ordre faux dans " + f);
+                }
+                nodes.add(n);
+            }
+            return nodes;
+        }
+
+        /** Chaque conversation a exactement les messages du serveur, champs égaux ; pas de fichier sans message. */
+        void assertMessagesMatchServer() throws IOException {
+            for (String id : fake.ids()) {
+                Set<JsonNode> expected = new HashSet<>();
+                for (JsonNode m : fake.messages(id)) expected.add(JSON.readTree(JSON.writeValueAsString(m)));
+                Path f = folder().resolve(id + ".jsonl");
+                if (expected.isEmpty()) {
+                    assertFalse(Files.exists(f), "fichier pour une conversation sans message : " + id);
+                    continue;
+                }
+                List<JsonNode> got = messageFile(id);
+                assertEquals(expected.size(), got.size(), "nombre de messages de " + id);
+                assertEquals(expected, new HashSet<>(got), "messages de " + id);
+            }
+        }
+
+        @Test
+        void exportsEveryMessageOfEveryConversationThenNothingChangedCostsNothing() throws Exception {
+            fake = FakeServer.crisp(30);
+            List<String> ids = fake.ids();
+            fake.messagesFor(ids.get(0), 0);
+            fake.messagesFor(ids.get(1), 1);
+            fake.messagesFor(ids.get(2), 75);
+            exportEverything();
+            assertMessagesMatchServer();
+            long files = ids.stream().filter(id -> !fake.messages(id).isEmpty()).count();
+            Set<String> kinds = new HashSet<>();
+            for (String id : ids) for (JsonNode m : messageFile(id)) kinds.add(m.path("type").asText() + (m.path("content").isObject() ? "/objet" : "/texte"));
+            assertTrue(kinds.containsAll(Set.of("text/texte", "file/objet", "note/texte", "event/objet", "picker/objet")), kinds.toString());
+            assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(folder().resolve(ids.get(2) + ".jsonl"))));
+            int before = fake.messageRequests;
+            Run again = messages();
+            assertEquals(0, again.code(), again.all());
+            assertEquals(before, fake.messageRequests, "rien n'a bougé : aucune requête de messages");
+            assertTrue(again.out().contains("contient désormais " + files + " fichier(s) de messages"), again.out());
+            assertTrue(again.out().contains("0 conversation(s) traitée(s), 30 ignorée(s)"), again.out());
+        }
+
+        @Test
+        void pagesAcrossSeveralHundredMessagesWithExclusiveOrInclusiveTimestampBefore() throws Exception {
+            for (boolean inclusive : List.of(false, true)) {
+                if (fake != null) fake.close();
+                fake = FakeServer.crisp(4);
+                fake.inclusiveTimestampBefore(inclusive);
+                List<String> ids = fake.ids();
+                fake.messagesFor(ids.get(0), 437);
+                fake.messagesFor(ids.get(1), 40);
+                fake.messagesFor(ids.get(2), 80);
+                fake.messagesFor(ids.get(3), 41);
+                exportAll("--nb", "100000");
+                Run r = messages();
+                assertEquals(0, r.code(), r.all());
+                assertMessagesMatchServer();
+                assertEquals(437, messageFile(ids.get(0)).size());
+                assertTrue(r.out().contains("437 message(s) exporté(s)"), r.out());
+                // 11 pages de 40 (une de plus si la borne est répétée), pas davantage.
+                assertTrue(fake.messageRequests <= (inclusive ? 12 + 2 + 3 + 2 : 11 + 1 + 2 + 2), "requêtes : " + fake.messageRequests);
+                java.nio.file.Files.walk(dir).sorted(Collections.reverseOrder()).forEach(p -> p.toFile().delete());
+                Files.createDirectories(dir);
+            }
+        }
+
+        @Test
+        void newMessagesBetweenRunsAreFetchedWithFewRequests() throws Exception {
+            fake = FakeServer.crisp(10);
+            String busy = fake.ids().get(3);
+            fake.messagesFor(busy, 300);
+            exportEverything();
+            for (int i = 0; i < 3; i++) fake.answer(busy);
+            int before = fake.messageRequests;
+            Run stale = messages();
+            assertEquals(before, fake.messageRequests, "le fichier des conversations n'a pas bougé : rien à demander");
+            refreshConversations();
+            Run r = messages();
+            assertEquals(0, r.code(), r.all());
+            assertTrue(fake.messageRequests - before <= 2, "une ou deux pages suffisent : " + (fake.messageRequests - before));
+            assertTrue(r.out().contains("3 message(s) exporté(s)"), r.out());
+            assertTrue(r.out().contains("1 conversation(s) traitée(s)"), r.out());
+            assertMessagesMatchServer();
+            assertEquals(303, messageFile(busy).size());
+            before = fake.messageRequests;
+            assertEquals(0, messages().code());
+            assertEquals(before, fake.messageRequests);
+        }
+
+        @Test
+        void limitThenResumeAndResetKeepsFiles() throws Exception {
+            fake = FakeServer.crisp(25);
+            for (String id : fake.ids()) fake.messagesFor(id, 3);
+            exportAll("--nb", "100000");
+            Run first = messages("--nb", "10");
+            assertEquals(0, first.code(), first.all());
+            assertEquals(10, fake.messageRequests);
+            assertTrue(first.out().contains("25 à interroger"), first.out());
+            assertTrue(first.out().contains("Reste 15 conversation(s)"), first.out());
+            assertTrue(first.out().contains("[10/10]"), first.out());
+            assertEquals(10, Files.list(folder()).filter(p -> p.getFileName().toString().startsWith("session_")).count());
+            Run second = messages("--nb", "10");
+            assertTrue(second.out().contains("15 à interroger") && second.out().contains("10 à jour"), second.out());
+            assertEquals(20, fake.messageRequests);
+            assertEquals(0, messages("--nb", "10").code());
+            assertEquals(25, fake.messageRequests);
+            assertMessagesMatchServer();
+            Map<String, String> kept = new HashMap<>();
+            for (String id : fake.ids()) kept.put(id, Files.readString(folder().resolve(id + ".jsonl")));
+            Run reset = messages("--reset", "--nb", "100");
+            assertEquals(0, reset.code(), reset.all());
+            assertTrue(reset.out().contains("fichiers de messages sont gardés"), reset.out());
+            assertEquals(50, fake.messageRequests, "une page par conversation, déjà entièrement connue");
+            for (String id : fake.ids()) assertEquals(kept.get(id), Files.readString(folder().resolve(id + ".jsonl")));
+        }
+
+        @Test
+        void deletedConversationIsCountedAndSkipped() throws Exception {
+            fake = FakeServer.crisp(6);
+            exportAll("--nb", "100000");
+            String gone = fake.ids().get(2);
+            fake.delete(gone);
+            Run r = messages();
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("1 introuvable(s) chez Crisp"), r.out());
+            assertTrue(r.out().contains(gone + " : introuvable"), r.out());
+            assertFalse(Files.exists(folder().resolve(gone + ".jsonl")));
+            assertMessagesMatchServer();
+            int before = fake.messageRequests;
+            assertEquals(0, messages().code());
+            assertEquals(before, fake.messageRequests, "une conversation supprimée n'est pas redemandée");
+        }
+
+        @Test
+        void quotaInTheMiddleOfAConversationStopsThenTheNextRunCompletes() throws Exception {
+            fake = FakeServer.crisp(5);
+            List<String> ids = fake.ids();
+            for (String id : ids) fake.messagesFor(id, 200);
+            exportAll("--nb", "100000");
+            fake.quota(7);                                   // 5 pages pour la première, 2 pour la deuxième, puis 429
+            Run stopped = messages();
+            assertEquals(5, stopped.code(), stopped.all());
+            assertTrue(stopped.err().contains("Limite de l'API atteinte"), stopped.err());
+            assertTrue(stopped.out().contains("1 conversation(s) traitée(s)"), stopped.out());
+            assertEquals(1, Files.list(folder()).filter(p -> p.getFileName().toString().endsWith(".jsonl") && p.getFileName().toString().startsWith("session_")).count(),
+                    "la conversation interrompue n'a pas de fichier partiel");
+            fake.quota(-1);
+            Run resumed = messages();
+            assertEquals(0, resumed.code(), resumed.all());
+            assertTrue(resumed.out().contains("4 conversation(s) traitée(s)"), resumed.out());
+            assertMessagesMatchServer();
+        }
+
+        @Test
+        void killedAtRandomMomentsThenResumedLosesAndDoublesNothing() throws Exception {
+            fake = FakeServer.crisp(120);
+            Random random = new Random(12);
+            for (String id : fake.ids()) fake.messagesFor(id, 1 + random.nextInt(90));
+            exportAll("--nb", "100000");
+            for (int round = 0; round < 4; round++) {
+                int target = fake.messageRequests + 3 + random.nextInt(40);
+                Process p = bareChild(fake.env(), "messages", "--input", file().toString(), "--base-url", fake.url(), "--retry-base-ms", "1",
+                        "--nb", "100000", "--requests-per-minute", "3000").start();
+                Thread drain = new Thread(() -> {
+                    try { p.getInputStream().transferTo(java.io.OutputStream.nullOutputStream()); } catch (IOException ignored) { }
+                });
+                drain.start();
+                try {
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                    while (fake.messageRequests < target && p.isAlive() && System.nanoTime() < deadline) Thread.sleep(2);
+                    Thread.sleep(random.nextInt(15));
+                    assertTrue(p.isAlive(), "l'export était déjà fini : le tuer ne prouverait rien");
+                } finally {
+                    p.destroyForcibly().waitFor();
+                    drain.join();
+                }
+                // Ce qui est écrit est valide, trié, sans doublon, et n'est que ce que le serveur détient.
+                for (String id : fake.ids()) {
+                    Set<JsonNode> server = new HashSet<>();
+                    for (JsonNode m : fake.messages(id)) server.add(JSON.readTree(JSON.writeValueAsString(m)));
+                    List<JsonNode> got = messageFile(id);
+                    assertTrue(server.containsAll(got), "message inconnu du serveur après kill -9 : " + id);
+                }
+                String busy = fake.ids().get(random.nextInt(fake.size()));
+                fake.answer(busy);
+                refreshConversations();
+            }
+            Run resumed = messages("--nb", "100000");
+            assertEquals(0, resumed.code(), resumed.all());
+            assertTrue(resumed.out().contains("sont à jour"), resumed.out());
+            assertMessagesMatchServer();
+            try (var left = Files.list(folder())) {
+                assertFalse(left.anyMatch(p -> p.toString().endsWith(".tmp")), "reste de fichier temporaire");
+            }
+        }
+
+        @Test
+        void hostileSessionIdsAreRefusedAndNothingIsWrittenOutside() throws Exception {
+            fake = FakeServer.crisp(3);
+            String uuid = "0b0e9a54-5b7e-4c52-9f55-3a1a3c1f2a10";
+            List<String> hostile = List.of("../../evil", "session_../../evil", "session_" + uuid.toUpperCase(), "session_" + uuid + "/../../evil",
+                    "/tmp/evil", "session_" + uuid + ".jsonl");
+            for (String raw : hostile) fake.addHostileSession(raw);
+            exportAll("--nb", "100000");
+            Run r = messages();
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains(hostile.size() + " refusée(s) (identifiant invalide)"), r.out());
+            assertTrue(r.out().contains("3 conversation(s) traitée(s)"), r.out());
+            for (String line : fake.log) assertFalse(line.contains("evil") || line.contains(uuid.toUpperCase()), line);
+            try (var all = Files.list(dir.getParent())) {
+                assertFalse(all.anyMatch(p -> p.getFileName().toString().contains("evil")), "fichier écrit hors du dossier");
+            }
+            try (var files = Files.walk(dir)) {
+                for (Path p : (Iterable<Path>) files::iterator) {
+                    assertFalse(p.getFileName().toString().contains("evil"), p.toString());
+                    if (p.startsWith(folder()) && !p.equals(folder()))
+                        assertTrue(p.getFileName().toString().matches("session_[0-9a-f-]{36}\\.jsonl|messages\\.jsonl\\.(fetched|state\\.json|lock)"), p.toString());
+                }
+            }
+        }
+
+        @Test
+        void serverRepeatingTheSamePageForeverIsStoppedWithCodeSix() throws Exception {
+            fake = FakeServer.crisp(0);
+            String id = "session_0b0e9a54-5b7e-4c52-9f55-3a1a3c1f2a10";
+            Files.writeString(file(), "{\"session_id\":\"" + id + "\",\"updated_at\":1763800000000}\n");
+            // Un serveur qui ignore timestamp_before : toujours la même page, toujours 206.
+            String page = "{\"error\":false,\"reason\":\"resolved\",\"data\":[{\"fingerprint\":1,\"timestamp\":1000},{\"fingerprint\":2,\"timestamp\":2000}]}";
+            int[] served = {0};
+            var loop = com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+            loop.createContext("/", exchange -> {
+                served[0]++;
+                byte[] body = page.getBytes(StandardCharsets.UTF_8);
+                exchange.sendResponseHeaders(206, body.length);
+                exchange.getResponseBody().write(body);
+                exchange.close();
+            });
+            loop.start();
+            try {
+                Run r = bare(fake.env(), "messages", "--input", file().toString(), "--base-url", "http://127.0.0.1:" + loop.getAddress().getPort() + "/v1",
+                        "--retry-base-ms", "1");
+                assertEquals(6, r.code(), r.all());
+                assertTrue(r.err().contains("renvoie sans fin la même page"), r.err());
+                assertEquals(2, served[0], "arrêt dès la première page répétée");
+                assertFalse(Files.exists(folder().resolve(id + ".jsonl")), "rien d'écrit pour cette conversation");
+            } finally {
+                loop.stop(0);
+            }
+        }
+
+        @Test
+        void accessErrorsAreExplainedWithCodeFour() throws Exception {
+            fake = FakeServer.crisp(3);
+            exportAll("--nb", "100000");
+            Map<String, String> otherSite = new HashMap<>(fake.env());
+            otherSite.put("ID_SITE_CRISP", "11111111-2222-3333-4444-555555555555");
+            Run site = messagesWith(otherSite);
+            assertEquals(4, site.code(), site.all());
+            assertTrue(site.err().contains("Crisp ne trouve pas ce site"), site.err());
+            Map<String, String> badKey = new HashMap<>(fake.env());
+            badKey.put("CRISP_KEY_PROD", "mauvaise-cle");
+            Run key = messagesWith(badKey);
+            assertEquals(4, key.code(), key.all());
+            assertTrue(key.err().contains("Crisp refuse l'identifiant ou la clé"), key.err());
+            fake.forbidden(true);
+            Run forbidden = messages();
+            assertEquals(4, forbidden.code(), forbidden.all());
+            assertTrue(forbidden.err().contains("website:conversation:messages"), forbidden.err());
+            assertFalse(Files.exists(folder().resolve(fake.ids().get(0) + ".jsonl")));
+            Run missing = messagesWith(without(fake.env(), "CRISP_KEY_PROD"));
+            assertEquals(3, missing.code());
+            Run noInput = bare(fake.env(), "messages", "--input", dir.resolve("absent.jsonl").toString(), "--base-url", fake.url());
+            assertEquals(3, noInput.code());
+            assertTrue(noInput.err().contains("exportez d'abord les conversations"), noInput.err());
+        }
+    }
 }

@@ -88,6 +88,7 @@ import picocli.CommandLine.TypeConversionException;
         sortOptions = false, usageHelpAutoWidth = true,
         headerHeading = "", synopsisHeading = "Usage : ", descriptionHeading = "%n",
         optionListHeading = "%nOptions :%n", commandListHeading = "%nCommandes :%n", exitCodeListHeading = "%nCodes de sortie :%n",
+        subcommands = {conv.MessagesCommand.class},
         description = {
             "Exporte les conversations d'un compte Crisp (ou d'un bot Weba-AI) dans un fichier JSONL, un peu plus "
                 + "à chaque exécution, sans perte ni doublon, trié par dernière activité.",
@@ -198,6 +199,9 @@ public class conv implements Callable<Integer> {
             err.flush();
         }
     }
+
+    /** Crisp, ouvert depuis les variables d'environnement : sert aussi à la commande messages. */
+    Crisp openCrisp(ApiOptions options) { return (Crisp) SourceKind.crisp.open(env, options, 20); }
 
     private Path outputFile() {
         Path file = output != null ? output : exportFolder().resolve(sourceKind.info.defaultFile());
@@ -2365,4 +2369,621 @@ public class conv implements Callable<Integer> {
             return seconds / 3600 + " h " + seconds % 3600 / 60 + " min";
         }
     }
+
+    // ==== messages : début ====
+
+    /**
+     * {@code conv messages} : l'historique complet des messages de chaque conversation Crisp du fichier exporté,
+     * un fichier {@code messages/<session_id>.jsonl} par conversation (le plus récent en haut, unique par empreinte).
+     */
+    @Command(name = "messages", mixinStandardHelpOptions = true, version = "conv 1.0.0", sortOptions = false, usageHelpAutoWidth = true,
+            synopsisHeading = "Usage : ", descriptionHeading = "%n", optionListHeading = "%nOptions :%n",
+            exitCodeListHeading = "%nCodes de sortie :%n",
+            description = {
+                "Exporte l'historique des messages de chaque conversation Crisp du fichier des conversations, dans "
+                    + "<dossier du fichier>/messages/<session_id>.jsonl : tous les champs, sans doublon, le plus récent en haut.",
+                "Une conversation sans message n'a pas de fichier. Seules les conversations nouvelles ou dont updated_at a bougé sont redemandées."},
+            exitCodeList = {
+                "0:terminé (limite --nb atteinte ou tout est à jour)",
+                "1:erreur inattendue (rien n'est perdu : relancez)",
+                "2:option invalide",
+                "3:configuration : variable manquante ou fichier des conversations absent",
+                "4:accès refusé par l'API (identifiants, droits, site)",
+                "5:quota ou limite de débit de l'API atteint (progression enregistrée)",
+                "6:API injoignable ou réponse inattendue (progression enregistrée)",
+                "7:fichier : écriture impossible",
+                "8:une autre exécution utilise déjà ce dossier de messages"})
+    static final class MessagesCommand implements Callable<Integer> {
+        @CommandLine.ParentCommand conv parent;
+        @Spec CommandSpec spec;
+
+        @Option(names = "--nb", paramLabel = "N", converter = PositiveInt.class, defaultValue = "50",
+                description = "Nombre maximum de conversations à interroger (défaut : ${DEFAULT-VALUE}) ; celles qui sont à jour ne comptent pas.")
+        int limit;
+
+        @Option(names = "--reset", description = "Oublie l'état des messages et repart de la première conversation ; les fichiers de messages sont gardés et complétés sans doublon.")
+        boolean reset;
+
+        @Option(names = "--input", paramLabel = "FICHIER",
+                description = "Fichier des conversations (défaut : conversations/conversations.jsonl). Les messages vont dans le dossier messages/ à côté.")
+        Path input;
+
+        @CommandLine.Mixin ApiOptions api;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            MessagesProgress progress = new MessagesProgress(out);
+            try {
+                Path file = (input != null ? input : exportFolder().resolve("conversations.jsonl")).toAbsolutePath().normalize();
+                if (!Files.isRegularFile(file))
+                    throw new Failure(Exit.CONFIG, "Le fichier des conversations " + file + " est introuvable : exportez d'abord les "
+                            + "conversations (« jbang conv.java »), ou indiquez-le avec --input.");
+                Crisp crisp = parent.openCrisp(api);
+                Path folder = file.getParent().resolve("messages");
+                try (MessagesState state = MessagesState.open(folder, reset, progress);
+                     MessagesPlan plan = MessagesPlan.read(file, state)) {
+                    progress.plan(file, plan, limit);
+                    return run(crisp, state, plan, progress);
+                }
+            } finally {
+                out.flush();
+            }
+        }
+
+        /** Parcourt les conversations à interroger depuis la position de reprise, en tournant jusqu'au début du fichier. */
+        private int run(Crisp crisp, MessagesState state, MessagesPlan plan, MessagesProgress progress) {
+            ConversationMessages fetcher = new ConversationMessages(crisp, state.folder(), progress);
+            int pending = plan.pending();
+            int start = plan.firstAtOrAfter(state.nextOffset());
+            Failure stop = null;
+            int handled = 0;
+            for (int k = 0; k < pending && progress.attempted < limit; k++) {
+                long offset = plan.offset((start + k) % pending);
+                MessagesPlan.Conversation c = plan.at(offset);
+                handled++;
+                // Une ligne en double dans le fichier : déjà traitée plus haut dans cette exécution.
+                if (c == null || state.upToDate(c.sessionId(), c.updatedAt())) continue;
+                progress.attempted++;
+                ConversationMessages.Outcome outcome;
+                try {
+                    outcome = fetcher.fetch(c.sessionId());
+                } catch (Failure f) {
+                    if (!f.exit.stopsApiCalls()) throw f;
+                    // Reprise sur cette conversation (sauf une page qui se répète : on passe à la suivante).
+                    state.saveCursor(fetcher.looped() ? offset + 1 : offset);
+                    progress.attempted--;
+                    handled--;
+                    stop = f;
+                    break;
+                }
+                if (outcome.created()) state.filesCreated++;
+                state.record(c.sessionId(), c.updatedAt(), outcome.gone());
+                state.saveCursor(offset + 1);
+                progress.conversation(progress.attempted, Math.min(limit, pending), c.sessionId(), outcome);
+            }
+            if (stop == null || stop.exit != Exit.AUTH)
+                progress.summary(plan, state, crisp.http().requests(), pending - handled);
+            if (stop != null) throw stop;
+            return Exit.OK.code;
+        }
+    }
+
+    /**
+     * Une lecture en flux du fichier des conversations : ce qu'il faut interroger (la position de chaque ligne,
+     * 8 octets par conversation à interroger), ce qui est à jour, ce qui est refusé. Le fichier reste ouvert :
+     * si conv le remplace pendant l'exécution, on continue de lire la même version.
+     */
+    static final class MessagesPlan implements AutoCloseable {
+        /** Ce qui sert des conversations : l'identifiant et updated_at (l'activité « active.last » ne dit rien des messages). */
+        static final Schema UPDATED = Schema.CRISP;
+        private static final java.util.regex.Pattern SESSION_ID =
+                java.util.regex.Pattern.compile("session_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+
+        record Conversation(String sessionId, long updatedAt) { }
+
+        private final FileChannel channel;
+        private final LongList offsets = new LongList();
+        long conversations, upToDate, refused;
+
+        private MessagesPlan(FileChannel channel) { this.channel = channel; }
+
+        /** Un identifiant de Crisp : « session_ » et un UUID en minuscules ; rien d'autre ne devient un nom de fichier. */
+        static boolean validSessionId(String id) { return id != null && SESSION_ID.matcher(id).matches(); }
+
+        static MessagesPlan read(Path file, MessagesState state) {
+            FileChannel channel = null;
+            try {
+                channel = FileChannel.open(file, StandardOpenOption.READ);
+                MessagesPlan plan = new MessagesPlan(channel);
+                // Le flux n'est pas fermé ici : il fermerait le canal qui sert ensuite aux lectures à une position.
+                LineReader lines = new LineReader(Channels.newInputStream(channel));
+                while (lines.next()) {
+                    if (lines.isBlank()) continue;
+                    plan.conversations++;
+                    Entry entry = UPDATED.read(lines.buffer(), lines.start(), lines.length());
+                    if (entry == null || !validSessionId(entry.id())) plan.refused++;
+                    else if (state.upToDate(entry.id(), entry.walkKey())) plan.upToDate++;
+                    else plan.offsets.add(lines.offset());
+                }
+                return plan;
+            } catch (IOException e) {
+                Store.closeQuietly(channel);
+                throw Store.fileFailure("lire " + file, e);
+            }
+        }
+
+        int pending() { return offsets.size(); }
+        long offset(int index) { return offsets.get(index); }
+
+        /** L'indice de la première conversation à interroger située à {@code offset} ou après (0 si aucune : on fait le tour). */
+        int firstAtOrAfter(long offset) {
+            int low = 0, high = offsets.size();
+            while (low < high) {
+                int mid = (low + high) >>> 1;
+                if (offsets.get(mid) < offset) low = mid + 1; else high = mid;
+            }
+            return low == offsets.size() ? 0 : low;
+        }
+
+        /** Relit la ligne qui commence à {@code offset}. */
+        Conversation at(long offset) {
+            try {
+                java.io.ByteArrayOutputStream line = new java.io.ByteArrayOutputStream();
+                ByteBuffer chunk = ByteBuffer.allocate(1 << 14);
+                long position = offset;
+                read:
+                while (true) {
+                    chunk.clear();
+                    int n = channel.read(chunk, position);
+                    if (n <= 0) break;
+                    for (int i = 0; i < n; i++) {
+                        if (chunk.get(i) == '\n') { line.write(chunk.array(), 0, i); break read; }
+                    }
+                    line.write(chunk.array(), 0, n);
+                    position += n;
+                }
+                byte[] bytes = line.toByteArray();
+                Entry entry = UPDATED.read(bytes, 0, bytes.length);
+                return entry == null || !validSessionId(entry.id()) ? null : new Conversation(entry.id(), entry.walkKey());
+            } catch (IOException e) {
+                throw Store.fileFailure("relire le fichier des conversations", e);
+            }
+        }
+
+        @Override public void close() { Store.closeQuietly(channel); }
+    }
+
+    /**
+     * Les messages d'une conversation : pages du plus récent au plus ancien par timestamp_before, fusion sans doublon
+     * avec le fichier existant, remplacement atomique du fichier. Rien n'est écrit si la conversation est interrompue
+     * (quota, réseau) : un fichier partiel arrêterait à tort le parcours incrémental suivant.
+     */
+    static final class ConversationMessages {
+        static final Schema MESSAGE = new Schema("fingerprint", new KeyPath(null, "timestamp", false), new KeyPath(null, "timestamp", false));
+
+        /** Le bilan d'une conversation. */
+        record Outcome(boolean gone, int exported, int ignored, int total, int requests, boolean created) { }
+
+        /** Un message : son empreinte, sa date, ses octets (ceux du fichier, ou ceux de l'API re-sérialisés sans changement). */
+        record Message(String fingerprint, long timestamp, byte[] bytes) {
+            static final Comparator<Message> NEWEST_FIRST = Comparator.comparingLong(Message::timestamp).reversed()
+                    .thenComparing(Message::fingerprint, ConversationMessages::compareFingerprints);
+        }
+
+        private final Crisp crisp;
+        private final Path folder;
+        private final MessagesProgress progress;
+        private boolean websiteConfirmed, looped;
+
+        ConversationMessages(Crisp crisp, Path folder, MessagesProgress progress) {
+            this.crisp = crisp;
+            this.folder = folder;
+            this.progress = progress;
+        }
+
+        /** Vrai si le dernier arrêt vient d'un serveur qui renvoie sans fin la même page. */
+        boolean looped() { return looped; }
+
+        Outcome fetch(String sessionId) {
+            looped = false;
+            int requestsBefore = crisp.http().requests();
+            Path file = folder.resolve(sessionId + ".jsonl");
+            Map<String, Message> known = readExisting(file);
+            boolean existed = known != null;
+            Map<String, Message> fresh = new java.util.HashMap<>();
+            int ignored = 0;
+            Long before = null;
+            while (true) {
+                Http.Answer answer = crisp.http().get(uri(sessionId, before), crisp.headers());
+                int status = answer.status();
+                if (status == 404) {
+                    confirmWebsite();
+                    return new Outcome(true, 0, 0, existed ? known.size() : 0, crisp.http().requests() - requestsBefore, false);
+                }
+                JsonNode data = answer.body().path("data");
+                if (status < 200 || status >= 300 || !data.isArray()) throw refusal(answer);
+                if (data.isEmpty()) break;
+                int added = 0;
+                boolean allInFile = true;
+                long oldest = Long.MAX_VALUE;
+                for (JsonNode node : data) {
+                    byte[] bytes = Schema.bytes(node);
+                    Entry entry = MESSAGE.read(bytes, 0, bytes.length);
+                    // Sans empreinte, un message ne peut être dédoublonné : il est compté comme ignoré.
+                    if (entry == null || entry.id() == null) { ignored++; continue; }
+                    oldest = Math.min(oldest, entry.walkKey());
+                    boolean inFile = existed && known.containsKey(entry.id());
+                    if (!inFile) allInFile = false;
+                    if (inFile || fresh.containsKey(entry.id())) { ignored++; continue; }
+                    fresh.put(entry.id(), new Message(entry.id(), entry.walkKey(), bytes));
+                    added++;
+                }
+                // Parcours incrémental : une page déjà entièrement dans le fichier, tout ce qui est plus ancien y est aussi.
+                if (existed && allInFile) break;
+                if (oldest == Long.MAX_VALUE || oldest == Long.MIN_VALUE) break;
+                boolean older = before == null || oldest < before;
+                if (!older) {
+                    // 206 sans rien de nouveau ni de plus ancien : le serveur tourne en rond, on n'insiste pas.
+                    if (added == 0 && status == 206) {
+                        looped = true;
+                        throw new Failure(Exit.NETWORK, "Crisp renvoie sans fin la même page de messages pour " + sessionId
+                                + " (timestamp_before=" + before + " n'avance plus) : rien n'est écrit pour cette conversation, "
+                                + "la suivante sera traitée à la prochaine exécution ; si cela persiste, signalez-le.");
+                    }
+                    break;
+                }
+                // 206 : d'autres pages ; 200 : la dernière (on ne s'y fie pas seul : page vide ou rien de plus ancien arrêtent aussi).
+                if (status != 206) break;
+                before = oldest;
+            }
+            int total = (existed ? known.size() : 0) + fresh.size();
+            if (!fresh.isEmpty()) write(file, known, fresh.values());
+            return new Outcome(false, fresh.size(), ignored, total, crisp.http().requests() - requestsBefore, !existed && !fresh.isEmpty());
+        }
+
+        private URI uri(String sessionId, Long before) {
+            return URI.create(crisp.base() + "/website/" + encode(crisp.websiteId()) + "/conversation/" + sessionId + "/messages"
+                    + (before == null ? "" : "?timestamp_before=" + before));
+        }
+
+        /** Un 404 peut venir d'un site inconnu : une page de la liste le dit (une seule fois par exécution), sinon la conversation a été supprimée. */
+        private void confirmWebsite() {
+            if (websiteConfirmed) return;
+            crisp.list(1);
+            websiteConfirmed = true;
+        }
+
+        private static Failure refusal(Http.Answer answer) {
+            String reason = answer.body().path("reason").asText("");
+            String said = " (HTTP " + answer.status() + (reason.isEmpty() ? "" : " " + reason) + ")";
+            return switch (answer.status()) {
+                case 401 -> new Failure(Exit.AUTH, "Crisp refuse l'identifiant ou la clé" + said + " : vérifiez CRISP_IDENTIFIER_PROD et CRISP_KEY_PROD (jeton plugin de production).");
+                case 403 -> new Failure(Exit.AUTH, "Crisp refuse l'accès aux messages" + said + " : le jeton n'a pas le droit website:conversation:messages, ou le plugin n'est pas installé sur ce site.");
+                default -> new Failure(Exit.NETWORK, "Réponse inattendue de Crisp sur la route des messages" + said + " : rien n'est perdu, relancez plus tard.");
+            };
+        }
+
+        /** Les messages du fichier existant (null s'il n'existe pas) ; une ligne illisible est mise de côté, jamais perdue. */
+        private Map<String, Message> readExisting(Path file) {
+            if (!Files.exists(file)) return null;
+            Map<String, Message> known = new java.util.LinkedHashMap<>();
+            int rejected = 0;
+            try (LineReader lines = new LineReader(Files.newInputStream(file));
+                 OutputStream aside = new LazyOutput(ExportFiles.sibling(file, ".rejected"))) {
+                while (lines.next()) {
+                    if (lines.isBlank()) continue;
+                    Entry entry = MESSAGE.read(lines.buffer(), lines.start(), lines.length());
+                    if (entry == null || entry.id() == null) {
+                        aside.write(lines.buffer(), lines.start(), lines.length());
+                        aside.write('\n');
+                        rejected++;
+                        continue;
+                    }
+                    byte[] bytes = Arrays.copyOfRange(lines.buffer(), lines.start(), lines.start() + lines.length());
+                    known.putIfAbsent(entry.id(), new Message(entry.id(), entry.walkKey(), bytes));
+                }
+            } catch (IOException e) {
+                throw Store.fileFailure("lire " + file, e);
+            }
+            if (rejected > 0)
+                progress.note("Attention : " + rejected + " ligne(s) illisible(s) dans " + file.getFileName() + " mise(s) de côté dans "
+                        + file.getFileName() + ".rejected.");
+            return known;
+        }
+
+        private static void write(Path file, Map<String, Message> known, java.util.Collection<Message> fresh) {
+            List<Message> all = new ArrayList<>(fresh);
+            if (known != null) all.addAll(known.values());
+            all.sort(Message.NEWEST_FIRST);
+            try {
+                AtomicFile.replace(file, out -> {
+                    for (Message m : all) { out.write(m.bytes()); out.write('\n'); }
+                });
+            } catch (IOException e) {
+                throw Store.fileFailure("écrire " + file, e);
+            }
+        }
+
+        /** Empreintes numériques comparées comme des nombres, sinon comme du texte. */
+        static int compareFingerprints(String a, String b) {
+            try {
+                return new java.math.BigInteger(a).compareTo(new java.math.BigInteger(b));
+            } catch (NumberFormatException notNumbers) {
+                return a.compareTo(b);
+            }
+        }
+    }
+
+    /**
+     * L'état des messages, dans le dossier messages/ :
+     * <ul>
+     * <li>{@code messages.jsonl.fetched} : un journal en ajout seul, une ligne {"session_id", "updated_at"} (plus "gone" pour
+     *     une conversation supprimée chez Crisp) écrite et forcée après le fichier de la conversation ; la dernière ligne
+     *     d'un identifiant fait foi ; compacté (réécrit atomiquement) au démarrage quand il dépasse le double du nécessaire ;</li>
+     * <li>{@code messages.jsonl.state.json} : la position de reprise dans le fichier des conversations (octets), petite et
+     *     remplacée atomiquement après chaque conversation ;</li>
+     * <li>{@code messages.jsonl.lock} : une seule exécution à la fois.</li>
+     * </ul>
+     * En mémoire : une table à adressage ouvert empreinte de l'UUID (64 bits) → updated_at, 16 octets par case, au plus
+     * 60 % pleine : 32 Mo pour un million de conversations. Une collision d'empreintes ne ferait qu'interroger une
+     * conversation de trop (il faudrait aussi le même updated_at pour en sauter une).
+     */
+    static final class MessagesState implements AutoCloseable {
+        record Cursor(int format, long nextOffset, String savedAt) { }
+
+        private final Path folder, journal, stateFile;
+        private final FileChannel lock;
+        private FileChannel journalOut;
+        private long[] keys = new long[1 << 12], values = new long[1 << 12];
+        private int size;
+        private long journalLines, nextOffset;
+        long filesAtStart, filesCreated;
+
+        private MessagesState(Path folder, FileChannel lock) {
+            this.folder = folder;
+            this.journal = folder.resolve("messages.jsonl.fetched");
+            this.stateFile = folder.resolve("messages.jsonl.state.json");
+            this.lock = lock;
+        }
+
+        Path folder() { return folder; }
+        long nextOffset() { return nextOffset; }
+        long files() { return filesAtStart + filesCreated; }
+
+        static MessagesState open(Path folder, boolean reset, MessagesProgress progress) {
+            FileChannel channel = null;
+            try {
+                Files.createDirectories(folder);
+                channel = FileChannel.open(folder.resolve("messages.jsonl.lock"), Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), Store.PRIVATE);
+                FileLock held;
+                try {
+                    held = channel.tryLock();
+                } catch (OverlappingFileLockException e) {
+                    held = null;
+                }
+                if (held == null)
+                    throw new Failure(Exit.BUSY, "Une autre exécution de « conv messages » utilise déjà " + folder
+                            + " : attendez qu'elle se termine (ou arrêtez-la), puis relancez.");
+                MessagesState state = new MessagesState(folder, channel);
+                if (reset) {
+                    Files.deleteIfExists(state.journal);
+                    Files.deleteIfExists(state.stateFile);
+                    progress.note("--reset : état des messages oublié ; les fichiers de messages sont gardés et seront complétés sans doublon.");
+                }
+                state.scanFolder();
+                state.loadJournal(progress);
+                state.loadCursor(progress);
+                return state;
+            } catch (IOException e) {
+                Store.closeQuietly(channel);
+                throw Store.fileFailure("préparer " + folder, e);
+            } catch (RuntimeException e) {
+                Store.closeQuietly(channel);
+                throw e;
+            }
+        }
+
+        /** Une lecture en flux du dossier : restes d'écritures interrompues effacés, fichiers de messages comptés. */
+        private void scanFolder() throws IOException {
+            try (var entries = Files.newDirectoryStream(folder)) {
+                for (Path p : entries) {
+                    String name = p.getFileName().toString();
+                    if (name.endsWith(".tmp")) Store.deleteQuietly(p);
+                    else if (name.endsWith(".jsonl") && MessagesPlan.validSessionId(name.substring(0, name.length() - 6))) filesAtStart++;
+                }
+            }
+        }
+
+        private void loadJournal(MessagesProgress progress) throws IOException {
+            if (!Files.exists(journal)) return;
+            truncateTornTail();
+            try (LineReader lines = new LineReader(Files.newInputStream(journal))) {
+                while (lines.next()) {
+                    Entry entry = MessagesPlan.UPDATED.read(lines.buffer(), lines.start(), lines.length());
+                    if (entry == null || !MessagesPlan.validSessionId(entry.id())) continue;
+                    journalLines++;
+                    put(key(entry.id()), entry.walkKey());
+                }
+            }
+            if (journalLines > 2L * size + 10_000) compact(progress);
+        }
+
+        /** Une ligne sans fin de ligne est le reste d'un ajout interrompu : sa conversation sera simplement redemandée. */
+        private void truncateTornTail() throws IOException {
+            try (FileChannel channel = FileChannel.open(journal, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                long end = channel.size();
+                ByteBuffer one = ByteBuffer.allocate(1);
+                while (end > 0) {
+                    one.clear();
+                    channel.read(one, end - 1);
+                    if (one.get(0) == '\n') break;
+                    end--;
+                }
+                if (end < channel.size()) {
+                    channel.truncate(end);
+                    channel.force(true);
+                }
+            }
+        }
+
+        /** Garde une ligne par conversation (celle qui fait foi), en flux, par fichier temporaire renommé. */
+        private void compact(MessagesProgress progress) throws IOException {
+            BitSet written = new BitSet(keys.length);
+            long[] kept = {0};
+            AtomicFile.replace(journal, out -> {
+                try (LineReader lines = new LineReader(Files.newInputStream(journal))) {
+                    while (lines.next()) {
+                        Entry entry = MessagesPlan.UPDATED.read(lines.buffer(), lines.start(), lines.length());
+                        if (entry == null || !MessagesPlan.validSessionId(entry.id())) continue;
+                        int slot = slot(key(entry.id()));
+                        if (keys[slot] == 0 || values[slot] != entry.walkKey() || written.get(slot)) continue;
+                        written.set(slot);
+                        out.write(lines.buffer(), lines.start(), lines.length());
+                        out.write('\n');
+                        kept[0]++;
+                    }
+                }
+            });
+            progress.note("Journal des messages compacté : " + journalLines + " ligne(s) → " + kept[0] + ".");
+            journalLines = kept[0];
+        }
+
+        private void loadCursor(MessagesProgress progress) {
+            if (!Files.exists(stateFile)) return;
+            try {
+                Cursor cursor = JSON.readValue(stateFile.toFile(), Cursor.class);
+                nextOffset = Math.max(0, cursor.nextOffset());
+            } catch (IOException e) {
+                // Ce n'est qu'une position de reprise : le journal dit déjà ce qui est à jour.
+                progress.note("État " + stateFile.getFileName() + " illisible : reprise depuis la première conversation (rien ne sera redemandé inutilement).");
+            }
+        }
+
+        /** Vrai si les messages ont déjà été lus à ce même updated_at. */
+        boolean upToDate(String sessionId, long updatedAt) {
+            int slot = slot(key(sessionId));
+            return keys[slot] != 0 && values[slot] == updatedAt;
+        }
+
+        /** Note la conversation comme à jour : une ligne ajoutée au journal et forcée (O(1), sans réécrire de table). */
+        void record(String sessionId, long updatedAt, boolean gone) {
+            com.fasterxml.jackson.databind.node.ObjectNode node = JSON.createObjectNode().put("session_id", sessionId);
+            if (updatedAt == Long.MIN_VALUE) node.putNull("updated_at"); else node.put("updated_at", updatedAt);
+            if (gone) node.put("gone", true);
+            try {
+                if (journalOut == null)
+                    journalOut = FileChannel.open(journal, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND), Store.PRIVATE);
+                byte[] line = JSON.writeValueAsBytes(node);
+                ByteBuffer buffer = ByteBuffer.allocate(line.length + 1).put(line).put((byte) '\n');
+                buffer.flip();
+                while (buffer.hasRemaining()) journalOut.write(buffer);
+                journalOut.force(false);
+            } catch (IOException e) {
+                throw Store.fileFailure("écrire " + journal, e);
+            }
+            journalLines++;
+            put(key(sessionId), updatedAt);
+        }
+
+        void saveCursor(long offset) {
+            nextOffset = offset;
+            try {
+                byte[] bytes = JSON.writeValueAsBytes(new Cursor(1, offset, Instant.now().toString()));
+                AtomicFile.replace(stateFile, out -> out.write(bytes));
+            } catch (IOException e) {
+                throw Store.fileFailure("enregistrer l'état " + stateFile, e);
+            }
+        }
+
+        /** L'empreinte 64 bits de l'UUID d'un identifiant déjà validé ; jamais 0, qui marque une case vide. */
+        static long key(String sessionId) {
+            java.util.UUID uuid = java.util.UUID.fromString(sessionId.substring("session_".length()));
+            long k = uuid.getMostSignificantBits() * 0x9E3779B97F4A7C15L ^ uuid.getLeastSignificantBits();
+            return k == 0 ? 1 : k;
+        }
+
+        private int slot(long k) {
+            int mask = keys.length - 1;
+            int i = (int) (k ^ (k >>> 29) ^ (k >>> 47)) & mask;
+            while (keys[i] != 0 && keys[i] != k) i = (i + 1) & mask;
+            return i;
+        }
+
+        private void put(long k, long value) {
+            int i = slot(k);
+            if (keys[i] == 0) {
+                keys[i] = k;
+                if (++size * 10L > keys.length * 6L) { values[i] = value; grow(); return; }
+            }
+            values[i] = value;
+        }
+
+        private void grow() {
+            long[] oldKeys = keys, oldValues = values;
+            keys = new long[oldKeys.length * 2];
+            values = new long[oldValues.length * 2];
+            for (int i = 0; i < oldKeys.length; i++) {
+                if (oldKeys[i] == 0) continue;
+                int j = slot(oldKeys[i]);
+                keys[j] = oldKeys[i];
+                values[j] = oldValues[i];
+            }
+        }
+
+        @Override
+        public void close() {
+            Store.closeQuietly(journalOut);
+            Store.closeQuietly(lock);
+        }
+    }
+
+    /** Lignes de progression et bilan de la commande messages. */
+    static final class MessagesProgress {
+        private final PrintWriter out;
+        int attempted, processed, gone;
+        long exported, ignored;
+
+        MessagesProgress(PrintWriter out) { this.out = out; }
+
+        void note(String message) {
+            out.println(message);
+            out.flush();
+        }
+
+        void plan(Path file, MessagesPlan plan, int limit) {
+            long now = Math.min(limit, plan.pending());
+            note(String.format(Locale.FRANCE, "%s : %d conversation(s), %d à interroger (nouvelles ou modifiées), %d à jour, %d refusée(s) (identifiant invalide).",
+                    file.getFileName(), plan.conversations, plan.pending(), plan.upToDate, plan.refused));
+            if (now > 0)
+                note(String.format(Locale.FRANCE, "Cette exécution en interroge %d : au moins %d requête(s), une par page de 40 messages "
+                        + "(une conversation déjà exportée en coûte en général 1 ou 2) ; quota d'un jeton plugin Crisp : 5 000 par jour.", now, now));
+        }
+
+        void conversation(int number, long of, String sessionId, ConversationMessages.Outcome o) {
+            if (o.gone()) {
+                gone++;
+                note(String.format(Locale.FRANCE, "[%d/%d] %s : introuvable chez Crisp (supprimée), ignorée.", number, of, sessionId));
+                return;
+            }
+            processed++;
+            exported += o.exported();
+            ignored += o.ignored();
+            note(String.format(Locale.FRANCE, "[%d/%d] %s : %d message(s) exporté(s), %d ignoré(s) (déjà présents), %d au total, %d requête(s).",
+                    number, of, sessionId, o.exported(), o.ignored(), o.total(), o.requests()));
+        }
+
+        void summary(MessagesPlan plan, MessagesState state, int requests, long remaining) {
+            note(String.format(Locale.FRANCE, "Terminé : %d conversation(s) traitée(s), %d ignorée(s) (%d à jour, %d identifiant(s) refusé(s)), "
+                    + "%d introuvable(s) chez Crisp ; %d message(s) exporté(s), %d ignoré(s) (déjà présents).",
+                    processed, plan.upToDate + plan.refused, plan.upToDate, plan.refused, gone, exported, ignored));
+            note(String.format(Locale.FRANCE, "%s contient désormais %d fichier(s) de messages ; %d requête(s) API utilisée(s).",
+                    state.folder(), state.files(), requests));
+            note(remaining > 0 ? "Reste " + remaining + " conversation(s) à interroger : relancez pour continuer."
+                               : "Les messages de toutes les conversations sont à jour.");
+        }
+    }
+
+    // ==== messages : fin ====
+
 }

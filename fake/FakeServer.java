@@ -335,8 +335,9 @@ public class FakeServer implements AutoCloseable {
     /** Crisp : remplace l'historique de la conversation par {@code n} messages (le plus récent à {@code updated_at}). */
     public synchronized void messagesFor(String id, int n) {
         Conversation c = crispOf(id);
+        long newest = newestMessageTime(c);
         c.messages.clear();
-        history(c, n, newestMessageTime(c));
+        if (n > 0) history(c, n, newest);
     }
 
     /** Crisp : les messages actuels de la conversation, du plus ancien au plus récent (copies) ; vide si inconnue. */
