@@ -1180,6 +1180,34 @@ public class ConvTest {
             assertEquals(usual, back.out(), back.err());
         }
 
+        @Test
+        void theCommandThatWritesTheCdsArchiveIsNeverCachedAndHelpLeavesItToTheNextRun() throws Exception {
+            Files.writeString(script, "//CDS\n" + Files.readString(script));
+            Launch help = launch("--help");
+            assertEquals("bonjour\n[--help]\n", help.out(), help.err());
+            assertTrue(help.cache("archive CDS laissée au prochain lancement"), help.err());
+            assertEquals(List.of(), archives());
+            assertFalse(Files.exists(cacheDir()) && Files.list(cacheDir()).findAny().isPresent(), "commande gardée");
+            Launch writer = launch();
+            assertTrue(writer.cache("non enregistré (création de l'archive CDS)"), writer.err());
+            assertEquals(1, archives().size(), "l'archive aurait dû être écrite");
+            assertTrue(launch().cache("enregistré"));
+            Launch hit = launch("x");
+            assertTrue(hit.cache("hit"), hit.err());
+            assertEquals("bonjour\n[x]\n", hit.out());
+            // L'archive fait partie des fichiers vérifiés avant de reprendre la commande.
+            Files.delete(archives().get(0));
+            Launch gone = launch("--help");
+            assertTrue(gone.cache("stale (absent : ") && gone.err().contains(".jsa)"), gone.err());
+            assertEquals("bonjour\n[--help]\n", gone.out(), gone.err());
+        }
+
+        List<Path> archives() throws IOException {
+            try (var walk = Files.walk(jbangDir.resolve("cache/jars"))) {
+                return walk.filter(p -> p.toString().endsWith(".jsa")).toList();
+            }
+        }
+
         void deleteTree(Path root) throws IOException {
             try (var walk = Files.walk(root)) {
                 for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
