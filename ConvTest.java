@@ -103,6 +103,9 @@ public class ConvTest {
 
     Path file() { return dir.resolve("conversations.jsonl"); }
 
+    /** Un fichier voisin de l'export (état, index, verrou…). */
+    Path sibling(String suffix) { return file().resolveSibling(file().getFileName() + suffix); }
+
     /** Lance conv dans ce processus, contre le faux serveur, et vérifie ce qui vaut pour toute exécution. */
     Run run(String... args) { return runWith(fake.env(), args); }
 
@@ -216,6 +219,10 @@ public class ConvTest {
         String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         p.waitFor(60, TimeUnit.SECONDS);
         return text;
+    }
+
+    static void sleepQuietly(long millis) {
+        try { Thread.sleep(millis); } catch (InterruptedException e) { Thread.currentThread().interrupt(); }
     }
 
     static Map<String, String> without(Map<String, String> env, String name) {
@@ -522,6 +529,220 @@ public class ConvTest {
             assertTrue(r.out().contains("Tout l'historique est exporté"), r.out());
             assertComplete();
         }
+
+        @Test
+        void newConversationsOverSeveralPagesWithASmallNbAreAllExported() throws Exception {
+            fake = FakeServer.crisp(300);
+            exportAll("--nb", "1000");
+            Random random = new Random(5);
+            for (int day = 0; day < 4; day++) {
+                fake.advanceClock(TimeUnit.HOURS.toMillis(20));                // un jour passe entre deux séries d'exécutions
+                List<String> old = fake.ids();
+                fake.add(45, true);                                          // plus de deux pages de nouveautés…
+                for (int i = 0; i < 4; i++) fake.answer(old.get(100 + random.nextInt(200)));   // … et des anciennes remontent
+                for (int i = 0; i < 3; i++) fake.visit(old.get(random.nextInt(old.size())));   // présence seule : ne bouge pas la liste
+                for (int runs = 0; runs < 6; runs++) {
+                    int before = fake.requests;
+                    Run r = run("--nb", "10");                              // … exportées dix par dix
+                    assertEquals(0, r.code(), r.all());
+                    assertTrue(fake.requests - before <= 4, "une exécution ne relit que le haut de la liste : " + (fake.requests - before) + "\n" + r.out());
+                    if (r.out().contains("Tout l'historique est exporté")) break;
+                }
+                assertComplete();
+            }
+        }
+
+        @Test
+        void conversationsAnsweredOrResolvedDuringTheFirstExportAreNotLost() throws Exception {
+            fake = FakeServer.crisp(400);
+            Random random = new Random(11);
+            fake.beforeListPage(page -> {
+                if (page == 1) return;
+                List<String> ids = fake.ids();
+                fake.resolve(ids.get(random.nextInt(ids.size())));        // des opérateurs résolvent et répondent pendant l'export
+                fake.answer(ids.get(random.nextInt(ids.size())));
+                fake.add(1, true);
+            });
+            Run first = run("--nb", "100000");
+            assertEquals(0, first.code(), first.all());
+            fake.beforeListPage(page -> { });
+            exportAll();
+            assertComplete();
+            assertTrue(fake.orderedRequests == fake.listRequests, "chaque page est demandée triée par date de mise à jour");
+        }
+
+        @Test
+        void aListServedInInboxOrderIsCaughtAndWalkedToTheEnd() throws Exception {
+            fake = FakeServer.crisp(60);
+            exportAll();
+            fake.breakOrder(true);                                          // l'API ignore order_date_updated : ordre de la boîte de réception
+            List<String> resolved = new ArrayList<>();
+            for (String id : fake.inboxIds().subList(50, 60)) resolved.add(id);
+            fake.add(25, true);
+            for (String id : resolved.subList(0, 3)) fake.answer(id);      // répondues : elles restent sous des conversations plus anciennes
+            int before = fake.requests;
+            Run r = run("--refresh");
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("n'était pas dans l'ordre demandé"), r.out());
+            assertEquals(1, r.out().split("n'était pas dans l'ordre demandé", -1).length - 1, "dit une seule fois : " + r.out());
+            assertEquals(6, fake.requests - before, "tout l'historique (5 pages et la page vide) au lieu de s'arrêter au filigrane");
+            assertTrue(r.out().contains("25 conversation(s) exportée(s)") && r.out().contains("3 mise(s) à jour"), r.out());
+            Map<String, JsonNode> server = fake.snapshot();
+            for (JsonNode line : lines()) assertEquals(server.get(line.path("session_id").asText()), line, "ligne à jour");
+        }
+    }
+
+    // ------------------------------------------------------------------ --refresh : des lignes à jour
+
+    @Nested
+    class Refresh {
+        @Test
+        void answeredAndResolvedConversationsAreUpdatedWithoutExtraRequests() throws Exception {
+            fake = FakeServer.crisp(100);
+            exportAll();
+            List<String> ids = fake.ids();
+            String answered = ids.get(30), resolved = ids.get(50), returning = ids.get(70), present = ids.get(90);
+            String presentBefore = lineOf(present);
+            fake.answer(answered);
+            fake.resolve(resolved);
+            fake.touch(returning);                                          // le visiteur revient et écrit
+            fake.visit(present);                                            // présence seule : updated_at ne bouge pas
+            fake.add(5, true);
+            int before = fake.requests;
+            Run r = run("--refresh");
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("Terminé : 5 conversation(s) exportée(s)") && r.out().contains("3 mise(s) à jour"), r.out());
+            assertEquals(1, fake.requests - before, "la page 1, déjà lue pour les nouveautés, suffit");
+            for (String id : List.of(answered, resolved, returning)) assertEquals(fake.conversation(id), JSON.readTree(lineOf(id)), id);
+            assertEquals(presentBefore, lineOf(present), "présence seule : rien à mettre à jour, rien de fait");
+            assertEquals(105, assertValidFile().size());
+        }
+
+        @Test
+        void withoutRefreshTheLinesStayAsExported() throws Exception {
+            fake = FakeServer.crisp(40);
+            exportAll();
+            String id = fake.ids().get(10);
+            String before = lineOf(id);
+            fake.answer(id);
+            Run r = run();
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("Terminé : 0 conversation(s) exportée(s)") && !r.out().contains("mise(s) à jour"), r.out());
+            assertEquals(before, lineOf(id));
+        }
+
+        @Test
+        void aConversationDeletedUpstreamStaysInTheFile() throws Exception {
+            fake = FakeServer.crisp(50);
+            exportAll();
+            String gone = fake.ids().get(3);
+            fake.delete(gone);
+            fake.answer(fake.ids().get(0));
+            assertEquals(0, run("--refresh").code());
+            assertTrue(assertValidFile().contains(gone));
+            assertEquals(50, lines().size());
+        }
+
+        @Test
+        void killedDuringARefreshRunLeavesExactlyTheNewestVersionOfEach() throws Exception {
+            fake = FakeServer.crisp(400);
+            exportAll();
+            List<String> ids = fake.ids();
+            List<String> changed = new ArrayList<>();
+            for (int i = 0; i < 150; i++) changed.add(ids.get(i * 2));
+            for (String id : changed) fake.answer(id);
+            // La 6e page ne répond pas : l'export a déjà écrit 5 pages de mises à jour quand on le tue.
+            List<FakeServer.Fault> faults = new ArrayList<>(Collections.nCopies(6, new FakeServer.Pass()));
+            faults.add(new FakeServer.Hang(60_000));
+            fake.inject(faults.toArray(FakeServer.Fault[]::new));
+            int start = fake.requests;
+            Process p = child(fake.env(), "--refresh", "--timeout", "120").start();
+            Thread drain = Reliability.drain(p);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (fake.requests < start + 7 && System.nanoTime() < deadline) Thread.sleep(5);
+            assertTrue(p.isAlive(), "l'export devait être en cours");
+            p.destroyForcibly().waitFor();
+            drain.join();
+            assertTrue(Files.readAllLines(file()).size() > 400, "des mises à jour avaient été ajoutées avant l'arrêt");
+            Run r = run("--refresh");
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("ancienne(s) version(s) en double"), r.out());
+            assertComplete();
+            Map<String, JsonNode> server = fake.snapshot();
+            for (JsonNode line : lines()) assertEquals(server.get(line.path("session_id").asText()), line, "la version la plus récente");
+        }
+
+        @Test
+        void webaRefreshFetchesTheDialogOfChangedConversations() throws Exception {
+            fake = FakeServer.weba(150);
+            exportAll();
+            List<String> ids = fake.ids();
+            for (String id : List.of(ids.get(5), ids.get(60), ids.get(120))) fake.touch(id);
+            int before = fake.requests;
+            Run r = run("--refresh");
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("3 mise(s) à jour"), r.out());
+            assertEquals(1 + 3, fake.requests - before, "la page 1 et une fiche par conversation mise à jour");
+            for (String id : List.of(ids.get(5), ids.get(60), ids.get(120))) {
+                JsonNode line = JSON.readTree(lineOf(id));
+                assertEquals(fake.conversation(id).path("message_count"), line.path("message_count"), id);
+                assertEquals(line.path("message_count").asInt(), line.path("dialog").size());
+            }
+            assertComplete();
+        }
+
+        @Test
+        void fullRefreshWalksTheWholeHistoryWithinMaxRequestsAndResumes() throws Exception {
+            fake = FakeServer.crisp(200);
+            exportAll();
+            List<String> ids = fake.ids();
+            List<String> changed = List.of(ids.get(15), ids.get(99), ids.get(180));
+            for (String id : changed) fake.answer(id);
+            assertEquals(0, run().code());                                  // une exécution sans --refresh : lignes restées anciennes
+            for (String id : changed) assertFalse(fake.conversation(id).equals(JSON.readTree(lineOf(id))));
+            int runs = 0;
+            while (true) {
+                int before = fake.requests;
+                Run r = run("--full-refresh", "--max-requests", "4");
+                assertEquals(0, r.code(), r.all());
+                assertTrue(fake.requests - before <= 4, "au plus 4 requêtes : " + (fake.requests - before));
+                runs++;
+                if (r.out().contains("Tout l'historique est exporté")) break;
+                assertTrue(runs < 10, "le parcours complet ne finit pas : " + r.out());
+            }
+            assertTrue(runs >= 3, "11 pages à 4 requêtes par exécution : plusieurs exécutions");
+            for (String id : changed) assertEquals(fake.conversation(id), JSON.readTree(lineOf(id)), id);
+            assertComplete();
+        }
+
+        @Test
+        void aStateOfTheFormerFormatIsMigratedByOneFullWalk() throws Exception {
+            fake = FakeServer.crisp(120);
+            exportAll();
+            List<String> lines = new ArrayList<>(Files.readAllLines(file()));
+            List<String> missed = new ArrayList<>();
+            for (int i = 0; i < 3; i++) missed.add(JSON.readTree(lines.remove(10 + i * 30)).path("session_id").asText());
+            Files.write(file(), lines);                                     // ce qu'un ancien parcours sur active.last aurait manqué
+            long watermark = lines().stream().mapToLong(ConvTest.this::activity).max().orElseThrow();
+            Files.writeString(sibling(".state.json"), "{\"format\":1,\"source\":\"crisp\",\"account\":\"" + FakeServer.WEBSITE
+                    + "\",\"watermark\":" + watermark + ",\"walks\":[]}");
+            int before = fake.requests;
+            Run r = run("--nb", "1000");
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("État d'une version précédente"), r.out());
+            assertEquals(7, fake.requests - before, "un parcours complet, une fois : 6 pages et la page vide");
+            assertTrue(r.out().contains("Terminé : 3 conversation(s) exportée(s)"), r.out());
+            assertComplete();
+            assertEquals(2, state().path("format").asInt());
+            before = fake.requests;
+            assertEquals(0, run().code());
+            assertEquals(1, fake.requests - before, "ensuite, une exécution sans nouveauté ne lit que la page 1");
+        }
+
+        String lineOf(String id) throws IOException {
+            for (String line : Files.readAllLines(file())) if (JSON.readTree(line).path(idField()).asText().equals(id)) return line;
+            throw new AssertionError("pas de ligne pour " + id);
+        }
     }
 
     static Set<String> diff(Set<String> expected, Set<String> got) {
@@ -536,18 +757,38 @@ public class ConvTest {
     class Reliability {
         @Test
         void killedAtRandomMomentsThenResumedLosesAndDoublesNothing() throws Exception {
-            fake = FakeServer.crisp(2500);
+            fake = FakeServer.crisp(1500);
             Random random = new Random(2026);
+            // Chaque page prend quelques millisecondes : l'export dure, et on le tue en plein travail.
+            fake.beforeListPage(page -> sleepQuietly(15));
+            int killed = 0;
             for (int round = 0; round < 6; round++) {
+                int target = fake.listRequests + 2 + random.nextInt(25);
                 Process p = child(fake.env(), "--nb", "900").start();
-                p.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
-                Thread.sleep(150 + random.nextInt(1200));
+                Thread drain = drain(p);
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (fake.listRequests < target && p.isAlive() && System.nanoTime() < deadline) Thread.sleep(1);
+                Thread.sleep(random.nextInt(10));
+                if (p.isAlive()) killed++;
                 p.destroyForcibly().waitFor();
+                drain.join();
                 assertLinesValidAndUnique(true);
+                List<String> ids = fake.ids();
                 fake.add(random.nextInt(30), true);
+                for (int i = 0; i < 3; i++) fake.answer(ids.get(random.nextInt(ids.size())));   // des anciennes remontent
             }
+            assertTrue(killed >= 5, "l'export devait tourner encore quand il a été tué (" + killed + " fois sur 6)");
+            fake.beforeListPage(page -> { });
             exportAll("--nb", "100000");
             assertComplete();
+        }
+
+        static Thread drain(Process p) {
+            Thread drain = new Thread(() -> {
+                try { p.getInputStream().transferTo(java.io.OutputStream.nullOutputStream()); } catch (IOException ignored) { }
+            });
+            drain.start();
+            return drain;
         }
 
         /** Toutes les lignes complètes sont valides et uniques ; seule la dernière peut être déchirée si on le permet. */

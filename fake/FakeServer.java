@@ -287,6 +287,9 @@ public class FakeServer implements AutoCloseable {
     /** Crisp : quand {@code on}, {@code order_date_updated} est ignoré et la liste suit l'ordre de la boîte. */
     public synchronized void breakOrder(boolean on) { brokenOrder = on; }
 
+    /** Le temps passe (entre deux exécutions quotidiennes, par exemple) : les prochaines dates seront plus tardives. */
+    public synchronized void advanceClock(long millis) { clock += millis; }
+
     /** Chaque numéro de page (chaque offset pour Weba-AI) sert le contenu de la première. */
     public synchronized void samePageForEveryPage(boolean on) { samePage = on; }
 
