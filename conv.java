@@ -1207,7 +1207,6 @@ public class conv implements Callable<Integer> {
      * et SortedRewrite (la réécriture triée, une fois par exécution au plus).
      */
     static final class Store implements AutoCloseable {
-        static final FileAttribute<?>[] PRIVATE = privateFiles();
         static final long DEFAULT_CHUNK_BYTES = 16L << 20;
 
         private final ExportFiles files;
@@ -1248,7 +1247,7 @@ public class conv implements Callable<Integer> {
                 return store;
             } catch (IOException e) {
                 files.close();
-                throw fileFailure("lire " + files.file, e);
+                throw Io.fileFailure("lire " + files.file, e);
             } catch (RuntimeException e) {
                 files.close();
                 throw e;
@@ -1278,7 +1277,7 @@ public class conv implements Callable<Integer> {
                 StateFile.save(files.state, next);
                 state = next;
             } catch (IOException e) {
-                throw fileFailure("enregistrer l'état " + files.state, e);
+                throw Io.fileFailure("enregistrer l'état " + files.state, e);
             }
         }
 
@@ -1296,10 +1295,10 @@ public class conv implements Callable<Integer> {
                 }
                 if (!clean || !indexed) Index.save(files.index, files.file, ids, keys);
             } catch (IOException e) {
-                deleteQuietly(files.tmp);
-                throw fileFailure("trier " + files.file + " (les conversations exportées y sont déjà, le tri sera refait à la prochaine exécution)", e);
+                Io.deleteQuietly(files.tmp);
+                throw Io.fileFailure("trier " + files.file + " (les conversations exportées y sont déjà, le tri sera refait à la prochaine exécution)", e);
             } finally {
-                deleteTree(files.sortDir);
+                Io.deleteTree(files.sortDir);
             }
         }
 
@@ -1388,7 +1387,11 @@ public class conv implements Callable<Integer> {
             return numbers.size() > 10 ? shown + "…" : shown;
         }
 
-        // ---- petits utilitaires de fichiers, partagés par les pièces du fichier d'export
+    }
+
+    /** Petits utilitaires de fichiers partagés : droits privés, erreurs expliquées, nettoyage sans bruit. */
+    static final class Io {
+        static final FileAttribute<?>[] PRIVATE = privateFiles();
 
         private static FileAttribute<?>[] privateFiles() {
             boolean posix = java.nio.file.FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
@@ -1427,7 +1430,7 @@ public class conv implements Callable<Integer> {
         static void deleteTree(Path dir) {
             if (!Files.isDirectory(dir)) return;
             try (var entries = Files.list(dir)) {
-                entries.forEach(Store::deleteQuietly);
+                entries.forEach(Io::deleteQuietly);
             } catch (IOException ignored) { /* idem */ }
             deleteQuietly(dir);
         }
@@ -1457,7 +1460,7 @@ public class conv implements Callable<Integer> {
             try {
                 file = resolve(requested);
             } catch (IOException e) {
-                throw Store.fileFailure("suivre le lien " + requested, e);
+                throw Io.fileFailure("suivre le lien " + requested, e);
             }
             if (file.getFileName().toString().getBytes(StandardCharsets.UTF_8).length + LONGEST_SUFFIX > 255)
                 throw new Failure(Exit.FILES, "Le nom " + file.getFileName() + " est trop long pour un fichier d'export (ses fichiers voisins, "
@@ -1465,7 +1468,7 @@ public class conv implements Callable<Integer> {
             FileChannel channel = null;
             try {
                 Files.createDirectories(file.getParent());
-                channel = FileChannel.open(sibling(file, ".lock"), Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), Store.PRIVATE);
+                channel = FileChannel.open(sibling(file, ".lock"), Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), Io.PRIVATE);
                 if (tryLock(channel) == null) {
                     channel.close();
                     throw new Failure(Exit.BUSY, "Une autre exécution de conv utilise déjà " + file.getFileName()
@@ -1473,8 +1476,8 @@ public class conv implements Callable<Integer> {
                 }
                 return new ExportFiles(file, channel);
             } catch (IOException e) {
-                Store.closeQuietly(channel);
-                throw Store.fileFailure("préparer " + file, e);
+                Io.closeQuietly(channel);
+                throw Io.fileFailure("préparer " + file, e);
             }
         }
 
@@ -1505,10 +1508,10 @@ public class conv implements Callable<Integer> {
 
         /** Les restes d'un arrêt brutal pendant une écriture : des fichiers temporaires, jamais lus. */
         void removeLeftovers() {
-            Store.deleteQuietly(tmp);
-            Store.deleteQuietly(sibling(state, ".tmp"));
-            Store.deleteQuietly(sibling(index, ".tmp"));
-            Store.deleteTree(sortDir);
+            Io.deleteQuietly(tmp);
+            Io.deleteQuietly(sibling(state, ".tmp"));
+            Io.deleteQuietly(sibling(index, ".tmp"));
+            Io.deleteTree(sortDir);
         }
 
         /** Avant la première requête : un fichier ou un dossier où l'on ne peut pas écrire est signalé tout de suite. */
@@ -1520,7 +1523,7 @@ public class conv implements Callable<Integer> {
         }
 
         @Override
-        public void close() { Store.closeQuietly(lockChannel); }
+        public void close() { Io.closeQuietly(lockChannel); }
     }
 
     /** Le fichier d'état : lu et validé (code 3 s'il est invalide, rien n'est touché), migré depuis le format 1, écrit atomiquement. */
@@ -1608,7 +1611,7 @@ public class conv implements Callable<Integer> {
             Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
             try {
                 try (FileChannel channel = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                        StandardOpenOption.TRUNCATE_EXISTING), Store.PRIVATE);
+                        StandardOpenOption.TRUNCATE_EXISTING), Io.PRIVATE);
                      OutputStream out = new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 16)) {
                     body.write(out);
                     out.flush();
@@ -1644,7 +1647,7 @@ public class conv implements Callable<Integer> {
         void append(List<byte[]> lines) {
             long before = -1;
             try {
-                if (channel == null) channel = FileChannel.open(file, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), Store.PRIVATE);
+                if (channel == null) channel = FileChannel.open(file, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), Io.PRIVATE);
                 before = channel.size();
                 channel.position(before);
                 ByteBuffer buffer = ByteBuffer.allocate(lines.stream().mapToInt(l -> l.length + 1).sum());
@@ -1656,7 +1659,7 @@ public class conv implements Callable<Integer> {
                 try {
                     if (before >= 0) channel.truncate(before);
                 } catch (IOException ignored) { /* la prochaine exécution réparera la fin du fichier */ }
-                throw Store.fileFailure("écrire dans " + file, e);
+                throw Io.fileFailure("écrire dans " + file, e);
             }
         }
 
@@ -1736,7 +1739,7 @@ public class conv implements Callable<Integer> {
 
         @Override
         public void close() {
-            Store.closeQuietly(channel);
+            Io.closeQuietly(channel);
             channel = null;
         }
     }
@@ -1902,7 +1905,7 @@ public class conv implements Callable<Integer> {
                     writeInts(out, ids.line, ids.capacity());
                 });
             } catch (IOException e) {
-                Store.deleteQuietly(index);
+                Io.deleteQuietly(index);
             }
         }
 
@@ -2043,7 +2046,7 @@ public class conv implements Callable<Integer> {
             chunk.sort(Line.ORDER);
             Files.createDirectories(files.sortDir);
             Path part = files.sortDir.resolve("part-" + number);
-            try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(Files.createFile(part, Store.PRIVATE)), 1 << 16)) {
+            try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(Files.createFile(part, Io.PRIVATE)), 1 << 16)) {
                 // Chaque ligne garde son numéro d'origine, pour que les identifiants suivent leur ligne.
                 for (Line line : chunk) {
                     out.write((line.index() + " ").getBytes(StandardCharsets.US_ASCII));
@@ -2057,7 +2060,7 @@ public class conv implements Callable<Integer> {
         private void writeMerged(List<Cursor> cursors) throws IOException {
             PriorityQueue<Cursor> heads = new PriorityQueue<>((a, b) -> Line.ORDER.compare(a.head(), b.head()));
             for (Cursor c : cursors) if (c.advance()) heads.add(c);
-            try (FileChannel channel = FileChannel.open(files.tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), Store.PRIVATE);
+            try (FileChannel channel = FileChannel.open(files.tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), Io.PRIVATE);
                  OutputStream out = new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 20)) {
                 while (!heads.isEmpty()) {
                     // Quand il ne reste que la partie déjà triée, elle est recopiée d'un bloc par le noyau.
@@ -2268,7 +2271,7 @@ public class conv implements Callable<Integer> {
         LazyOutput(Path path) { this.path = path; }
         private OutputStream out() throws IOException {
             if (out == null) out = new BufferedOutputStream(Channels.newOutputStream(FileChannel.open(path,
-                    Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND), Store.PRIVATE)));
+                    Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND), Io.PRIVATE)));
             return out;
         }
         @Override public void write(int b) throws IOException { out().write(b); }
@@ -2508,8 +2511,8 @@ public class conv implements Callable<Integer> {
                 }
                 return plan;
             } catch (IOException e) {
-                Store.closeQuietly(channel);
-                throw Store.fileFailure("lire " + file, e);
+                Io.closeQuietly(channel);
+                throw Io.fileFailure("lire " + file, e);
             }
         }
 
@@ -2547,11 +2550,11 @@ public class conv implements Callable<Integer> {
                 Entry entry = UPDATED.read(bytes, 0, bytes.length);
                 return entry == null || !validSessionId(entry.id()) ? null : new Conversation(entry.id(), entry.walkKey());
             } catch (IOException e) {
-                throw Store.fileFailure("relire le fichier des conversations", e);
+                throw Io.fileFailure("relire le fichier des conversations", e);
             }
         }
 
-        @Override public void close() { Store.closeQuietly(channel); }
+        @Override public void close() { Io.closeQuietly(channel); }
     }
 
     /**
@@ -2604,23 +2607,13 @@ public class conv implements Callable<Integer> {
                 JsonNode data = answer.body().path("data");
                 if (status < 200 || status >= 300 || !data.isArray()) throw refusal(answer);
                 if (data.isEmpty()) break;
-                int added = 0;
-                boolean allInFile = true;
-                long oldest = Long.MAX_VALUE;
-                for (JsonNode node : data) {
-                    byte[] bytes = Schema.bytes(node);
-                    Entry entry = MESSAGE.read(bytes, 0, bytes.length);
-                    // Sans empreinte, un message ne peut être dédoublonné : il est compté comme ignoré.
-                    if (entry == null || entry.id() == null) { ignored++; continue; }
-                    oldest = Math.min(oldest, entry.walkKey());
-                    boolean inFile = existed && known.containsKey(entry.id());
-                    if (!inFile) allInFile = false;
-                    if (inFile || fresh.containsKey(entry.id())) { ignored++; continue; }
-                    fresh.put(entry.id(), new Message(entry.id(), entry.walkKey(), bytes));
-                    added++;
-                }
+                PageScan page = scan(data, existed ? known : Map.of(), fresh);
+                ignored += page.ignored();
+                int added = page.added();
+                boolean allInFile = existed && page.allInFile();
+                long oldest = page.oldest();
                 // Parcours incrémental : une page déjà entièrement dans le fichier, tout ce qui est plus ancien y est aussi.
-                if (existed && allInFile) break;
+                if (allInFile) break;
                 if (oldest == Long.MAX_VALUE || oldest == Long.MIN_VALUE) break;
                 boolean older = before == null || oldest < before;
                 if (!older) {
@@ -2640,6 +2633,28 @@ public class conv implements Callable<Integer> {
             int total = (existed ? known.size() : 0) + fresh.size();
             if (!fresh.isEmpty()) write(file, known, fresh.values());
             return new Outcome(false, fresh.size(), ignored, total, crisp.http().requests() - requestsBefore, !existed && !fresh.isEmpty());
+        }
+
+        /** Ce qu'une page de messages apporte : nouveaux, ignorés, tous déjà dans le fichier ou non, et la date la plus ancienne. */
+        record PageScan(int added, int ignored, boolean allInFile, long oldest) { }
+
+        private static PageScan scan(JsonNode data, Map<String, Message> known, Map<String, Message> fresh) {
+            int added = 0, ignored = 0;
+            boolean allInFile = true;
+            long oldest = Long.MAX_VALUE;
+            for (JsonNode node : data) {
+                byte[] bytes = Schema.bytes(node);
+                Entry entry = MESSAGE.read(bytes, 0, bytes.length);
+                // Sans empreinte, un message ne peut être dédoublonné : il est compté comme ignoré.
+                if (entry == null || entry.id() == null) { ignored++; continue; }
+                oldest = Math.min(oldest, entry.walkKey());
+                boolean inFile = known.containsKey(entry.id());
+                if (!inFile) allInFile = false;
+                if (inFile || fresh.containsKey(entry.id())) { ignored++; continue; }
+                fresh.put(entry.id(), new Message(entry.id(), entry.walkKey(), bytes));
+                added++;
+            }
+            return new PageScan(added, ignored, allInFile, oldest);
         }
 
         private URI uri(String sessionId, Long before) {
@@ -2684,7 +2699,7 @@ public class conv implements Callable<Integer> {
                     known.putIfAbsent(entry.id(), new Message(entry.id(), entry.walkKey(), bytes));
                 }
             } catch (IOException e) {
-                throw Store.fileFailure("lire " + file, e);
+                throw Io.fileFailure("lire " + file, e);
             }
             if (rejected > 0)
                 progress.note("Attention : " + rejected + " ligne(s) illisible(s) dans " + file.getFileName() + " mise(s) de côté dans "
@@ -2701,7 +2716,7 @@ public class conv implements Callable<Integer> {
                     for (Message m : all) { out.write(m.bytes()); out.write('\n'); }
                 });
             } catch (IOException e) {
-                throw Store.fileFailure("écrire " + file, e);
+                throw Io.fileFailure("écrire " + file, e);
             }
         }
 
@@ -2755,7 +2770,7 @@ public class conv implements Callable<Integer> {
             FileChannel channel = null;
             try {
                 Files.createDirectories(folder);
-                channel = FileChannel.open(folder.resolve("messages.jsonl.lock"), Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), Store.PRIVATE);
+                channel = FileChannel.open(folder.resolve("messages.jsonl.lock"), Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), Io.PRIVATE);
                 FileLock held;
                 try {
                     held = channel.tryLock();
@@ -2776,10 +2791,10 @@ public class conv implements Callable<Integer> {
                 state.loadCursor(progress);
                 return state;
             } catch (IOException e) {
-                Store.closeQuietly(channel);
-                throw Store.fileFailure("préparer " + folder, e);
+                Io.closeQuietly(channel);
+                throw Io.fileFailure("préparer " + folder, e);
             } catch (RuntimeException e) {
-                Store.closeQuietly(channel);
+                Io.closeQuietly(channel);
                 throw e;
             }
         }
@@ -2789,7 +2804,7 @@ public class conv implements Callable<Integer> {
             try (var entries = Files.newDirectoryStream(folder)) {
                 for (Path p : entries) {
                     String name = p.getFileName().toString();
-                    if (name.endsWith(".tmp")) Store.deleteQuietly(p);
+                    if (name.endsWith(".tmp")) Io.deleteQuietly(p);
                     else if (name.endsWith(".jsonl") && MessagesPlan.validSessionId(name.substring(0, name.length() - 6))) filesAtStart++;
                 }
             }
@@ -2873,14 +2888,14 @@ public class conv implements Callable<Integer> {
             if (gone) node.put("gone", true);
             try {
                 if (journalOut == null)
-                    journalOut = FileChannel.open(journal, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND), Store.PRIVATE);
+                    journalOut = FileChannel.open(journal, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND), Io.PRIVATE);
                 byte[] line = JSON.writeValueAsBytes(node);
                 ByteBuffer buffer = ByteBuffer.allocate(line.length + 1).put(line).put((byte) '\n');
                 buffer.flip();
                 while (buffer.hasRemaining()) journalOut.write(buffer);
                 journalOut.force(false);
             } catch (IOException e) {
-                throw Store.fileFailure("écrire " + journal, e);
+                throw Io.fileFailure("écrire " + journal, e);
             }
             journalLines++;
             put(key(sessionId), updatedAt);
@@ -2892,7 +2907,7 @@ public class conv implements Callable<Integer> {
                 byte[] bytes = JSON.writeValueAsBytes(new Cursor(1, offset, Instant.now().toString()));
                 AtomicFile.replace(stateFile, out -> out.write(bytes));
             } catch (IOException e) {
-                throw Store.fileFailure("enregistrer l'état " + stateFile, e);
+                throw Io.fileFailure("enregistrer l'état " + stateFile, e);
             }
         }
 
@@ -2933,8 +2948,8 @@ public class conv implements Callable<Integer> {
 
         @Override
         public void close() {
-            Store.closeQuietly(journalOut);
-            Store.closeQuietly(lock);
+            Io.closeQuietly(journalOut);
+            Io.closeQuietly(lock);
         }
     }
 
