@@ -103,6 +103,9 @@ public class ConvTest {
 
     Path file() { return dir.resolve("conversations.jsonl"); }
 
+    /** Un fichier compagnon de l'export (état, verrou, rejets…) : FICHIER suivi du suffixe, comme le dit le README. */
+    Path sibling(String suffix) { return file().resolveSibling(file().getFileName() + suffix); }
+
     /** Lance conv dans ce processus, contre le faux serveur, et vérifie ce qui vaut pour toute exécution. */
     Run run(String... args) { return runWith(fake.env(), args); }
 
@@ -192,7 +195,7 @@ public class ConvTest {
         fail("l'historique n'est jamais complet");
     }
 
-    JsonNode state() throws IOException { return JSON.readTree(conv.ExportFiles.sibling(file(), ".state.json").toFile()); }
+    JsonNode state() throws IOException { return JSON.readTree(sibling(".state.json").toFile()); }
 
     /** Lance conv dans un processus à part (pour le tuer, le limiter ou en lancer deux). */
     ProcessBuilder child(Map<String, String> env, String... args) {
@@ -320,7 +323,7 @@ public class ConvTest {
         void resetStartsAgainFromScratch() throws Exception {
             fake = FakeServer.crisp(30);
             exportAll();
-            Files.writeString(conv.ExportFiles.sibling(file(), ".rejected"), "à garder\n");
+            Files.writeString(sibling(".rejected"), "à garder\n");
             Run r = run("--reset", "--nb", "10");
             assertEquals(0, r.code(), r.all());
             assertTrue(r.out().contains("--reset"), r.out());
@@ -369,7 +372,7 @@ public class ConvTest {
             fake = FakeServer.crisp(30);
             assertEquals(0, run("--nb", "10").code());
             byte[] before = Files.readAllBytes(file());
-            String stateBefore = Files.readString(conv.ExportFiles.sibling(file(), ".state.json"));
+            String stateBefore = Files.readString(sibling(".state.json"));
             Map<String, String> env = new HashMap<>(fake.env());
             env.put("CRISP_KEY_PROD", "wrong-secret-value");
             Run r = runWith(env);
@@ -378,7 +381,7 @@ public class ConvTest {
             assertFalse(r.all().contains("wrong-secret-value"));
             assertEquals("", r.out());
             assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(file())), "fichier modifié");
-            assertEquals(stateBefore, Files.readString(conv.ExportFiles.sibling(file(), ".state.json")));
+            assertEquals(stateBefore, Files.readString(sibling(".state.json")));
         }
 
         @Test
@@ -406,7 +409,7 @@ public class ConvTest {
             }
             assertEquals(0, fake.requests);
             assertFalse(Files.exists(file()));
-            assertFalse(Files.exists(conv.ExportFiles.sibling(file(), ".lock")));
+            assertFalse(Files.exists(sibling(".lock")));
         }
 
         @Test
@@ -578,7 +581,7 @@ public class ConvTest {
             assertEquals(0, r.code(), r.all());
             assertTrue(r.out().contains("Dernière ligne incomplète"), r.out());
             assertComplete();
-            assertFalse(Files.exists(conv.ExportFiles.sibling(file(), ".rejected")), "le fragment n'est pas une ligne à garder");
+            assertFalse(Files.exists(sibling(".rejected")), "le fragment n'est pas une ligne à garder");
         }
 
         @Test
@@ -603,7 +606,7 @@ public class ConvTest {
             Run r = run();
             assertEquals(0, r.code(), r.all());
             assertTrue(r.out().contains("ligne(s) 12") && r.out().contains(".rejected"), r.out());
-            assertEquals(damaged + "\n", Files.readString(conv.ExportFiles.sibling(file(), ".rejected")));
+            assertEquals(damaged + "\n", Files.readString(sibling(".rejected")));
             assertEquals(39, assertValidFile().size());
         }
 
@@ -620,7 +623,7 @@ public class ConvTest {
             assertEquals(0, r.code(), r.all());
             assertTrue(r.out().contains("n'est pas entièrement trié"), r.out());
             assertComplete();
-            assertFalse(Files.exists(conv.ExportFiles.sibling(file(), ".sort")));
+            assertFalse(Files.exists(sibling(".sort")));
         }
 
         @Test
@@ -628,21 +631,21 @@ public class ConvTest {
             fake = FakeServer.crisp(60);
             assertEquals(0, run("--nb", "30").code());
             // Arrêt pendant le tri final : un fichier temporaire à moitié écrit. Pendant l'écriture de l'état : idem.
-            Files.writeString(conv.ExportFiles.sibling(file(), ".tmp"), "{\"session_id\":\"moitié");
-            Files.writeString(conv.ExportFiles.sibling(file(), ".state.json.tmp"), "{\"format\":");
+            Files.writeString(sibling(".tmp"), "{\"session_id\":\"moitié");
+            Files.writeString(sibling(".state.json.tmp"), "{\"format\":");
             exportAll("--nb", "1000");
             assertComplete();
-            assertFalse(Files.exists(conv.ExportFiles.sibling(file(), ".tmp")));
-            assertFalse(Files.exists(conv.ExportFiles.sibling(file(), ".state.json.tmp")));
+            assertFalse(Files.exists(sibling(".tmp")));
+            assertFalse(Files.exists(sibling(".state.json.tmp")));
         }
 
         @Test
         void linesAppendedButNotRecordedInStateAreNotDoubled() throws Exception {
             fake = FakeServer.crisp(60);
             assertEquals(0, run("--nb", "20").code());
-            String state = Files.readString(conv.ExportFiles.sibling(file(), ".state.json"));
+            String state = Files.readString(sibling(".state.json"));
             assertEquals(0, run("--nb", "20").code());
-            Files.writeString(conv.ExportFiles.sibling(file(), ".state.json"), state);   // l'état d'avant la 2e exécution
+            Files.writeString(sibling(".state.json"), state);   // l'état d'avant la 2e exécution
             exportAll("--nb", "1000");
             assertComplete();
         }
@@ -722,7 +725,7 @@ public class ConvTest {
         void indexIsTrustedOnlyWhileTheFileIsUnchanged() throws Exception {
             fake = FakeServer.crisp(70);
             exportAll();
-            Path index = conv.ExportFiles.sibling(file(), ".index");
+            Path index = sibling(".index");
             assertTrue(Files.exists(index));
             try (conv.Store store = openStore()) {
                 assertTrue(store.indexed(), "l'index d'un fichier inchangé doit servir");
@@ -753,8 +756,8 @@ public class ConvTest {
             fake = FakeServer.crisp(10);
             assertEquals(0, run().code());
             for (String suffix : List.of("", ".state.json", ".lock", ".index"))
-                assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(conv.ExportFiles.sibling(file(), suffix))), suffix);
-            String everything = Files.readString(file()) + Files.readString(conv.ExportFiles.sibling(file(), ".state.json"));
+                assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(sibling(suffix))), suffix);
+            String everything = Files.readString(file()) + Files.readString(sibling(".state.json"));
             assertFalse(everything.contains(FakeServer.KEY), "la clé est écrite sur le disque");
         }
 
@@ -762,7 +765,7 @@ public class ConvTest {
         void unreadableStateIsExplained() throws Exception {
             fake = FakeServer.crisp(10);
             assertEquals(0, run().code());
-            Files.writeString(conv.ExportFiles.sibling(file(), ".state.json"), "{ pas du json");
+            Files.writeString(sibling(".state.json"), "{ pas du json");
             Run r = run();
             assertEquals(3, r.code(), r.all());
             assertTrue(r.err().contains("illisible") && r.err().contains("supprimez-le"), r.err());
