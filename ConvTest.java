@@ -33,6 +33,11 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.ClassOrderer;
+import org.junit.jupiter.api.ClassOrdererContext;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.MethodOrdererContext;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
@@ -44,37 +49,54 @@ import org.junit.platform.launcher.TestIdentifier;
 import org.junit.platform.engine.TestExecutionResult;
 import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
 import org.junit.platform.launcher.core.LauncherFactory;
+import org.junit.platform.engine.DiscoverySelector;
 import org.junit.platform.engine.discovery.DiscoverySelectors;
+import org.junit.platform.engine.support.descriptor.ClassSource;
+import org.junit.platform.engine.support.descriptor.MethodSource;
 
 public class ConvTest {
 
-    /** Lance toute la suite ; dernière ligne « N passed, N failed », code non nul au moindre échec. */
+    /**
+     * Lance la suite (ou les groupes nommés en arguments) dans l'ordre de la source : un titre par groupe ({@code @Nested}), puis une ligne par test.
+     * Dernière ligne « N passed, N failed » ; code non nul au moindre échec, conteneurs compris.
+     */
     public static void main(String[] args) {
+        // Des noms de groupes en arguments (ex. « Contract Pieces ») : ces groupes seulement.
+        List<DiscoverySelector> selectors = new ArrayList<>();
+        for (String group : args) selectors.add(DiscoverySelectors.selectClass(ConvTest.class.getName() + "$" + group));
+        if (selectors.isEmpty()) selectors.add(DiscoverySelectors.selectClass(ConvTest.class));
         LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
-                .selectors(DiscoverySelectors.selectClass(ConvTest.class)).build();
+                .selectors(selectors)
+                .configurationParameter("junit.jupiter.testclass.order.default", SourceOrder.class.getName())
+                .configurationParameter("junit.jupiter.testmethod.order.default", SourceOrder.class.getName())
+                .build();
+        if (SourceOrder.TEXT.isEmpty()) System.out.println("(ConvTest.java introuvable : ordre de JUnit, pas celui de la source)");
         int[] counts = new int[3];
         List<String> failures = new ArrayList<>();
         Launcher launcher = LauncherFactory.create();
         launcher.execute(request, new TestExecutionListener() {
+            @Override
+            public void executionStarted(TestIdentifier id) {
+                if (isGroup(id)) System.out.println("\n" + id.getDisplayName());
+            }
+
             @Override
             public void executionFinished(TestIdentifier id, TestExecutionResult result) {
                 boolean ok = result.getStatus() == TestExecutionResult.Status.SUCCESSFUL;
                 // Un conteneur (classe) en échec compte comme un test échoué : rien ne doit passer inaperçu.
                 if (!id.isTest() && ok) return;
                 counts[ok ? 0 : 1]++;
-                String line = (ok ? "ok      " : "ÉCHEC   ") + id.getDisplayName();
-                if (!ok) {
-                    String why = result.getThrowable().map(Throwable::toString).orElse("?");
-                    failures.add(id.getDisplayName() + " : " + why);
-                    line += "\n        " + why;
-                }
-                System.out.println(line);
+                System.out.println((ok ? "  ok      " : "  ÉCHEC   ") + name(id));
+                if (ok) return;
+                String why = result.getThrowable().map(Throwable::toString).orElse("?");
+                failures.add(where(id) + " : " + why);
+                System.out.println("            " + why);
             }
 
             @Override
             public void executionSkipped(TestIdentifier id, String reason) {
                 counts[2]++;
-                System.out.println("ignoré  " + id.getDisplayName() + " (" + reason + ")");
+                System.out.println("  ignoré  " + name(id) + " (" + reason + ")");
             }
         });
         if (!failures.isEmpty()) {
@@ -83,6 +105,72 @@ public class ConvTest {
         }
         System.out.println(counts[0] + " passed, " + counts[1] + " failed" + (counts[2] > 0 ? ", " + counts[2] + " skipped" : ""));
         System.exit(counts[1] == 0 && counts[0] > 0 ? 0 : 1);
+    }
+
+    /** Un groupe : une classe {@code @Nested} (la classe englobante n'a pas de titre à elle). */
+    static boolean isGroup(TestIdentifier id) {
+        return id.getSource().orElse(null) instanceof ClassSource c && c.getJavaClass() != ConvTest.class;
+    }
+
+    /** Le nom du test tel qu'écrit dans la source (sans les parenthèses de JUnit) ; celui du groupe pour un conteneur. */
+    static String name(TestIdentifier id) {
+        return id.getSource().orElse(null) instanceof MethodSource m ? m.getMethodName() : id.getDisplayName();
+    }
+
+    /** « Groupe › test », pour le récapitulatif des échecs. */
+    static String where(TestIdentifier id) {
+        if (!(id.getSource().orElse(null) instanceof MethodSource m)) return id.getDisplayName();
+        DisplayName group = m.getJavaClass().getAnnotation(DisplayName.class);
+        return (group == null ? m.getJavaClass().getSimpleName() : group.value()) + " › " + m.getMethodName();
+    }
+
+    /** Un fichier du dépôt : depuis la racine (comme .ci/run), sinon à côté du lanceur ./jbang qui a lancé la suite. */
+    static Path repoFile(String name) {
+        Path here = Path.of(name);
+        String launcher = System.getenv("JBANG_LAUNCH_CMD");
+        if (Files.exists(here) || launcher == null || launcher.isBlank()) return here;
+        return Path.of(launcher).toAbsolutePath().resolveSibling(name);
+    }
+
+    /**
+     * L'ordre de déclaration, lu dans le texte de ConvTest.java : ni JUnit ni la réflexion ne le garantissent.
+     * Source introuvable, ou nom absent : l'ordre de JUnit (tri stable).
+     */
+    public static final class SourceOrder implements MethodOrderer, ClassOrderer {
+        static final String TEXT = read();
+
+        static String read() {
+            try {
+                return Files.readString(repoFile("ConvTest.java"));
+            } catch (IOException | RuntimeException notThere) {
+                return "";
+            }
+        }
+
+        /** Où la classe est déclarée (chercher depuis la classe englobante, pour deux classes de même nom). */
+        static int position(Class<?> type) {
+            int from = type.getEnclosingClass() == null ? 0 : Math.max(0, position(type.getEnclosingClass()));
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\bclass\\s+" + type.getSimpleName() + "\\b").matcher(TEXT);
+            return m.find(from) ? m.start() : Integer.MAX_VALUE;
+        }
+
+        /** Où la méthode est déclarée, cherchée après sa classe : deux groupes peuvent avoir des tests de même nom. */
+        static int position(java.lang.reflect.Method method) {
+            int from = position(method.getDeclaringClass());
+            if (from == Integer.MAX_VALUE) return from;
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\bvoid\\s+" + method.getName() + "\\s*\\(").matcher(TEXT);
+            return m.find(from) ? m.start() : Integer.MAX_VALUE;
+        }
+
+        @Override
+        public void orderMethods(MethodOrdererContext context) {
+            context.getMethodDescriptors().sort(java.util.Comparator.comparingInt(d -> position(d.getMethod())));
+        }
+
+        @Override
+        public void orderClasses(ClassOrdererContext context) {
+            context.getClassDescriptors().sort(java.util.Comparator.comparingInt(d -> position(d.getTestClass())));
+        }
     }
 
     static final ObjectMapper JSON = new ObjectMapper();
@@ -230,6 +318,7 @@ public class ConvTest {
     // ------------------------------------------------------------------ l'export Crisp (la spécification)
 
     @Nested
+    @DisplayName("Export Crisp : la spécification")
     class CrispExport {
         @Test
         void exportsEverythingAcrossRunsWithoutDoubles() throws Exception {
@@ -305,18 +394,6 @@ public class ConvTest {
             Collections.sort(sorted);
             assertEquals(sorted, tail);
             assertComplete();
-        }
-
-        @Test
-        void keepsEveryFieldOfTheApiUnchanged() throws Exception {
-            fake = FakeServer.crisp(3);
-            assertEquals(0, run().code());
-            JsonNode line = lines().get(0);
-            for (String field : List.of("session_id", "website_id", "inbox_id", "people_id", "state", "status", "active", "last_message",
-                    "preview_message", "compose", "unread", "assigned", "meta", "created_at", "updated_at"))
-                assertTrue(line.has(field), "champ perdu : " + field);
-            assertEquals(3.25, line.path("meta").path("data").path("score").asDouble());
-            assertEquals(48.8566, line.path("meta").path("device").path("geolocation").path("coordinates").path("latitude").asDouble());
         }
 
         @Test
@@ -460,6 +537,7 @@ public class ConvTest {
     // ------------------------------------------------------------------ une liste qui bouge
 
     @Nested
+    @DisplayName("Une liste qui bouge")
     class MovingList {
         @Test
         void newAndReactivatedConversationsDuringARunAreNotLost() throws Exception {
@@ -536,6 +614,7 @@ public class ConvTest {
     // ------------------------------------------------------------------ pannes, fichiers, arrêts brutaux
 
     @Nested
+    @DisplayName("Rien de perdu, rien en double ; fichier toujours lisible ; une exécution à la fois")
     class Reliability {
         @Test
         void killedAtRandomMomentsThenResumedLosesAndDoublesNothing() throws Exception {
@@ -791,6 +870,7 @@ public class ConvTest {
     // ------------------------------------------------------------------ réseau
 
     @Nested
+    @DisplayName("Arrêts propres : réseau et API en difficulté")
     class Network {
         @Test
         void serverErrorsDropsHtmlAndHangsAreRetried() throws Exception {
@@ -847,6 +927,7 @@ public class ConvTest {
     // ------------------------------------------------------------------ Weba-AI
 
     @Nested
+    @DisplayName("Export Weba-AI")
     class WebaExport {
         @Test
         void exportsEveryConversationWithItsWholeDialog() throws Exception {
@@ -973,6 +1054,7 @@ public class ConvTest {
     // ------------------------------------------------------------------ pièces isolées
 
     @Nested
+    @DisplayName("Pièces isolées")
     class Pieces {
         @Test
         void progressEstimatesTheTimeLeft() throws Exception {
@@ -1039,9 +1121,86 @@ public class ConvTest {
         }
     }
 
+    // ------------------------------------------------------------------ contrat : README, aide, données de l'API
+
+    @Nested
+    @DisplayName("Contrat : codes de sortie documentés, conversations gardées telles que l'API les sert")
+    class Contract {
+        /** Le tableau « Codes de sortie » du README, dans son ordre : code → signification (marques de code Markdown ôtées). */
+        List<Map.Entry<String, String>> readmeExitCodes() throws IOException {
+            String readme = Files.readString(repoFile("README.md"));
+            int start = readme.indexOf("\n## Codes de sortie\n");
+            assertTrue(start >= 0, "le README n'a pas de section « Codes de sortie »");
+            int end = readme.indexOf("\n## ", start + 1);
+            java.util.regex.Matcher row = java.util.regex.Pattern.compile("(?m)^\\|\\s*(\\d+)\\s*\\|\\s*(.*?)\\s*\\|\\s*$")
+                    .matcher(readme.substring(start, end < 0 ? readme.length() : end));
+            List<Map.Entry<String, String>> table = new ArrayList<>();
+            while (row.find()) table.add(Map.entry(row.group(1), row.group(2).replace("`", "")));
+            return table;
+        }
+
+        @Test
+        void readmeExitCodesAreExactlyThoseOfConv() throws Exception {
+            assertEquals(List.copyOf(conv.Exit.table().entrySet()), readmeExitCodes());
+        }
+
+        @Test
+        void helpPrintsEveryExitCodeWithItsMeaning() {
+            for (List<String> command : List.of(List.of("--help"), List.of("messages", "--help"))) {
+                Run help = bare(Map.of(), command.toArray(String[]::new));
+                assertEquals(0, help.code(), help.all());
+                // L'aide coupe les lignes longues : on compare mot à mot.
+                String text = help.out().replaceAll("\\s+", " ");
+                conv.Exit.table().forEach((code, meaning) ->
+                        assertTrue(text.contains(" " + code + " " + meaning), command + " : code " + code + " absent ou différent :\n" + help.out()));
+            }
+        }
+
+        /** Chaque ligne du fichier est, arbre JSON pour arbre JSON, ce que l'API a servi pour cet identifiant ; et rien d'autre. */
+        void assertLinesAreWhatWasServed(Map<String, JsonNode> served) throws IOException {
+            Map<String, JsonNode> exported = new java.util.LinkedHashMap<>();
+            for (JsonNode line : lines()) assertEquals(null, exported.put(line.path(idField()).asText(), line), "doublon");
+            assertEquals(served.keySet(), exported.keySet());
+            served.forEach((id, node) -> assertEquals(node, exported.get(id), "la ligne " + id + " n'est pas ce que l'API a servi"));
+        }
+
+        @Test
+        void crispLinesAreExactlyWhatTheListServed() throws Exception {
+            fake = FakeServer.crisp(45).withGaps();
+            exportAll();
+            Map<String, JsonNode> served = fake.snapshot();
+            // Comparer des objets riches : tous les champs de l'API, imbriqués, décimaux compris.
+            for (String field : List.of("session_id", "website_id", "inbox_id", "people_id", "state", "status", "active", "last_message",
+                    "preview_message", "compose", "unread", "assigned", "meta", "created_at", "updated_at"))
+                assertTrue(served.values().stream().anyMatch(n -> n.has(field)), "le faux serveur ne sert plus le champ " + field);
+            assertTrue(served.values().stream().anyMatch(n -> n.at("/meta/data/score").isDouble()
+                    && n.at("/meta/device/geolocation/coordinates/latitude").isDouble()), "le faux serveur ne sert plus de décimaux imbriqués");
+            assertLinesAreWhatWasServed(served);
+        }
+
+        @Test
+        void webaLinesAreExactlyWhatTheDetailRouteServed() throws Exception {
+            fake = FakeServer.weba(30);
+            exportAll();
+            Map<String, JsonNode> served = new java.util.LinkedHashMap<>();
+            var http = java.net.http.HttpClient.newHttpClient();
+            for (var known : fake.snapshot().entrySet()) {
+                String user = java.net.URLEncoder.encode(known.getValue().path("user_id").asText(), StandardCharsets.UTF_8);
+                var detail = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(fake.url() + "/conversations?bot_hash="
+                                + FakeServer.BOT + "&user_id=" + user)).header("X-Auth-Token", FakeServer.TOKEN).build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, detail.statusCode(), detail.body());
+                served.put(known.getKey(), JSON.readTree(detail.body()).path("conversation"));
+            }
+            assertTrue(served.values().stream().anyMatch(n -> n.path("dialog").size() > 1), "le faux serveur ne sert plus de dialogue complet");
+            assertLinesAreWhatWasServed(served);
+        }
+    }
+
     // ------------------------------------------------------------------ conv messages (issue 12)
 
     @Nested
+    @DisplayName("Messages Crisp (conv messages)")
     class CrispMessages {
         Path folder() { return dir.resolve("messages"); }
 
@@ -1366,6 +1525,7 @@ public class ConvTest {
 
     // Pas « Launcher » : ce nom masquerait, dans toute la classe, le Launcher de JUnit qu'utilise main.
     @Nested
+    @DisplayName("Lanceur ./jbang")
     class JbangLauncher {
         static final String HELLO = """
                 public class Hello {
