@@ -33,6 +33,11 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.ClassOrderer;
+import org.junit.jupiter.api.ClassOrdererContext;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.MethodOrdererContext;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
@@ -44,37 +49,54 @@ import org.junit.platform.launcher.TestIdentifier;
 import org.junit.platform.engine.TestExecutionResult;
 import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
 import org.junit.platform.launcher.core.LauncherFactory;
+import org.junit.platform.engine.DiscoverySelector;
 import org.junit.platform.engine.discovery.DiscoverySelectors;
+import org.junit.platform.engine.support.descriptor.ClassSource;
+import org.junit.platform.engine.support.descriptor.MethodSource;
 
 public class ConvTest {
 
-    /** Lance toute la suite ; dernière ligne « N passed, N failed », code non nul au moindre échec. */
+    /**
+     * Lance la suite (ou les groupes nommés en arguments) dans l'ordre de la source : un titre par groupe ({@code @Nested}), puis une ligne par test.
+     * Dernière ligne « N passed, N failed » ; code non nul au moindre échec, conteneurs compris.
+     */
     public static void main(String[] args) {
+        // Des noms de groupes en arguments (ex. « Contract Pieces ») : ces groupes seulement.
+        List<DiscoverySelector> selectors = new ArrayList<>();
+        for (String group : args) selectors.add(DiscoverySelectors.selectClass(ConvTest.class.getName() + "$" + group));
+        if (selectors.isEmpty()) selectors.add(DiscoverySelectors.selectClass(ConvTest.class));
         LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
-                .selectors(DiscoverySelectors.selectClass(ConvTest.class)).build();
+                .selectors(selectors)
+                .configurationParameter("junit.jupiter.testclass.order.default", SourceOrder.class.getName())
+                .configurationParameter("junit.jupiter.testmethod.order.default", SourceOrder.class.getName())
+                .build();
+        if (SourceOrder.TEXT.isEmpty()) System.out.println("(ConvTest.java introuvable : ordre de JUnit, pas celui de la source)");
         int[] counts = new int[3];
         List<String> failures = new ArrayList<>();
         Launcher launcher = LauncherFactory.create();
         launcher.execute(request, new TestExecutionListener() {
+            @Override
+            public void executionStarted(TestIdentifier id) {
+                if (isGroup(id)) System.out.println("\n" + id.getDisplayName());
+            }
+
             @Override
             public void executionFinished(TestIdentifier id, TestExecutionResult result) {
                 boolean ok = result.getStatus() == TestExecutionResult.Status.SUCCESSFUL;
                 // Un conteneur (classe) en échec compte comme un test échoué : rien ne doit passer inaperçu.
                 if (!id.isTest() && ok) return;
                 counts[ok ? 0 : 1]++;
-                String line = (ok ? "ok      " : "ÉCHEC   ") + id.getDisplayName();
-                if (!ok) {
-                    String why = result.getThrowable().map(Throwable::toString).orElse("?");
-                    failures.add(id.getDisplayName() + " : " + why);
-                    line += "\n        " + why;
-                }
-                System.out.println(line);
+                System.out.println((ok ? "  ok      " : "  ÉCHEC   ") + name(id));
+                if (ok) return;
+                String why = result.getThrowable().map(Throwable::toString).orElse("?");
+                failures.add(where(id) + " : " + why);
+                System.out.println("            " + why);
             }
 
             @Override
             public void executionSkipped(TestIdentifier id, String reason) {
                 counts[2]++;
-                System.out.println("ignoré  " + id.getDisplayName() + " (" + reason + ")");
+                System.out.println("  ignoré  " + name(id) + " (" + reason + ")");
             }
         });
         if (!failures.isEmpty()) {
@@ -83,6 +105,72 @@ public class ConvTest {
         }
         System.out.println(counts[0] + " passed, " + counts[1] + " failed" + (counts[2] > 0 ? ", " + counts[2] + " skipped" : ""));
         System.exit(counts[1] == 0 && counts[0] > 0 ? 0 : 1);
+    }
+
+    /** Un groupe : une classe {@code @Nested} (la classe englobante n'a pas de titre à elle). */
+    static boolean isGroup(TestIdentifier id) {
+        return id.getSource().orElse(null) instanceof ClassSource c && c.getJavaClass() != ConvTest.class;
+    }
+
+    /** Le nom du test tel qu'écrit dans la source (sans les parenthèses de JUnit) ; celui du groupe pour un conteneur. */
+    static String name(TestIdentifier id) {
+        return id.getSource().orElse(null) instanceof MethodSource m ? m.getMethodName() : id.getDisplayName();
+    }
+
+    /** « Groupe › test », pour le récapitulatif des échecs. */
+    static String where(TestIdentifier id) {
+        if (!(id.getSource().orElse(null) instanceof MethodSource m)) return id.getDisplayName();
+        DisplayName group = m.getJavaClass().getAnnotation(DisplayName.class);
+        return (group == null ? m.getJavaClass().getSimpleName() : group.value()) + " › " + m.getMethodName();
+    }
+
+    /** Un fichier du dépôt : depuis la racine (comme .ci/run), sinon à côté du lanceur ./jbang qui a lancé la suite. */
+    static Path repoFile(String name) {
+        Path here = Path.of(name);
+        String launcher = System.getenv("JBANG_LAUNCH_CMD");
+        if (Files.exists(here) || launcher == null || launcher.isBlank()) return here;
+        return Path.of(launcher).toAbsolutePath().resolveSibling(name);
+    }
+
+    /**
+     * L'ordre de déclaration, lu dans le texte de ConvTest.java : ni JUnit ni la réflexion ne le garantissent.
+     * Source introuvable, ou nom absent : l'ordre de JUnit (tri stable).
+     */
+    public static final class SourceOrder implements MethodOrderer, ClassOrderer {
+        static final String TEXT = read();
+
+        static String read() {
+            try {
+                return Files.readString(repoFile("ConvTest.java"));
+            } catch (IOException | RuntimeException notThere) {
+                return "";
+            }
+        }
+
+        /** Où la classe est déclarée (chercher depuis la classe englobante, pour deux classes de même nom). */
+        static int position(Class<?> type) {
+            int from = type.getEnclosingClass() == null ? 0 : Math.max(0, position(type.getEnclosingClass()));
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\bclass\\s+" + type.getSimpleName() + "\\b").matcher(TEXT);
+            return m.find(from) ? m.start() : Integer.MAX_VALUE;
+        }
+
+        /** Où la méthode est déclarée, cherchée après sa classe : deux groupes peuvent avoir des tests de même nom. */
+        static int position(java.lang.reflect.Method method) {
+            int from = position(method.getDeclaringClass());
+            if (from == Integer.MAX_VALUE) return from;
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\bvoid\\s+" + method.getName() + "\\s*\\(").matcher(TEXT);
+            return m.find(from) ? m.start() : Integer.MAX_VALUE;
+        }
+
+        @Override
+        public void orderMethods(MethodOrdererContext context) {
+            context.getMethodDescriptors().sort(java.util.Comparator.comparingInt(d -> position(d.getMethod())));
+        }
+
+        @Override
+        public void orderClasses(ClassOrdererContext context) {
+            context.getClassDescriptors().sort(java.util.Comparator.comparingInt(d -> position(d.getTestClass())));
+        }
     }
 
     static final ObjectMapper JSON = new ObjectMapper();
@@ -103,7 +191,7 @@ public class ConvTest {
 
     Path file() { return dir.resolve("conversations.jsonl"); }
 
-    /** Un fichier voisin de l'export (état, index, verrou…). */
+    /** Un fichier compagnon de l'export (état, verrou, rejets…) : FICHIER suivi du suffixe, comme le dit le README. */
     Path sibling(String suffix) { return file().resolveSibling(file().getFileName() + suffix); }
 
     /** Lance conv dans ce processus, contre le faux serveur, et vérifie ce qui vaut pour toute exécution. */
@@ -195,7 +283,7 @@ public class ConvTest {
         fail("l'historique n'est jamais complet");
     }
 
-    JsonNode state() throws IOException { return JSON.readTree(conv.ExportFiles.sibling(file(), ".state.json").toFile()); }
+    JsonNode state() throws IOException { return JSON.readTree(sibling(".state.json").toFile()); }
 
     /** Lance conv dans un processus à part (pour le tuer, le limiter ou en lancer deux). */
     ProcessBuilder child(Map<String, String> env, String... args) {
@@ -234,6 +322,7 @@ public class ConvTest {
     // ------------------------------------------------------------------ l'export Crisp (la spécification)
 
     @Nested
+    @DisplayName("Export Crisp : la spécification")
     class CrispExport {
         @Test
         void exportsEverythingAcrossRunsWithoutDoubles() throws Exception {
@@ -312,22 +401,10 @@ public class ConvTest {
         }
 
         @Test
-        void keepsEveryFieldOfTheApiUnchanged() throws Exception {
-            fake = FakeServer.crisp(3);
-            assertEquals(0, run().code());
-            JsonNode line = lines().get(0);
-            for (String field : List.of("session_id", "website_id", "inbox_id", "people_id", "state", "status", "active", "last_message",
-                    "preview_message", "compose", "unread", "assigned", "meta", "created_at", "updated_at"))
-                assertTrue(line.has(field), "champ perdu : " + field);
-            assertEquals(3.25, line.path("meta").path("data").path("score").asDouble());
-            assertEquals(48.8566, line.path("meta").path("device").path("geolocation").path("coordinates").path("latitude").asDouble());
-        }
-
-        @Test
         void resetStartsAgainFromScratch() throws Exception {
             fake = FakeServer.crisp(30);
             exportAll();
-            Files.writeString(conv.ExportFiles.sibling(file(), ".rejected"), "à garder\n");
+            Files.writeString(sibling(".rejected"), "à garder\n");
             Run r = run("--reset", "--nb", "10");
             assertEquals(0, r.code(), r.all());
             assertTrue(r.out().contains("--reset"), r.out());
@@ -376,7 +453,7 @@ public class ConvTest {
             fake = FakeServer.crisp(30);
             assertEquals(0, run("--nb", "10").code());
             byte[] before = Files.readAllBytes(file());
-            String stateBefore = Files.readString(conv.ExportFiles.sibling(file(), ".state.json"));
+            String stateBefore = Files.readString(sibling(".state.json"));
             Map<String, String> env = new HashMap<>(fake.env());
             env.put("CRISP_KEY_PROD", "wrong-secret-value");
             Run r = runWith(env);
@@ -385,7 +462,7 @@ public class ConvTest {
             assertFalse(r.all().contains("wrong-secret-value"));
             assertEquals("", r.out());
             assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(file())), "fichier modifié");
-            assertEquals(stateBefore, Files.readString(conv.ExportFiles.sibling(file(), ".state.json")));
+            assertEquals(stateBefore, Files.readString(sibling(".state.json")));
         }
 
         @Test
@@ -413,7 +490,7 @@ public class ConvTest {
             }
             assertEquals(0, fake.requests);
             assertFalse(Files.exists(file()));
-            assertFalse(Files.exists(conv.ExportFiles.sibling(file(), ".lock")));
+            assertFalse(Files.exists(sibling(".lock")));
         }
 
         @Test
@@ -464,6 +541,7 @@ public class ConvTest {
     // ------------------------------------------------------------------ une liste qui bouge
 
     @Nested
+    @DisplayName("Une liste qui bouge")
     class MovingList {
         @Test
         void newAndReactivatedConversationsDuringARunAreNotLost() throws Exception {
@@ -595,6 +673,7 @@ public class ConvTest {
     // ------------------------------------------------------------------ --refresh : des lignes à jour
 
     @Nested
+    @DisplayName("Garder le fichier à jour : --refresh et --full-refresh")
     class Refresh {
         @Test
         void answeredAndResolvedConversationsAreUpdatedWithoutExtraRequests() throws Exception {
@@ -754,6 +833,7 @@ public class ConvTest {
     // ------------------------------------------------------------------ pannes, fichiers, arrêts brutaux
 
     @Nested
+    @DisplayName("Rien de perdu, rien en double ; fichier toujours lisible ; une exécution à la fois")
     class Reliability {
         @Test
         void killedAtRandomMomentsThenResumedLosesAndDoublesNothing() throws Exception {
@@ -819,7 +899,7 @@ public class ConvTest {
             assertEquals(0, r.code(), r.all());
             assertTrue(r.out().contains("Dernière ligne incomplète"), r.out());
             assertComplete();
-            assertFalse(Files.exists(conv.ExportFiles.sibling(file(), ".rejected")), "le fragment n'est pas une ligne à garder");
+            assertFalse(Files.exists(sibling(".rejected")), "le fragment n'est pas une ligne à garder");
         }
 
         @Test
@@ -844,7 +924,7 @@ public class ConvTest {
             Run r = run();
             assertEquals(0, r.code(), r.all());
             assertTrue(r.out().contains("ligne(s) 12") && r.out().contains(".rejected"), r.out());
-            assertEquals(damaged + "\n", Files.readString(conv.ExportFiles.sibling(file(), ".rejected")));
+            assertEquals(damaged + "\n", Files.readString(sibling(".rejected")));
             assertEquals(39, assertValidFile().size());
         }
 
@@ -861,7 +941,7 @@ public class ConvTest {
             assertEquals(0, r.code(), r.all());
             assertTrue(r.out().contains("n'est pas entièrement trié"), r.out());
             assertComplete();
-            assertFalse(Files.exists(conv.ExportFiles.sibling(file(), ".sort")));
+            assertFalse(Files.exists(sibling(".sort")));
         }
 
         @Test
@@ -869,21 +949,21 @@ public class ConvTest {
             fake = FakeServer.crisp(60);
             assertEquals(0, run("--nb", "30").code());
             // Arrêt pendant le tri final : un fichier temporaire à moitié écrit. Pendant l'écriture de l'état : idem.
-            Files.writeString(conv.ExportFiles.sibling(file(), ".tmp"), "{\"session_id\":\"moitié");
-            Files.writeString(conv.ExportFiles.sibling(file(), ".state.json.tmp"), "{\"format\":");
+            Files.writeString(sibling(".tmp"), "{\"session_id\":\"moitié");
+            Files.writeString(sibling(".state.json.tmp"), "{\"format\":");
             exportAll("--nb", "1000");
             assertComplete();
-            assertFalse(Files.exists(conv.ExportFiles.sibling(file(), ".tmp")));
-            assertFalse(Files.exists(conv.ExportFiles.sibling(file(), ".state.json.tmp")));
+            assertFalse(Files.exists(sibling(".tmp")));
+            assertFalse(Files.exists(sibling(".state.json.tmp")));
         }
 
         @Test
         void linesAppendedButNotRecordedInStateAreNotDoubled() throws Exception {
             fake = FakeServer.crisp(60);
             assertEquals(0, run("--nb", "20").code());
-            String state = Files.readString(conv.ExportFiles.sibling(file(), ".state.json"));
+            String state = Files.readString(sibling(".state.json"));
             assertEquals(0, run("--nb", "20").code());
-            Files.writeString(conv.ExportFiles.sibling(file(), ".state.json"), state);   // l'état d'avant la 2e exécution
+            Files.writeString(sibling(".state.json"), state);   // l'état d'avant la 2e exécution
             exportAll("--nb", "1000");
             assertComplete();
         }
@@ -963,7 +1043,7 @@ public class ConvTest {
         void indexIsTrustedOnlyWhileTheFileIsUnchanged() throws Exception {
             fake = FakeServer.crisp(70);
             exportAll();
-            Path index = conv.ExportFiles.sibling(file(), ".index");
+            Path index = sibling(".index");
             assertTrue(Files.exists(index));
             try (conv.Store store = openStore()) {
                 assertTrue(store.indexed(), "l'index d'un fichier inchangé doit servir");
@@ -994,8 +1074,8 @@ public class ConvTest {
             fake = FakeServer.crisp(10);
             assertEquals(0, run().code());
             for (String suffix : List.of("", ".state.json", ".lock", ".index"))
-                assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(conv.ExportFiles.sibling(file(), suffix))), suffix);
-            String everything = Files.readString(file()) + Files.readString(conv.ExportFiles.sibling(file(), ".state.json"));
+                assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(sibling(suffix))), suffix);
+            String everything = Files.readString(file()) + Files.readString(sibling(".state.json"));
             assertFalse(everything.contains(FakeServer.KEY), "la clé est écrite sur le disque");
         }
 
@@ -1003,7 +1083,7 @@ public class ConvTest {
         void unreadableStateIsExplained() throws Exception {
             fake = FakeServer.crisp(10);
             assertEquals(0, run().code());
-            Files.writeString(conv.ExportFiles.sibling(file(), ".state.json"), "{ pas du json");
+            Files.writeString(sibling(".state.json"), "{ pas du json");
             Run r = run();
             assertEquals(3, r.code(), r.all());
             assertTrue(r.err().contains("illisible") && r.err().contains("supprimez-le"), r.err());
@@ -1029,6 +1109,7 @@ public class ConvTest {
     // ------------------------------------------------------------------ réseau
 
     @Nested
+    @DisplayName("Arrêts propres : réseau et API en difficulté")
     class Network {
         @Test
         void serverErrorsDropsHtmlAndHangsAreRetried() throws Exception {
@@ -1085,6 +1166,7 @@ public class ConvTest {
     // ------------------------------------------------------------------ Weba-AI
 
     @Nested
+    @DisplayName("Export Weba-AI")
     class WebaExport {
         @Test
         void exportsEveryConversationWithItsWholeDialog() throws Exception {
@@ -1211,7 +1293,91 @@ public class ConvTest {
     // ------------------------------------------------------------------ pièces isolées
 
     @Nested
+    @DisplayName("Pièces isolées")
     class Pieces {
+        static final long NOW = 1_800_000_000_000L;
+
+        /** Une page de la liste faite à la main : des (identifiant, clé de parcours). */
+        static conv.Page page(long offset, boolean last, Object... idsAndKeys) {
+            List<conv.Listed> items = new ArrayList<>();
+            for (int i = 0; i < idsAndKeys.length; i += 2)
+                items.add(new conv.Listed(null, new byte[0], new conv.Entry((String) idsAndKeys[i], 0, (Long) idsAndKeys[i + 1])));
+            return new conv.Page(items, offset, offset + 20, offset / 20 + 1, last, -1);
+        }
+
+        static conv.State state(Long watermark, conv.Walk... walks) {
+            return new conv.State(2, "crisp", "site", watermark, List.of(walks), null);
+        }
+
+        @Test
+        void walkPlanStartsWithTheWholeHistoryThenOnlyAHeadWalkWhenSomethingIsNew() {
+            conv.WalkPlan first = new conv.WalkPlan(state(null), NOW);
+            first.begin(page(0, false, "a", 5000_000L, "b", 4000_000L), false);
+            assertEquals(List.of(new conv.Walk(null, 0, false)), first.state("crisp", "site").walks());
+            assertEquals(5000_000L, first.state("crisp", "site").watermark());
+
+            conv.WalkPlan quiet = new conv.WalkPlan(state(5000_000L), NOW);
+            quiet.begin(page(0, false, "a", 5000_000L, "b", 4000_000L), false);
+            assertTrue(quiet.complete(), "rien au-dessus du filigrane : aucun parcours");
+
+            conv.WalkPlan fresh = new conv.WalkPlan(state(5000_000L, new conv.Walk(null, 740, false)), NOW);
+            fresh.begin(page(0, false, "c", 9000_000L, "a", 5000_000L), false);
+            assertEquals(List.of(new conv.Walk(5000_000L - conv.WalkPlan.MARGIN_MS, 0, false), new conv.Walk(null, 740, false)),
+                    fresh.state("crisp", "site").walks(), "le parcours de tête passe avant l'historique en cours");
+            assertEquals(9000_000L, fresh.state("crisp", "site").watermark());
+
+            conv.WalkPlan merged = new conv.WalkPlan(state(5000_000L, new conv.Walk(1000_000L, 0, false)), NOW);
+            merged.begin(page(0, false, "c", 9000_000L), false);
+            assertEquals(List.of(new conv.Walk(1000_000L, 0, false)), merged.state("crisp", "site").walks(),
+                    "un parcours déjà en tête et plus profond suffit");
+        }
+
+        @Test
+        void walkPlanKeepsAFutureDateOutOfTheWatermark() {
+            conv.WalkPlan plan = new conv.WalkPlan(state(5000_000L), NOW);
+            plan.begin(page(0, false, "future", 4_102_444_800_000L, "c", 9000_000L, "a", 5000_000L), false);
+            assertEquals(9000_000L, plan.state("crisp", "site").watermark(), "2100 n'emporte pas le filigrane");
+            conv.WalkPlan healed = new conv.WalkPlan(state(Long.MAX_VALUE), NOW);
+            assertEquals(NOW + conv.WalkPlan.MARGIN_MS, healed.state("crisp", "site").watermark(), "un filigrane dans le futur est borné");
+            conv.WalkPlan again = new conv.WalkPlan(state(9000_000L), NOW);
+            again.begin(page(0, false, "future", 4_102_444_800_000L, "c", 9000_000L), false);
+            assertEquals(1, again.state("crisp", "site").walks().size(), "la date future en tête déclenche un parcours de tête, peu coûteux");
+        }
+
+        @Test
+        void walkPlanEndsAWalkOnlyOnAnOrderedPageBelowItsFloor() {
+            conv.Totals totals = new conv.Totals();
+            conv.WalkPlan plan = new conv.WalkPlan(state(5000_000L, new conv.Walk(4000_000L, 0, false)), NOW);
+            conv.Page above = page(0, false, "c", 9000_000L, "b", 4500_000L);
+            assertFalse(plan.afterPage(above, List.of(), false, totals), "encore au-dessus du plancher");
+            assertEquals(new conv.Walk(4000_000L, 0, false), plan.current(), "gardé à cette page, relue à la reprise");
+            conv.Page below = page(20, false, "b", 4500_000L, "a", 3000_000L);
+            assertTrue(plan.afterPage(below, above.items(), false, totals), "en ordre, et sous le plancher (b revu n'est qu'un décalage)");
+
+            conv.WalkPlan stopped = new conv.WalkPlan(state(5000_000L, new conv.Walk(4000_000L, 0, false)), NOW);
+            assertFalse(stopped.afterPage(page(0, false, "a", 3000_000L), List.of(), true, totals), "arrêtée au milieu par --nb : pas finie");
+
+            conv.WalkPlan unkeyed = new conv.WalkPlan(state(5000_000L, new conv.Walk(4000_000L, 0, false)), NOW);
+            assertFalse(unkeyed.afterPage(page(0, false, "a", 3000_000L, "x", conv.Entry.MISSING), List.of(), false, totals),
+                    "une conversation sans date : la page ne termine pas le parcours");
+        }
+
+        @Test
+        void walkPlanTurnsADisorderedWalkIntoAWalkToTheEnd() {
+            conv.Totals totals = new conv.Totals();
+            conv.WalkPlan plan = new conv.WalkPlan(state(5000_000L, new conv.Walk(4000_000L, 0, false)), NOW);
+            conv.Page first = page(0, false, "c", 9000_000L, "b", 4500_000L);
+            conv.Page second = page(20, false, "d", 8000_000L, "a", 2000_000L);      // 8000 après 4500 : désordre à la couture
+            assertFalse(plan.afterPage(first, List.of(), false, totals), "au-dessus du plancher");
+            assertFalse(plan.afterPage(second, first.items(), false, totals), "sous le plancher, mais désordonnée : ne termine pas");
+            assertEquals(new conv.Walk(null, 20, false), plan.current(), "le parcours va désormais jusqu'à la fin");
+            assertTrue(plan.disorderSeen());
+            assertTrue(plan.afterPage(page(40, true), second.items(), false, totals), "la fin de l'historique le termine");
+            assertEquals(2, totals.pagesAfterDisorder);
+            assertTrue(conv.WalkPlan.inOrder(List.of(), page(0, false, "a", 5000_000L, "b", 5000_000L + conv.WalkPlan.MARGIN_MS).items()),
+                    "un écart dans la marge du cache est toléré");
+        }
+
         @Test
         void progressEstimatesTheTimeLeft() throws Exception {
             StringWriter text = new StringWriter();
@@ -1277,9 +1443,86 @@ public class ConvTest {
         }
     }
 
+    // ------------------------------------------------------------------ contrat : README, aide, données de l'API
+
+    @Nested
+    @DisplayName("Contrat : codes de sortie documentés, conversations gardées telles que l'API les sert")
+    class Contract {
+        /** Le tableau « Codes de sortie » du README, dans son ordre : code → signification (marques de code Markdown ôtées). */
+        List<Map.Entry<String, String>> readmeExitCodes() throws IOException {
+            String readme = Files.readString(repoFile("README.md"));
+            int start = readme.indexOf("\n## Codes de sortie\n");
+            assertTrue(start >= 0, "le README n'a pas de section « Codes de sortie »");
+            int end = readme.indexOf("\n## ", start + 1);
+            java.util.regex.Matcher row = java.util.regex.Pattern.compile("(?m)^\\|\\s*(\\d+)\\s*\\|\\s*(.*?)\\s*\\|\\s*$")
+                    .matcher(readme.substring(start, end < 0 ? readme.length() : end));
+            List<Map.Entry<String, String>> table = new ArrayList<>();
+            while (row.find()) table.add(Map.entry(row.group(1), row.group(2).replace("`", "")));
+            return table;
+        }
+
+        @Test
+        void readmeExitCodesAreExactlyThoseOfConv() throws Exception {
+            assertEquals(List.copyOf(conv.Exit.table().entrySet()), readmeExitCodes());
+        }
+
+        @Test
+        void helpPrintsEveryExitCodeWithItsMeaning() {
+            for (List<String> command : List.of(List.of("--help"), List.of("messages", "--help"))) {
+                Run help = bare(Map.of(), command.toArray(String[]::new));
+                assertEquals(0, help.code(), help.all());
+                // L'aide coupe les lignes longues : on compare mot à mot.
+                String text = help.out().replaceAll("\\s+", " ");
+                conv.Exit.table().forEach((code, meaning) ->
+                        assertTrue(text.contains(" " + code + " " + meaning), command + " : code " + code + " absent ou différent :\n" + help.out()));
+            }
+        }
+
+        /** Chaque ligne du fichier est, arbre JSON pour arbre JSON, ce que l'API a servi pour cet identifiant ; et rien d'autre. */
+        void assertLinesAreWhatWasServed(Map<String, JsonNode> served) throws IOException {
+            Map<String, JsonNode> exported = new java.util.LinkedHashMap<>();
+            for (JsonNode line : lines()) assertEquals(null, exported.put(line.path(idField()).asText(), line), "doublon");
+            assertEquals(served.keySet(), exported.keySet());
+            served.forEach((id, node) -> assertEquals(node, exported.get(id), "la ligne " + id + " n'est pas ce que l'API a servi"));
+        }
+
+        @Test
+        void crispLinesAreExactlyWhatTheListServed() throws Exception {
+            fake = FakeServer.crisp(45).withGaps();
+            exportAll();
+            Map<String, JsonNode> served = fake.snapshot();
+            // Comparer des objets riches : tous les champs de l'API, imbriqués, décimaux compris.
+            for (String field : List.of("session_id", "website_id", "inbox_id", "people_id", "state", "status", "active", "last_message",
+                    "preview_message", "compose", "unread", "assigned", "meta", "created_at", "updated_at"))
+                assertTrue(served.values().stream().anyMatch(n -> n.has(field)), "le faux serveur ne sert plus le champ " + field);
+            assertTrue(served.values().stream().anyMatch(n -> n.at("/meta/data/score").isDouble()
+                    && n.at("/meta/device/geolocation/coordinates/latitude").isDouble()), "le faux serveur ne sert plus de décimaux imbriqués");
+            assertLinesAreWhatWasServed(served);
+        }
+
+        @Test
+        void webaLinesAreExactlyWhatTheDetailRouteServed() throws Exception {
+            fake = FakeServer.weba(30);
+            exportAll();
+            Map<String, JsonNode> served = new java.util.LinkedHashMap<>();
+            var http = java.net.http.HttpClient.newHttpClient();
+            for (var known : fake.snapshot().entrySet()) {
+                String user = java.net.URLEncoder.encode(known.getValue().path("user_id").asText(), StandardCharsets.UTF_8);
+                var detail = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(fake.url() + "/conversations?bot_hash="
+                                + FakeServer.BOT + "&user_id=" + user)).header("X-Auth-Token", FakeServer.TOKEN).build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, detail.statusCode(), detail.body());
+                served.put(known.getKey(), JSON.readTree(detail.body()).path("conversation"));
+            }
+            assertTrue(served.values().stream().anyMatch(n -> n.path("dialog").size() > 1), "le faux serveur ne sert plus de dialogue complet");
+            assertLinesAreWhatWasServed(served);
+        }
+    }
+
     // ------------------------------------------------------------------ conv messages (issue 12)
 
     @Nested
+    @DisplayName("Messages Crisp (conv messages)")
     class CrispMessages {
         Path folder() { return dir.resolve("messages"); }
 
@@ -1604,6 +1847,7 @@ public class ConvTest {
 
     // Pas « Launcher » : ce nom masquerait, dans toute la classe, le Launcher de JUnit qu'utilise main.
     @Nested
+    @DisplayName("Lanceur ./jbang")
     class JbangLauncher {
         static final String HELLO = """
                 public class Hello {
