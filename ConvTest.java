@@ -1545,10 +1545,29 @@ public class ConvTest {
             fail("les messages ne sont jamais à jour");
         }
 
-        /** Un fichier des conversations à jour (l'export de la liste ne réécrit pas une conversation déjà présente). */
+        /** Un fichier des conversations à jour : --refresh réécrit les conversations qui ont changé. */
         void refreshConversations() {
-            Run r = run("--reset", "--nb", "100000");
+            Run r = run("--refresh", "--nb", "100000");
             assertEquals(0, r.code(), r.all());
+        }
+
+        @Test
+        void aLongJournalIsCompactedToOneLinePerConversation() throws Exception {
+            fake = FakeServer.crisp(5);
+            exportEverything();
+            Path journal = folder().resolve("messages.jsonl.fetched");
+            List<String> lines = Files.readAllLines(journal);
+            assertEquals(5, lines.size());
+            StringBuilder bloated = new StringBuilder();
+            for (int i = 0; i < 2_100; i++) for (String line : lines) bloated.append(line.replaceFirst("\"updated_at\":\\d+", "\"updated_at\":" + i)).append('\n');
+            for (String line : lines) bloated.append(line).append('\n');            // la dernière ligne de chacune fait foi
+            Files.writeString(journal, bloated);
+            int before = fake.messageRequests;
+            Run r = messages();
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("compacté : 10505 ligne(s) → 5"), r.out());
+            assertEquals(new HashSet<>(lines), new HashSet<>(Files.readAllLines(journal)));
+            assertEquals(before, fake.messageRequests, "les lignes qui font foi sont à jour : rien à redemander");
         }
 
         /** Le fichier d'une conversation : valide, unique par empreinte, le plus récent en haut. */

@@ -1393,6 +1393,25 @@ public class conv implements Callable<Integer> {
     static final class Io {
         static final FileAttribute<?>[] PRIVATE = privateFiles();
 
+        /** Le verrou du système sur {@code lockFile} ; une autre exécution qui le tient donne le code 8 avec {@code busy}. */
+        static FileChannel lock(Path lockFile, String busy) throws IOException {
+            FileChannel channel = FileChannel.open(lockFile, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), PRIVATE);
+            FileLock held;
+            try {
+                held = channel.tryLock();
+            } catch (OverlappingFileLockException e) {
+                held = null;
+            } catch (IOException | RuntimeException e) {
+                channel.close();
+                throw e;
+            }
+            if (held == null) {
+                channel.close();
+                throw new Failure(Exit.BUSY, busy);
+            }
+            return channel;
+        }
+
         private static FileAttribute<?>[] privateFiles() {
             boolean posix = java.nio.file.FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
             return posix ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"))}
@@ -1465,27 +1484,12 @@ public class conv implements Callable<Integer> {
             if (file.getFileName().toString().getBytes(StandardCharsets.UTF_8).length + LONGEST_SUFFIX > 255)
                 throw new Failure(Exit.FILES, "Le nom " + file.getFileName() + " est trop long pour un fichier d'export (ses fichiers voisins, "
                         + "comme .state.json.tmp, dépasseraient 255 octets) : choisissez un nom plus court avec --output.");
-            FileChannel channel = null;
             try {
                 Files.createDirectories(file.getParent());
-                channel = FileChannel.open(sibling(file, ".lock"), Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), Io.PRIVATE);
-                if (tryLock(channel) == null) {
-                    channel.close();
-                    throw new Failure(Exit.BUSY, "Une autre exécution de conv utilise déjà " + file.getFileName()
-                            + " : attendez qu'elle se termine (ou arrêtez-la), puis relancez.");
-                }
-                return new ExportFiles(file, channel);
+                return new ExportFiles(file, Io.lock(sibling(file, ".lock"), "Une autre exécution de conv utilise déjà " + file.getFileName()
+                        + " : attendez qu'elle se termine (ou arrêtez-la), puis relancez."));
             } catch (IOException e) {
-                Io.closeQuietly(channel);
                 throw Io.fileFailure("préparer " + file, e);
-            }
-        }
-
-        private static FileLock tryLock(FileChannel channel) throws IOException {
-            try {
-                return channel.tryLock();
-            } catch (OverlappingFileLockException e) {
-                return null;
             }
         }
 
@@ -1685,7 +1689,7 @@ public class conv implements Callable<Integer> {
         }
 
         /** Le début de la dernière ligne, cherché à reculons par blocs (pas un octet par appel système). */
-        private static long lastLineStart(FileChannel in, long size) throws IOException {
+        static long lastLineStart(FileChannel in, long size) throws IOException {
             ByteBuffer block = ByteBuffer.allocate(1 << 16);
             for (long end = size; end > 0; ) {
                 long from = Math.max(0, end - block.capacity());
@@ -1800,6 +1804,27 @@ public class conv implements Callable<Integer> {
             int previous = low[slot] == 0 ? -1 : line[slot];
             store(slot, entry, lineIndex);
             return previous;
+        }
+
+        /** Vrai si l'identifiant est connu avec exactement cette clé de parcours. */
+        boolean holds(Entry entry) {
+            int slot = find(entry.id());
+            return low[slot] != 0 && walk[slot] == entry.walkKey();
+        }
+
+        /** La ligne de la version connue, ou -1. */
+        int lineOf(String id) {
+            int slot = find(id);
+            return low[slot] == 0 ? -1 : line[slot];
+        }
+
+        /** Prend le contenu d'une autre table (après un compactage). */
+        void replaceWith(KnownIds other) {
+            high = other.high;
+            low = other.low;
+            walk = other.walk;
+            line = other.line;
+            size = other.size;
         }
 
         /** Après la réécriture du fichier : chaque identifiant suit sa ligne à sa nouvelle place. */
@@ -2750,8 +2775,8 @@ public class conv implements Callable<Integer> {
         private final Path folder, journal, stateFile;
         private final FileChannel lock;
         private FileChannel journalOut;
-        private long[] keys = new long[1 << 12], values = new long[1 << 12];
-        private int size;
+        // Identifiant → updated_at auquel ses messages ont été lus, et la ligne du journal qui le dit.
+        private final KnownIds fetched = new KnownIds(0);
         private long journalLines, nextOffset;
         long filesAtStart, filesCreated;
 
@@ -2770,16 +2795,8 @@ public class conv implements Callable<Integer> {
             FileChannel channel = null;
             try {
                 Files.createDirectories(folder);
-                channel = FileChannel.open(folder.resolve("messages.jsonl.lock"), Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), Io.PRIVATE);
-                FileLock held;
-                try {
-                    held = channel.tryLock();
-                } catch (OverlappingFileLockException e) {
-                    held = null;
-                }
-                if (held == null)
-                    throw new Failure(Exit.BUSY, "Une autre exécution de « conv messages » utilise déjà " + folder
-                            + " : attendez qu'elle se termine (ou arrêtez-la), puis relancez.");
+                channel = Io.lock(folder.resolve("messages.jsonl.lock"), "Une autre exécution de « conv messages » utilise déjà " + folder
+                        + " : attendez qu'elle se termine (ou arrêtez-la), puis relancez.");
                 MessagesState state = new MessagesState(folder, channel);
                 if (reset) {
                     Files.deleteIfExists(state.journal);
@@ -2817,24 +2834,16 @@ public class conv implements Callable<Integer> {
                 while (lines.next()) {
                     Entry entry = MessagesPlan.UPDATED.read(lines.buffer(), lines.start(), lines.length());
                     if (entry == null || !MessagesPlan.validSessionId(entry.id())) continue;
-                    journalLines++;
-                    put(key(entry.id()), entry.walkKey());
+                    fetched.put(entry, (int) journalLines++);
                 }
             }
-            if (journalLines > 2L * size + 10_000) compact(progress);
+            if (journalLines > 2L * fetched.size() + 10_000) compact(progress);
         }
 
         /** Une ligne sans fin de ligne est le reste d'un ajout interrompu : sa conversation sera simplement redemandée. */
         private void truncateTornTail() throws IOException {
             try (FileChannel channel = FileChannel.open(journal, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-                long end = channel.size();
-                ByteBuffer one = ByteBuffer.allocate(1);
-                while (end > 0) {
-                    one.clear();
-                    channel.read(one, end - 1);
-                    if (one.get(0) == '\n') break;
-                    end--;
-                }
+                long end = Journal.lastLineStart(channel, channel.size());
                 if (end < channel.size()) {
                     channel.truncate(end);
                     channel.force(true);
@@ -2842,26 +2851,24 @@ public class conv implements Callable<Integer> {
             }
         }
 
-        /** Garde une ligne par conversation (celle qui fait foi), en flux, par fichier temporaire renommé. */
+        /** Garde une ligne par conversation (la dernière, qui fait foi), en flux, par fichier temporaire renommé. */
         private void compact(MessagesProgress progress) throws IOException {
-            BitSet written = new BitSet(keys.length);
-            long[] kept = {0};
+            KnownIds kept = new KnownIds(fetched.size());
             AtomicFile.replace(journal, out -> {
                 try (LineReader lines = new LineReader(Files.newInputStream(journal))) {
-                    while (lines.next()) {
+                    for (int index = 0; lines.next(); ) {
                         Entry entry = MessagesPlan.UPDATED.read(lines.buffer(), lines.start(), lines.length());
                         if (entry == null || !MessagesPlan.validSessionId(entry.id())) continue;
-                        int slot = slot(key(entry.id()));
-                        if (keys[slot] == 0 || values[slot] != entry.walkKey() || written.get(slot)) continue;
-                        written.set(slot);
+                        if (fetched.lineOf(entry.id()) != index++) continue;
                         out.write(lines.buffer(), lines.start(), lines.length());
                         out.write('\n');
-                        kept[0]++;
+                        kept.put(entry, kept.size());
                     }
                 }
             });
-            progress.note("Journal des messages compacté : " + journalLines + " ligne(s) → " + kept[0] + ".");
-            journalLines = kept[0];
+            progress.note("Journal des messages compacté : " + journalLines + " ligne(s) → " + kept.size() + ".");
+            journalLines = kept.size();
+            fetched.replaceWith(kept);
         }
 
         private void loadCursor(MessagesProgress progress) {
@@ -2877,8 +2884,7 @@ public class conv implements Callable<Integer> {
 
         /** Vrai si les messages ont déjà été lus à ce même updated_at. */
         boolean upToDate(String sessionId, long updatedAt) {
-            int slot = slot(key(sessionId));
-            return keys[slot] != 0 && values[slot] == updatedAt;
+            return fetched.holds(new Entry(sessionId, 0, updatedAt));
         }
 
         /** Note la conversation comme à jour : une ligne ajoutée au journal et forcée (O(1), sans réécrire de table). */
@@ -2897,8 +2903,7 @@ public class conv implements Callable<Integer> {
             } catch (IOException e) {
                 throw Io.fileFailure("écrire " + journal, e);
             }
-            journalLines++;
-            put(key(sessionId), updatedAt);
+            fetched.put(new Entry(sessionId, 0, updatedAt), (int) journalLines++);
         }
 
         void saveCursor(long offset) {
@@ -2908,41 +2913,6 @@ public class conv implements Callable<Integer> {
                 AtomicFile.replace(stateFile, out -> out.write(bytes));
             } catch (IOException e) {
                 throw Io.fileFailure("enregistrer l'état " + stateFile, e);
-            }
-        }
-
-        /** L'empreinte 64 bits de l'UUID d'un identifiant déjà validé ; jamais 0, qui marque une case vide. */
-        static long key(String sessionId) {
-            java.util.UUID uuid = java.util.UUID.fromString(sessionId.substring("session_".length()));
-            long k = uuid.getMostSignificantBits() * 0x9E3779B97F4A7C15L ^ uuid.getLeastSignificantBits();
-            return k == 0 ? 1 : k;
-        }
-
-        private int slot(long k) {
-            int mask = keys.length - 1;
-            int i = (int) (k ^ (k >>> 29) ^ (k >>> 47)) & mask;
-            while (keys[i] != 0 && keys[i] != k) i = (i + 1) & mask;
-            return i;
-        }
-
-        private void put(long k, long value) {
-            int i = slot(k);
-            if (keys[i] == 0) {
-                keys[i] = k;
-                if (++size * 10L > keys.length * 6L) { values[i] = value; grow(); return; }
-            }
-            values[i] = value;
-        }
-
-        private void grow() {
-            long[] oldKeys = keys, oldValues = values;
-            keys = new long[oldKeys.length * 2];
-            values = new long[oldValues.length * 2];
-            for (int i = 0; i < oldKeys.length; i++) {
-                if (oldKeys[i] == 0) continue;
-                int j = slot(oldKeys[i]);
-                keys[j] = oldKeys[i];
-                values[j] = oldValues[i];
             }
         }
 
