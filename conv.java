@@ -1941,46 +1941,45 @@ public class conv implements Callable<Integer> {
 
         private static long[] readLongs(InputStream in, long count) throws IOException {
             long[] values = new long[Math.toIntExact(count)];
-            byte[] block = new byte[1 << 16];
-            for (int done = 0; done < values.length; ) {
-                int n = (int) Math.min(block.length / 8, values.length - done);
-                if (in.readNBytes(block, 0, n * 8) != n * 8) throw new IOException("index tronqué");
-                ByteBuffer.wrap(block, 0, n * 8).asLongBuffer().get(values, done, n);
-                done += n;
-            }
+            readBlocks(in, values.length, Long.BYTES, (block, done, n) -> block.asLongBuffer().get(values, done, n));
             return values;
         }
 
         private static int[] readInts(InputStream in, long count) throws IOException {
             int[] values = new int[Math.toIntExact(count)];
-            byte[] block = new byte[1 << 16];
-            for (int done = 0; done < values.length; ) {
-                int n = (int) Math.min(block.length / 4, values.length - done);
-                if (in.readNBytes(block, 0, n * 4) != n * 4) throw new IOException("index tronqué");
-                ByteBuffer.wrap(block, 0, n * 4).asIntBuffer().get(values, done, n);
-                done += n;
-            }
+            readBlocks(in, values.length, Integer.BYTES, (block, done, n) -> block.asIntBuffer().get(values, done, n));
             return values;
         }
 
         private static void writeLongs(OutputStream out, long[] values, long count) throws IOException {
-            ByteBuffer buffer = ByteBuffer.allocate(1 << 16);
+            writeBlocks(out, count, Long.BYTES, (block, done, n) -> block.asLongBuffer().put(values, done, n));
+        }
+
+        private static void writeInts(OutputStream out, int[] values, long count) throws IOException {
+            writeBlocks(out, count, Integer.BYTES, (block, done, n) -> block.asIntBuffer().put(values, done, n));
+        }
+
+        /** Déplace {@code n} valeurs entre un bloc d'octets et un tableau, à partir de la valeur {@code done}. */
+        private interface Transfer { void move(ByteBuffer block, int done, int n); }
+
+        /** Lit {@code count} valeurs de {@code width} octets par blocs de 64 Ko : jamais de copie entière en mémoire. */
+        private static void readBlocks(InputStream in, int count, int width, Transfer transfer) throws IOException {
+            byte[] block = new byte[1 << 16];
             for (int done = 0; done < count; ) {
-                int n = (int) Math.min(buffer.capacity() / 8, count - done);
-                buffer.clear();
-                buffer.asLongBuffer().put(values, done, n);
-                out.write(buffer.array(), 0, n * 8);
+                int n = Math.min(block.length / width, count - done);
+                if (in.readNBytes(block, 0, n * width) != n * width) throw new IOException("index tronqué");
+                transfer.move(ByteBuffer.wrap(block, 0, n * width), done, n);
                 done += n;
             }
         }
 
-        private static void writeInts(OutputStream out, int[] values, long count) throws IOException {
-            ByteBuffer buffer = ByteBuffer.allocate(1 << 16);
+        private static void writeBlocks(OutputStream out, long count, int width, Transfer transfer) throws IOException {
+            ByteBuffer block = ByteBuffer.allocate(1 << 16);
             for (int done = 0; done < count; ) {
-                int n = (int) Math.min(buffer.capacity() / 4, count - done);
-                buffer.clear();
-                buffer.asIntBuffer().put(values, done, n);
-                out.write(buffer.array(), 0, n * 4);
+                int n = (int) Math.min(block.capacity() / width, count - done);
+                block.clear();
+                transfer.move(block, done, n);
+                out.write(block.array(), 0, n * width);
                 done += n;
             }
         }
@@ -2404,23 +2403,13 @@ public class conv implements Callable<Integer> {
      * {@code conv messages} : l'historique complet des messages de chaque conversation Crisp du fichier exporté,
      * un fichier {@code messages/<session_id>.jsonl} par conversation (le plus récent en haut, unique par empreinte).
      */
-    @Command(name = "messages", mixinStandardHelpOptions = true, version = "conv 1.0.0", sortOptions = false, usageHelpAutoWidth = true,
+    @Command(name = "messages", mixinStandardHelpOptions = true, version = "conv 2.0.0", sortOptions = false, usageHelpAutoWidth = true,
             synopsisHeading = "Usage : ", descriptionHeading = "%n", optionListHeading = "%nOptions :%n",
             exitCodeListHeading = "%nCodes de sortie :%n",
             description = {
                 "Exporte l'historique des messages de chaque conversation Crisp du fichier des conversations, dans "
                     + "<dossier du fichier>/messages/<session_id>.jsonl : tous les champs, sans doublon, le plus récent en haut.",
-                "Une conversation sans message n'a pas de fichier. Seules les conversations nouvelles ou dont updated_at a bougé sont redemandées."},
-            exitCodeList = {
-                "0:terminé (limite --nb atteinte ou tout est à jour)",
-                "1:erreur inattendue (rien n'est perdu : relancez)",
-                "2:option invalide",
-                "3:configuration : variable manquante ou fichier des conversations absent",
-                "4:accès refusé par l'API (identifiants, droits, site)",
-                "5:quota ou limite de débit de l'API atteint (progression enregistrée)",
-                "6:API injoignable ou réponse inattendue (progression enregistrée)",
-                "7:fichier : écriture impossible",
-                "8:une autre exécution utilise déjà ce dossier de messages"})
+                "Une conversation sans message n'a pas de fichier. Seules les conversations nouvelles ou dont updated_at a bougé sont redemandées."})
     static final class MessagesCommand implements Callable<Integer> {
         @CommandLine.ParentCommand conv parent;
         @Spec CommandSpec spec;
