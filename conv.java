@@ -1617,7 +1617,8 @@ public class conv implements Callable<Integer> {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
                 syncDirectory(target.getParent());
             } catch (IOException | RuntimeException e) {
-                Files.deleteIfExists(tmp);
+                // Un échec du nettoyage ne doit pas masquer la cause (disque plein, dossier à la place du fichier…).
+                Store.deleteQuietly(tmp);
                 throw e;
             }
         }
