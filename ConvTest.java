@@ -1565,6 +1565,20 @@ public class ConvTest {
         }
 
         @Test
+        void webaTieGroupsLargerThanTheOverlapAreNotSkipped() throws Exception {
+            fake = FakeServer.weba(0).withTies(25);
+            fake.add(400, false);
+            List<String> ids = fake.ids();
+            // Le groupe des positions 175 à 199 (25 ex aequo) est à cheval sur la fin de la page 2 (90 à 189), bien au-delà du chevauchement de 10.
+            assertEquals(fake.conversation(ids.get(175)).path("last_message_at"), fake.conversation(ids.get(199)).path("last_message_at"));
+            Run r = run("--nb", "1000");
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("Terminé : 400 conversation(s) exportée(s), 0 ignorée(s) (0 déjà présente(s)"), r.out());
+            assertEquals(400, fake.detailRequests, "aucune fiche demandée deux fois");
+            assertComplete();
+        }
+
+        @Test
         void webaVisitorWithTwoConversationsKeepsBothAndCountsTheOneWithoutDialog() throws Exception {
             fake = FakeServer.weba(30);
             List<String> ids = fake.ids();
