@@ -1519,6 +1519,568 @@ public class ConvTest {
         }
     }
 
+    // ------------------------------------------------------------------ amont et utilisateur hostiles (issue 9, et Weba-AI de l'issue 8)
+
+    @Nested
+    class Hostile {
+
+        FakeServer.Fault[] passes(int n) { return Collections.nCopies(n, new FakeServer.Pass()).toArray(FakeServer.Fault[]::new); }
+
+        void assertSameBytes(byte[] expected, Path path, String what) throws IOException {
+            assertTrue(java.util.Arrays.equals(expected, Files.readAllBytes(path)), what + " modifié : " + path);
+        }
+
+        /** Attend que le faux serveur ait reçu plus de {@code count} requêtes (un processus à part a bien commencé). */
+        void awaitRequests(int count) throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (fake.requests <= count && System.nanoTime() < deadline) Thread.sleep(20);
+            assertTrue(fake.requests > count, "le processus à part n'a rien demandé à l'API");
+        }
+
+        // ---- perdu pour de bon
+
+        @Test
+        void webaStopInsideAPageLetsLaterRunsExportTheUnwrittenOnes() throws Exception {
+            fake = FakeServer.weba(250);
+            // Quota : la page 1 et 45 fiches, puis 429 ; les fiches 41 à 45, lues après le 2e paquet de 20, ne sont pas écrites.
+            fake.quota(1 + 45);
+            Run quota = run("--nb", "1000");
+            assertEquals(5, quota.code(), quota.all());
+            assertEquals(40, assertValidFile().size());
+            assertTrue(quota.out().contains("contient désormais 40 conversation(s)"), "connues = écrites : " + quota.out());
+            fake.quota(-1);
+            // Panne : la page 1 (les 40 connues ne coûtent rien) et 30 fiches, puis 502 à chaque essai.
+            fake.inject(passes(1 + 30));
+            fake.always(new FakeServer.Status(502, null));
+            Run outage = run("--nb", "1000");
+            assertEquals(6, outage.code(), outage.all());
+            assertEquals(60, assertValidFile().size());
+            assertTrue(outage.out().contains("contient désormais 60 conversation(s)"), outage.out());
+            fake.always(null);
+            // Jeton refusé en route : la page 1 et 25 fiches, puis 401.
+            fake.inject(passes(1 + 25));
+            fake.inject(new FakeServer.Status(401, null));
+            Run refused = run("--nb", "1000");
+            assertEquals(4, refused.code(), refused.all());
+            assertEquals(80, assertValidFile().size());
+            exportAll("--nb", "1000");
+            assertComplete();
+            // Chaque fiche lue mais pas écrite (5 + 10 + 5) a été redemandée, et rien d'autre.
+            assertEquals(250 + 5 + 10 + 5, fake.detailRequests);
+        }
+
+        @Test
+        void aConversationDatedInTheFutureDoesNotFreezeTheWatermark() throws Exception {
+            fake = FakeServer.crisp(60);
+            List<String> ids = fake.ids();
+            long year2100 = 4_102_444_800_000L;
+            fake.setUpdatedAt(ids.get(10), year2100);
+            fake.setPresence(ids.get(10), year2100);
+            fake.rawUpdatedAt(ids.get(20), "99999999999999999999999");
+            assertEquals(ids.get(20), fake.ids().get(0), "le nombre au-delà d'un long est en tête de liste");
+            assertEquals(ids.get(10), fake.ids().get(1), "2100 juste après");
+            exportAll("--nb", "1000");
+            assertComplete();
+            assertTrue(state().path("watermark").asLong() < System.currentTimeMillis() + 3_600_000L, "filigrane dans le futur : " + state());
+            for (int added : List.of(45, 30, 1)) {
+                fake.add(added, true);          // sur plusieurs pages (sauf la dernière fois), sous les deux dates du futur
+                int before = fake.requests;
+                Run r = run("--nb", "1000");
+                assertEquals(0, r.code(), r.all());
+                assertTrue(r.out().contains("Terminé : " + added + " conversation(s) exportée(s)"), r.out());
+                // Le filigrane suit la plus récente des dates plausibles (les deux du futur sont en tête, juste au-dessus).
+                assertEquals(fake.conversation(fake.ids().get(2)).path("updated_at").asLong(), state().path("watermark").asLong());
+                assertTrue(fake.requests - before < fake.size() / 20 + 1, "pas tout l'historique : " + (fake.requests - before));
+                assertComplete();
+            }
+        }
+
+        @Test
+        void linesDroppedByRepairAreBroughtBackByTheFullRefreshTheMessageNames() throws Exception {
+            fake = FakeServer.crisp(50);
+            exportAll();
+            assertEquals(0, state().path("walks").size(), "historique complet : plus aucun parcours ne repassera");
+            List<String> lines = new ArrayList<>(Files.readAllLines(file()));
+            String middleId = JSON.readTree(lines.get(11)).path("session_id").asText();
+            String last = lines.remove(lines.size() - 1);
+            String lastId = JSON.readTree(last).path("session_id").asText();
+            lines.set(11, lines.get(11).substring(0, 50) + "#abîmée à la main");
+            Files.writeString(file(), String.join("\n", lines) + "\n" + last.substring(0, last.length() / 2));
+            Run repair = run();
+            assertEquals(0, repair.code(), repair.all());
+            assertTrue(repair.out().contains("Dernière ligne incomplète") && repair.out().contains(".rejected"), repair.out());
+            assertTrue(repair.out().contains("--full-refresh"), "la phrase doit dire ce qui les ramène : " + repair.out());
+            assertFalse(repair.out().contains("exportée à nouveau"), "promesse fausse : " + repair.out());
+            Set<String> got = new HashSet<>(assertValidFile());
+            assertFalse(got.contains(middleId) || got.contains(lastId));
+            Run plain = run();
+            assertEquals(48, assertValidFile().size(), "une exécution ordinaire ne les ramène pas : " + plain.out());
+            Run full = run("--full-refresh");
+            assertEquals(0, full.code(), full.all());
+            assertTrue(full.out().contains("Terminé : 2 conversation(s) exportée(s)"), full.out());
+            assertComplete();
+        }
+
+        @Test
+        void stateWithAnImpossibleWalkIsRefusedAndNothingIsTouched() throws Exception {
+            fake = FakeServer.crisp(60);
+            assertEquals(0, run("--nb", "30").code());
+            Path statePath = sibling(".state.json");
+            com.fasterxml.jackson.databind.node.ObjectNode good = (com.fasterxml.jackson.databind.node.ObjectNode) state();
+            assertEquals(1, good.path("walks").size());
+            byte[] fileBefore = Files.readAllBytes(file()), indexBefore = Files.readAllBytes(sibling(".index"));
+            List<String> walks = List.of("[{\"floor\":null,\"offset\":-20}]", "[{\"floor\":null,\"offset\":null}]", "[{\"floor\":null}]",
+                    "[{\"floor\":null,\"offset\":99999999999999}]", "[{\"floor\":null,\"offset\":99999999999999999999999}]",
+                    "[{\"floor\":null,\"offset\":\"20\"}]", "[{\"floor\":null,\"offset\":2.5}]", "[{\"floor\":\"hier\",\"offset\":20}]",
+                    "[{\"floor\":null,\"offset\":20,\"refresh\":\"oui\"}]", "[42]", "\"tout\"", "null", "{}");
+            List<byte[]> states = new ArrayList<>();
+            for (String w : walks) states.add(JSON.writeValueAsBytes(good.deepCopy().set("walks", JSON.readTree(w))));
+            states.add(JSON.writeValueAsBytes(good.deepCopy().put("watermark", "demain")));
+            // Le format d'avant comptait en numéros de page : zéro et négatif sont impossibles.
+            for (String page : List.of("0", "-1", "null"))
+                states.add(("{\"format\":1,\"source\":\"crisp\",\"account\":\"" + FakeServer.WEBSITE + "\",\"walks\":[{\"page\":" + page + "}]}")
+                        .getBytes(StandardCharsets.UTF_8));
+            for (byte[] bad : states) {
+                String what = new String(bad, StandardCharsets.UTF_8);
+                Files.write(statePath, bad);
+                int before = fake.requests;
+                Run r = run("--nb", "1000");
+                assertEquals(3, r.code(), what + " → " + r.all());
+                assertTrue(r.err().contains("Le fichier d'état") && r.err().contains("invalide"), r.err());
+                assertFalse(r.out().contains("Tout l'historique"), r.out());
+                assertEquals(before, fake.requests, "requête envoyée malgré " + what);
+                assertSameBytes(bad, statePath, "état");
+                assertSameBytes(fileBefore, file(), "fichier");
+                assertSameBytes(indexBefore, sibling(".index"), "index");
+                assertFalse(Files.exists(sibling(".rejected")));
+            }
+        }
+
+        // ---- doublé
+
+        @Test
+        void aSymbolicLinkSharesTheLockAndStaysALink() throws Exception {
+            fake = FakeServer.crisp(40);
+            Path elsewhere = Files.createDirectories(dir.resolve("ailleurs"));
+            Path target = Path.of("../conversations.jsonl");
+            Path link = Files.createSymbolicLink(elsewhere.resolve("lien.jsonl"), target);
+            for (boolean firstOnLink : List.of(false, true)) {
+                int before = fake.requests;
+                fake.inject(new FakeServer.Hang(20_000));
+                Process first = bareChild(fake.env(), "--base-url", fake.url(), "--retry-base-ms", "1", "--timeout", "30",
+                        "--output", (firstOnLink ? link : file()).toString()).start();
+                try {
+                    awaitRequests(before);
+                    assertTrue(first.isAlive(), "la première exécution doit tourner encore");
+                    Run second = runWith(fake.env(), "--output", (firstOnLink ? file() : link).toString());
+                    assertEquals(8, second.code(), second.all());
+                    assertTrue(second.err().contains("Une autre exécution"), second.err());
+                    assertEquals(before + 1, fake.requests, "la seconde exécution n'a rien demandé à l'API");
+                } finally {
+                    first.destroyForcibly().waitFor();
+                }
+            }
+            // Des ajouts par le lien puis par le vrai chemin : une réécriture triée à chaque fois.
+            assertEquals(0, runWith(fake.env(), "--output", link.toString(), "--nb", "15").code());
+            assertEquals(0, run("--nb", "15").code());
+            fake.add(5, true);
+            Run last = runWith(fake.env(), "--output", link.toString(), "--nb", "1000");
+            assertEquals(0, last.code(), last.all());
+            assertTrue(Files.isSymbolicLink(link), "le lien a été remplacé par un fichier");
+            assertEquals(target, Files.readSymbolicLink(link));
+            assertFalse(Files.isSymbolicLink(file()));
+            assertComplete();
+            try (var names = Files.list(elsewhere)) {
+                assertEquals(List.of("lien.jsonl"), names.map(p -> p.getFileName().toString()).toList(), "verrou ou état à côté du lien");
+            }
+        }
+
+        @Test
+        void handMergedDuplicatesKeepTheNewerVersionAndSetTheOlderAside() throws Exception {
+            fake = FakeServer.crisp(30);
+            exportAll();
+            List<String> lines = new ArrayList<>(Files.readAllLines(file()));
+            String olderX = lines.get(5), olderY = lines.get(20);
+            String newerX = newer(olderX), newerY = newer(olderY);
+            lines.add(newerX);        // X : l'ancienne d'abord, la récente plus bas
+            lines.add(0, newerY);     // Y : la récente d'abord
+            Files.write(file(), lines);
+            Run r = run();
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("2 ancienne(s) version(s) en double") && r.out().contains(".rejected"), r.out());
+            assertEquals(30, assertValidFile().size());
+            List<String> kept = Files.readAllLines(file());
+            assertTrue(kept.contains(newerX) && kept.contains(newerY), "la version la plus récente doit rester");
+            assertEquals(Set.of(olderX, olderY), new HashSet<>(Files.readAllLines(sibling(".rejected"))));
+        }
+
+        /** La même conversation, mise à jour une minute plus tard (updated_at) et retouchée. */
+        String newer(String line) throws IOException {
+            com.fasterxml.jackson.databind.node.ObjectNode node = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(line);
+            node.put("updated_at", node.path("updated_at").asLong() + 60_000).put("fusion", "version récente");
+            return JSON.writeValueAsString(node);
+        }
+
+        // ---- fuite
+
+        @Test
+        void aRedirectToAnotherOriginNeverReceivesCredentials() throws Exception {
+            for (FakeServer.Kind kind : FakeServer.Kind.values()) {
+                if (fake != null) fake.close();
+                fake = kind == FakeServer.Kind.CRISP ? FakeServer.crisp(10) : FakeServer.weba(10);
+                try (FakeServer.Recorder other = FakeServer.recorder()) {
+                    fake.redirectTo(other.url());
+                    Run r = run();
+                    assertEquals(6, r.code(), r.all());
+                    assertTrue(r.err().contains("redirection") && r.err().contains("identifiants") && r.err().contains("--base-url"), r.err());
+                    assertEquals(1, fake.redirected, "la redirection a bien été servie");
+                    assertEquals(1, fake.requests, "une redirection n'est pas réessayée");
+                    assertEquals(0, other.requests(), "conv ne suit pas la redirection");
+                    assertFalse(other.sawCredentials());
+                }
+            }
+        }
+
+        @Test
+        void credentialsWithALineBreakAreRefusedWithoutBeingPrinted() throws Exception {
+            fake = FakeServer.crisp(5);
+            for (String name : List.of("CRISP_IDENTIFIER_PROD", "CRISP_KEY_PROD", "ID_SITE_CRISP"))
+                for (String value : List.of("secret-9f1\r\nX-Autre: 1", "secret-9f1\nsuite", "secret-9f1\rsuite")) {
+                    Map<String, String> env = new HashMap<>(fake.env());
+                    env.put(name, value);
+                    Run r = runWith(env);
+                    assertEquals(3, r.code(), name + " → " + r.all());
+                    assertTrue(r.err().contains(name) && r.err().contains("caractère de contrôle"), r.err());
+                    assertFalse(r.all().contains("secret-9f1") || r.all().contains("suite") || r.all().contains("X-Autre"), r.all());
+                }
+            assertEquals(0, fake.requests);
+            Map<String, String> copied = new HashMap<>(fake.env());
+            copied.put("CRISP_KEY_PROD", FakeServer.KEY + "\n");     // un retour à la ligne final, copié avec la valeur : sans gravité
+            assertEquals(0, runWith(copied).code());
+            fake.close();
+            fake = FakeServer.weba(5);
+            for (String name : List.of("WEBA_AUTH_TOKEN", "WEBA_BOT_HASH")) {
+                Map<String, String> env = new HashMap<>(fake.env());
+                env.put(name, "tok-secret-9f1\r\nX-Autre: 1");
+                Run r = runWith(env);
+                assertEquals(3, r.code(), r.all());
+                assertTrue(r.err().contains(name), r.err());
+                assertFalse(r.all().contains("tok-secret") || r.all().contains("X-Autre"), r.all());
+            }
+            assertEquals(0, fake.requests);
+        }
+
+        // ---- quota et temps perdus
+
+        @Test
+        void theSamePageForEveryPageNumberStopsQuicklyAndKeepsTheWalk() throws Exception {
+            fake = FakeServer.crisp(100);
+            fake.samePageForEveryPage(true);
+            // --max-requests : sans la détection, l'export tournerait jusqu'au bout du quota.
+            Run r = run("--nb", "1000", "--max-requests", "50");
+            assertEquals(6, r.code(), r.all());
+            assertTrue(r.err().contains("même page"), r.err());
+            assertEquals(2, fake.requests, "la page 2 identique à la page 1 arrête tout");
+            assertEquals(20, assertValidFile().size());
+            JsonNode walks = state().path("walks");
+            assertEquals(1, walks.size(), state().toString());
+            assertEquals(0, walks.get(0).path("offset").asLong(), "la reprise relit la dernière page sûre");
+            assertTrue(walks.get(0).path("floor").isNull(), "le parcours complet est gardé : " + state());
+            fake.samePageForEveryPage(false);
+            exportAll("--nb", "1000");
+            assertComplete();
+            fake.close();
+            for (String suffix : List.of("", ".state.json", ".index")) Files.deleteIfExists(sibling(suffix));
+            fake = FakeServer.weba(150);
+            fake.samePageForEveryPage(true);
+            Run weba = run("--nb", "1000", "--max-requests", "400");
+            assertEquals(6, weba.code(), weba.all());
+            assertTrue(weba.err().contains("même page"), weba.err());
+            assertEquals(2, fake.listRequests);
+        }
+
+        @Test
+        void aDrippingBodyIsCutAtTheTimeout() throws Exception {
+            fake = FakeServer.crisp(20);
+            fake.drip(40);     // une page de 20 conversations (environ 40 Ko) en un quart d'heure
+            Run r = run("--timeout", "1");
+            assertEquals(6, r.code(), r.all());
+            assertTrue(r.err().contains("délai"), r.err());
+            assertEquals(7, fake.requests, "un essai et six nouveaux essais, chacun coupé à l'échéance");
+            assertTrue(r.err().contains("après 7 essais"), r.err());
+            assertFalse(Files.exists(file()));
+        }
+
+        @Test
+        void jsonBeyondTheReadingLimitsIsNotRetried() throws Exception {
+            fake = FakeServer.crisp(30);
+            fake.deepNesting(5000);
+            Run deep = run();
+            assertEquals(6, deep.code(), deep.all());
+            assertNotNull(fake.hostileId(), "la page servie portait l'imbrication");
+            assertEquals(1, fake.requests, "pas de nouvel essai");
+            assertTrue(deep.err().contains("imbrication") && deep.err().contains("signalez-le"), deep.err());
+            assertFalse(deep.err().contains("pas du JSON"), deep.err());
+            fake.deepNesting(fake.hostileId(), 0);
+            fake.hugeString(conv.MAX_BODY + 1000);
+            Run huge = run();
+            assertEquals(6, huge.code(), huge.all());
+            assertEquals(2, fake.requests, "pas de nouvel essai");
+            assertTrue(huge.err().contains((conv.MAX_BODY >> 20) + " Mo") && huge.err().contains("signalez-le"), huge.err());
+            fake.hugeString(fake.hostileId(), 0);
+            exportAll();
+            assertComplete();
+        }
+
+        @Test
+        void readOnlyExportFileAndOverlongNameAreRefusedBeforeAnyRequest() throws Exception {
+            fake = FakeServer.crisp(30);
+            assertEquals(0, run("--nb", "10").code());
+            byte[] before = Files.readAllBytes(file()), stateBefore = Files.readAllBytes(sibling(".state.json"));
+            int requests = fake.requests;
+            boolean root = "root".equals(System.getProperty("user.name"));
+            // root écrit partout : seul un fichier immuable lui est interdit.
+            if (root) Assumptions.assumeTrue(Reliability.exec("chattr", "+i", file().toString()) == 0, "chattr indisponible");
+            else Files.setPosixFilePermissions(file(), PosixFilePermissions.fromString("r--------"));
+            try {
+                assertFalse(Files.isWritable(file()));
+                Run r = run("--nb", "10");
+                assertEquals(7, r.code(), r.all());
+                assertTrue(r.err().contains("Impossible d'écrire dans " + file()), r.err());
+                assertEquals(requests, fake.requests, "aucune requête avant de savoir qu'on ne pourra pas écrire");
+            } finally {
+                if (root) Reliability.exec("chattr", "-i", file().toString());
+                else Files.setPosixFilePermissions(file(), PosixFilePermissions.fromString("rw-------"));
+            }
+            assertSameBytes(before, file(), "fichier");
+            assertSameBytes(stateBefore, sibling(".state.json"), "état");
+            Path longName = dir.resolve("n".repeat(245) + ".jsonl");
+            Run r = runWith(fake.env(), "--output", longName.toString());
+            assertEquals(7, r.code(), r.all());
+            assertTrue(r.err().contains("trop long") && r.err().contains("--output"), r.err());
+            assertEquals(requests, fake.requests);
+            try (var names = Files.list(dir)) {
+                assertTrue(names.noneMatch(p -> p.getFileName().toString().startsWith("nnn")), "un fichier a été créé");
+            }
+        }
+
+        // ---- dit faux
+
+        @Test
+        void aFirstRunFailingOnPageOneNeverSaysItIsFinished() throws Exception {
+            fake = FakeServer.crisp(30);
+            fake.always(new FakeServer.Status(502, null));
+            Run outage = run();
+            fake.always(null);
+            fake.quota(0);
+            Run quota = run();
+            assertEquals(6, outage.code(), outage.all());
+            assertEquals(5, quota.code(), quota.all());
+            for (Run r : List.of(outage, quota)) {
+                assertFalse(r.all().contains("Terminé") || r.all().contains("Tout l'historique est exporté"), r.all());
+                assertTrue(r.out().contains("Arrêté avant la fin : 0 conversation(s)"), r.out());
+            }
+            assertTrue(fake.requests >= 2);
+        }
+
+        @Test
+        void sigtermAndCtrlCOnARunningExportSayWhatToDo() throws Exception {
+            fake = FakeServer.crisp(40);
+            for (String signal : List.of("TERM", "INT")) {
+                int before = fake.requests;
+                fake.inject(new FakeServer.Hang(20_000));
+                Process p = child(fake.env(), "--timeout", "30").start();
+                try {
+                    awaitRequests(before);
+                    assertTrue(p.isAlive(), "l'export doit être en cours quand le signal arrive");
+                    assertEquals(0, Reliability.exec("kill", "-" + signal, String.valueOf(p.pid())));
+                    String out = output(p);
+                    assertFalse(p.isAlive());
+                    assertEquals(signal.equals("TERM") ? 143 : 130, p.exitValue(), out);
+                    assertTrue(out.contains("Interrompu : ce qui était exporté est enregistré ; relancez la même commande"), signal + " : " + out);
+                    assertClean(out);
+                } finally {
+                    p.destroyForcibly().waitFor();
+                }
+            }
+            exportAll();
+            assertComplete();
+        }
+
+        @Test
+        void anotherAccountIsNamedAndResetIsNotSuggested() throws Exception {
+            fake = FakeServer.weba(10);
+            assertEquals(0, run().code());
+            byte[] before = Files.readAllBytes(file());
+            int requests = fake.requests;
+            String otherBot = "ffffffffffffffffffffffffffffffff";
+            Map<String, String> env = new HashMap<>(fake.env());
+            env.put("WEBA_BOT_HASH", otherBot);
+            Run r = runWith(env);
+            assertEquals(3, r.code(), r.all());
+            assertTrue(r.err().contains(FakeServer.BOT) && r.err().contains(otherBot), "les deux comptes nommés : " + r.err());
+            assertTrue(r.err().contains("--output") && !r.all().contains("--reset"), r.err());
+            assertEquals(requests, fake.requests);
+            assertSameBytes(before, file(), "fichier");
+        }
+
+        @Test
+        void anExportOfTheOtherSourceWithoutStateIsRefusedBeforeAnyScan() throws Exception {
+            for (boolean webaFirst : List.of(true, false)) {
+                for (String suffix : List.of("", ".state.json", ".index", ".lock")) Files.deleteIfExists(sibling(suffix));
+                if (fake != null) fake.close();
+                fake = webaFirst ? FakeServer.weba(25) : FakeServer.crisp(25);
+                assertEquals(0, run().code());
+                Files.delete(sibling(".state.json"));
+                Files.delete(sibling(".index"));
+                byte[] before = Files.readAllBytes(file());
+                fake.close();
+                fake = webaFirst ? FakeServer.crisp(25) : FakeServer.weba(25);
+                Run r = run();
+                assertEquals(3, r.code(), r.all());
+                assertTrue(r.err().contains("ne ressemble pas à un export " + (webaFirst ? "crisp" : "weba")) && r.err().contains("--output"), r.err());
+                assertFalse(Files.exists(sibling(".rejected")), "lignes mises de côté avant le refus");
+                assertSameBytes(before, file(), "fichier");
+                assertFalse(Files.exists(sibling(".state.json")));
+                assertEquals(0, fake.requests);
+            }
+        }
+
+        @Test
+        void aFolderAsOutputIsAUsageErrorAndNoLockIsCreatedOutside() throws Exception {
+            fake = FakeServer.crisp(5);
+            Path sub = Files.createDirectories(dir.resolve("dossier"));
+            Path cwd = Path.of("").toAbsolutePath();
+            List<Path> locks = List.of(Path.of("/.lock"), cwd.resolve("..lock"), cwd.resolve(".lock"),
+                    cwd.resolveSibling(cwd.getFileName() + ".lock"), dir.resolveSibling(dir.getFileName() + ".lock"), dir.resolve("dossier.lock"));
+            for (Path lock : locks) assertFalse(Files.exists(lock), "déjà là : " + lock);
+            for (String output : List.of("/", ".", "./", dir.toString(), sub.toString(), sub + "/")) {
+                Run r = bare(fake.env(), "--base-url", fake.url(), "--output", output, "--retry-base-ms", "1");
+                assertEquals(2, r.code(), output + " → " + r.all());
+                assertTrue(r.err().contains("--output attend un fichier, pas un dossier") && r.err().contains("--help"), r.err());
+                for (Path lock : locks) assertFalse(Files.exists(lock), output + " : verrou créé " + lock);
+            }
+            assertEquals(0, fake.requests);
+            try (var names = Files.list(sub)) { assertEquals(0, names.count()); }
+        }
+
+        @Test
+        void aNumberBeyondAnIntIsTooLarge() throws Exception {
+            fake = FakeServer.crisp(5);
+            for (String option : List.of("--nb", "--max-requests", "--timeout")) {
+                Run r = bare(fake.env(), "--base-url", fake.url(), "--output", file().toString(), option, "2147483648");
+                assertEquals(2, r.code(), r.all());
+                assertTrue(r.err().contains("« 2147483648 » est trop grand (au plus 2147483647)") && r.err().contains(option), r.err());
+                assertFalse(r.err().contains("n'est pas un nombre entier"), r.err());
+            }
+            assertEquals(0, fake.requests);
+        }
+
+        @Test
+        void frenchWordingOfFileAndRetryMessages() throws Exception {
+            assertTrue(conv.Io.fileFailure("écrire dans x.jsonl", new IOException("No space left on device")).getMessage()
+                    .startsWith("Impossible d'écrire dans x.jsonl (disque plein)"));
+            assertTrue(conv.Io.fileFailure("enregistrer l'état x", new IOException("Read-only file system")).getMessage()
+                    .startsWith("Impossible d'enregistrer l'état x (système de fichiers en lecture seule)"));
+            assertTrue(conv.Io.fileFailure("lire x", new IOException("Permission denied")).getMessage().startsWith("Impossible de lire x"));
+            fake = FakeServer.crisp(30);
+            // Un dossier non vide à la place du fichier temporaire de l'état : l'état ne peut pas être enregistré.
+            Files.createDirectories(sibling(".state.json.tmp").resolve("bloque"));
+            Run state = run();
+            assertEquals(7, state.code(), state.all());
+            assertTrue(state.err().contains("Impossible d'enregistrer l'état") && state.err().contains("c'est un dossier"), state.err());
+            assertFalse(state.err().contains("de enregistrer"), state.err());
+            Files.delete(sibling(".state.json.tmp").resolve("bloque"));
+            Files.delete(sibling(".state.json.tmp"));
+            int before = fake.requests;
+            fake.always(new FakeServer.Status(429, "86400"));
+            Run once = run();
+            assertEquals(5, once.code(), once.all());
+            assertEquals(1, fake.requests - before, "un seul essai : l'API demande d'attendre un jour");
+            assertTrue(once.err().contains("après 1 essai (") && !once.err().contains("1 essais"), once.err());
+        }
+
+        @Test
+        void aTornFiftyMegabyteLastLineIsRepaired() throws Exception {
+            fake = FakeServer.crisp(20);
+            exportAll();
+            byte[] before = Files.readAllBytes(file());
+            byte[] head = "{\"session_id\":\"session_coupee\",\"meta\":{\"note\":\"".getBytes(StandardCharsets.UTF_8);
+            byte[] block = new byte[1 << 20];
+            java.util.Arrays.fill(block, (byte) 'x');
+            try (var out = Files.newOutputStream(file(), java.nio.file.StandardOpenOption.APPEND)) {
+                out.write(head);
+                for (int i = 0; i < 50; i++) out.write(block);
+            }
+            long torn = head.length + 50L * block.length;
+            Run r = run();
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("Dernière ligne incomplète (" + torn + " octets"), r.out());
+            assertSameBytes(before, file(), "fichier réparé");
+            assertComplete();
+        }
+
+        // ---- Weba-AI (issue 8)
+
+        @Test
+        void webaTiesStraddlingPageBoundariesAreNeitherSkippedNorDoubled() throws Exception {
+            fake = FakeServer.weba(0).withTies(8);
+            fake.add(300, false);
+            List<String> ids = fake.ids();
+            for (int boundary : List.of(100, 190))
+                assertEquals(fake.conversation(ids.get(boundary - 1)).path("last_message_at"), fake.conversation(ids.get(boundary)).path("last_message_at"),
+                        "des ex aequo de part et d'autre de la position " + boundary);
+            Run first = run("--nb", "1000");
+            assertEquals(0, first.code(), first.all());
+            assertTrue(first.out().contains("Terminé : 300 conversation(s) exportée(s), 0 ignorée(s) (0 déjà présente(s)"), first.out());
+            assertEquals(300, fake.detailRequests, "aucune fiche demandée deux fois");
+            assertEquals(4, fake.listRequests);
+            assertComplete();
+            fake.add(150, true);      // des nouvelles, ex aequo par 8, sur deux pages
+            int details = fake.detailRequests;
+            Run next = run("--nb", "1000");
+            assertEquals(0, next.code(), next.all());
+            // Page 1 : 100 nouvelles ; page 2 (à partir de 90) : 10 revues, 50 nouvelles, 40 anciennes déjà présentes.
+            assertTrue(next.out().contains("Terminé : 150 conversation(s) exportée(s), 40 ignorée(s) (40 déjà présente(s)"), next.out());
+            assertEquals(150, fake.detailRequests - details);
+            assertComplete();
+        }
+
+        @Test
+        void webaTieGroupsLargerThanTheOverlapAreNotSkipped() throws Exception {
+            fake = FakeServer.weba(0).withTies(25);
+            fake.add(400, false);
+            List<String> ids = fake.ids();
+            // Le groupe des positions 175 à 199 (25 ex aequo) est à cheval sur la fin de la page 2 (90 à 189), bien au-delà du chevauchement de 10.
+            assertEquals(fake.conversation(ids.get(175)).path("last_message_at"), fake.conversation(ids.get(199)).path("last_message_at"));
+            Run r = run("--nb", "1000");
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("Terminé : 400 conversation(s) exportée(s), 0 ignorée(s) (0 déjà présente(s)"), r.out());
+            assertEquals(400, fake.detailRequests, "aucune fiche demandée deux fois");
+            assertComplete();
+        }
+
+        @Test
+        void webaVisitorWithTwoConversationsKeepsBothAndCountsTheOneWithoutDialog() throws Exception {
+            fake = FakeServer.weba(30);
+            List<String> ids = fake.ids();
+            String kept = fake.sameVisitor(ids.get(3), ids.get(20));
+            String other = kept.equals(ids.get(3)) ? ids.get(20) : ids.get(3);
+            Run r = run();
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("Terminé : 30 conversation(s) exportée(s)") && r.out().contains("1 sans dialogue"), r.out());
+            assertComplete();
+            Map<String, JsonNode> byId = new HashMap<>();
+            for (JsonNode n : lines()) byId.put(n.path("id").asText(), n);
+            assertEquals("autre_conversation", byId.get(other).path("conv_dialog_missing").asText(), byId.get(other).toString());
+            assertFalse(byId.get(other).has("dialog"), "pas le dialogue de l'autre conversation");
+            assertTrue(byId.get(kept).has("dialog") && !byId.get(kept).has("conv_dialog_missing"));
+            Run again = run();
+            assertTrue(again.out().contains("Terminé : 0 conversation(s) exportée(s)"), again.out());
+            assertComplete();
+        }
+    }
+
     // ------------------------------------------------------------------ conv messages (issue 12)
 
     @Nested

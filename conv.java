@@ -583,10 +583,25 @@ public class conv implements Callable<Integer> {
                 // Sans « has_more », une page pleine laisse supposer une suite : mieux vaut une requête de trop qu'un arrêt trop tôt.
                 JsonNode hasMore = body.path("pagination").path("has_more");
                 boolean more = hasMore.isBoolean() ? hasMore.asBoolean() : items.size() >= PER_PAGE;
-                return new Page(items, offset, offset + PER_PAGE - OVERLAP, offset / (PER_PAGE - OVERLAP) + 1,
+                return new Page(items, offset, offset + resumeAt(items), offset / (PER_PAGE - OVERLAP) + 1,
                         !more || items.isEmpty(), body.path("pagination").path("total").asLong(-1));
             }
             throw refusal(answer);
+        }
+
+        /**
+         * Où lire la page suivante, relativement à celle-ci : avec le chevauchement, et au plus tard au premier des ex aequo
+         * qui la finissent ; un groupe plus grand que le chevauchement serait sinon servi en partie dans chaque page, dans
+         * un ordre tiré à chaque requête, et certains de ses éléments ne le seraient jamais. Une page entière d'ex aequo
+         * ne peut pas être contournée par décalage : on avance quand même.
+         */
+        static int resumeAt(List<Listed> items) {
+            int step = PER_PAGE - OVERLAP;
+            if (items.isEmpty()) return step;
+            long last = items.get(items.size() - 1).entry().walkKey();
+            int first = items.size() - 1;
+            while (first > 0 && items.get(first - 1).entry().walkKey() == last) first--;
+            return first > 0 ? Math.min(step, first) : step;
         }
 
         public Conversation complete(Listed item) {
@@ -1624,7 +1639,8 @@ public class conv implements Callable<Integer> {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
                 syncDirectory(target.getParent());
             } catch (IOException | RuntimeException e) {
-                Files.deleteIfExists(tmp);
+                // Un échec du nettoyage ne doit pas masquer la cause (disque plein, dossier à la place du fichier…).
+                Io.deleteQuietly(tmp);
                 throw e;
             }
         }
