@@ -1542,31 +1542,32 @@ public class ConvTest {
         @Test
         void webaStopInsideAPageLetsLaterRunsExportTheUnwrittenOnes() throws Exception {
             fake = FakeServer.weba(250);
-            // Quota : la page 1 et 45 fiches, puis 429 ; les fiches 41 à 45, lues après le 2e paquet de 20, ne sont pas écrites.
+            // Quota : la page 1 et 45 fiches, puis 429 ; les 45 fiches reçues sont écrites (deux paquets de 20, et le reste à l'arrêt).
             fake.quota(1 + 45);
             Run quota = run("--nb", "1000");
             assertEquals(5, quota.code(), quota.all());
-            assertEquals(40, assertValidFile().size());
-            assertTrue(quota.out().contains("contient désormais 40 conversation(s)"), "connues = écrites : " + quota.out());
+            assertEquals(45, assertValidFile().size());
+            assertTrue(quota.out().contains("Arrêté avant la fin : 45 conversation(s) exportée(s)")
+                    && quota.out().contains("contient désormais 45 conversation(s)"), "compté = écrit = connu : " + quota.out());
             fake.quota(-1);
-            // Panne : la page 1 (les 40 connues ne coûtent rien) et 30 fiches, puis 502 à chaque essai.
+            // Panne : la page 1 (les 45 connues ne coûtent rien) et 30 fiches, puis 502 à chaque essai.
             fake.inject(passes(1 + 30));
             fake.always(new FakeServer.Status(502, null));
             Run outage = run("--nb", "1000");
             assertEquals(6, outage.code(), outage.all());
-            assertEquals(60, assertValidFile().size());
-            assertTrue(outage.out().contains("contient désormais 60 conversation(s)"), outage.out());
+            assertEquals(75, assertValidFile().size());
+            assertTrue(outage.out().contains("contient désormais 75 conversation(s)"), outage.out());
             fake.always(null);
             // Jeton refusé en route : la page 1 et 25 fiches, puis 401.
             fake.inject(passes(1 + 25));
             fake.inject(new FakeServer.Status(401, null));
             Run refused = run("--nb", "1000");
             assertEquals(4, refused.code(), refused.all());
-            assertEquals(80, assertValidFile().size());
+            assertEquals(100, assertValidFile().size());
             exportAll("--nb", "1000");
             assertComplete();
-            // Chaque fiche lue mais pas écrite (5 + 10 + 5) a été redemandée, et rien d'autre.
-            assertEquals(250 + 5 + 10 + 5, fake.detailRequests);
+            // Aucune fiche reçue n'a été jetée : chacune n'a été demandée qu'une fois.
+            assertEquals(250, fake.detailRequests);
         }
 
         @Test

@@ -132,7 +132,7 @@ public class conv implements Callable<Integer> {
     @Mixin ApiOptions api;
 
     // Taille d'un morceau trié en mémoire avant d'être écrit à part : abaissée par les tests pour forcer le tri externe.
-    @Option(names = "--sort-chunk-bytes", hidden = true, defaultValue = "16777216")
+    @Option(names = "--sort-chunk-bytes", hidden = true, defaultValue = "" + Store.DEFAULT_CHUNK_BYTES)
     long sortChunkBytes;
 
     private final Map<String, String> env;
@@ -143,7 +143,14 @@ public class conv implements Callable<Integer> {
 
     public static void main(String[] args) {
         Phases.mark("main");
-        int code = commandLine(new conv()).execute(args);
+        int code;
+        try {
+            code = commandLine(new conv()).execute(args);
+        } catch (OutOfMemoryError e) {
+            System.err.println("Mémoire insuffisante pour ce fichier : rien n'est perdu ; relancez avec plus de mémoire, "
+                    + "par exemple JAVA_TOOL_OPTIONS=-Xmx512m, et signalez-le si cela persiste.");
+            code = Exit.BUG.code;
+        }
         Phases.print();
         System.exit(code);
     }
@@ -408,7 +415,7 @@ public class conv implements Callable<Integer> {
 
     /** Tout ce qu'une source dit d'elle-même, en un seul endroit : une troisième source = une classe et une ligne de SourceKind. */
     record SourceInfo(String name, String defaultUrl, Integer defaultRate, String defaultFile, List<Variable> variables,
-                      Schema schema, String rateLimitAdvice, Factory factory) {
+                      Schema schema, String rateLimitAdvice, boolean detailRequest, Factory factory) {
         interface Factory { Source open(Http http, String base, Map<String, String> values, int perPage); }
     }
 
@@ -482,7 +489,7 @@ public class conv implements Callable<Integer> {
                 List.of(new Variable("CRISP_IDENTIFIER_PROD", "l'identifiant du jeton plugin Crisp"),
                         new Variable("CRISP_KEY_PROD", "la clé du jeton plugin Crisp"),
                         new Variable("ID_SITE_CRISP", "l'identifiant du site Crisp")),
-                Schema.CRISP, RATE_LIMIT_ADVICE,
+                Schema.CRISP, RATE_LIMIT_ADVICE, false,
                 (http, base, values, perPage) -> new Crisp(http, base, values.get("ID_SITE_CRISP"),
                         values.get("CRISP_IDENTIFIER_PROD"), values.get("CRISP_KEY_PROD"), perPage));
 
@@ -552,7 +559,7 @@ public class conv implements Callable<Integer> {
                 List.of(new Variable("WEBA_AUTH_TOKEN", "le jeton d'authentification Weba-AI"),
                         new Variable("WEBA_BOT_HASH", "le hash du bot Weba-AI")),
                 Schema.WEBA, "Weba-AI limite un jeton à 100 requêtes par minute et un autre programme utilise peut-être le même "
-                        + "jeton : relancez dans quelques minutes, l'export reprendra là où il s'est arrêté.",
+                        + "jeton : relancez dans quelques minutes, l'export reprendra là où il s'est arrêté.", true,
                 (http, base, values, perPage) -> new Weba(http, base, values.get("WEBA_BOT_HASH"), values.get("WEBA_AUTH_TOKEN")));
 
         private final Http http;
@@ -1041,8 +1048,18 @@ public class conv implements Callable<Integer> {
             }
         }
 
+        /** Plus de page à lire : --nb atteint, ou plus une requête de --max-requests. */
         private boolean limitReached() {
-            return totals.exported >= options.limit() || options.maxRequests() != null && http.requests() >= options.maxRequests();
+            return totals.exported >= options.limit() || !requestLeft();
+        }
+
+        /** Plus d'élément à traiter dans la page : --nb atteint, ou (Weba-AI, une fiche par conversation) plus une requête. */
+        private boolean itemLimitReached() {
+            return totals.exported >= options.limit() || source.info().detailRequest() && !requestLeft();
+        }
+
+        private boolean requestLeft() {
+            return options.maxRequests() == null || http.requests() < options.maxRequests();
         }
 
         /** Une page ; celle qui répète la précédente à l'identique sous un autre numéro arrête tout, sans épuiser le quota. */
@@ -1060,19 +1077,24 @@ public class conv implements Callable<Integer> {
         private boolean take(Page page, List<Listed> previous, boolean refresh) {
             Set<String> skip = new HashSet<>(ids(previous));
             List<Conversation> batch = new ArrayList<>();
-            boolean stoppedInside = false;
-            for (Listed item : page.items()) {
-                if (limitReached()) { stoppedInside = true; break; }
-                // Revue de la page précédente (chevauchement voulu, ou liste décalée) : déjà traitée dans cette exécution.
-                if (item.entry().id() != null && !skip.add(item.entry().id())) continue;
-                Conversation conversation = consider(item, refresh);
-                if (conversation != null) batch.add(conversation);
-                // Une page Weba-AI coûte 100 requêtes, plus d'une minute : on écrit par paquets pour qu'un arrêt n'en perde pas le travail.
-                if (batch.size() >= FLUSH_EVERY) flush(batch);
-                progress.during(page.number(), totals, store.count(), page.total(), http.requests());
+            try {
+                for (Listed item : page.items()) {
+                    if (itemLimitReached()) { flush(batch); return true; }
+                    // Revue de la page précédente (chevauchement voulu, ou liste décalée) : déjà traitée dans cette exécution.
+                    if (item.entry().id() != null && !skip.add(item.entry().id())) continue;
+                    Conversation conversation = consider(item, refresh);
+                    if (conversation != null) batch.add(conversation);
+                    // Une page Weba-AI coûte 100 requêtes, plus d'une minute : on écrit par paquets pour qu'un arrêt n'en perde pas le travail.
+                    if (batch.size() >= FLUSH_EVERY) flush(batch);
+                    progress.during(page.number(), totals, store.count(), page.total(), http.requests());
+                }
+            } catch (Failure stop) {
+                // Quota, panne ou refus au milieu d'une page : les fiches déjà reçues sont écrites, pas jetées.
+                if (stop.exit.stopsApiCalls()) flush(batch);
+                throw stop;
             }
             flush(batch);
-            return stoppedInside;
+            return false;
         }
 
         /** Ce qu'il faut écrire pour cet élément, ou null ; les compteurs disent pourquoi. */
@@ -1245,10 +1267,6 @@ public class conv implements Callable<Integer> {
             this.chunkBytes = chunkBytes;
         }
 
-        static Store open(Path requested, Source source, Progress progress, boolean reset) {
-            return open(requested, source.info(), source.account(), progress, reset, DEFAULT_CHUNK_BYTES);
-        }
-
         /** Verrouille, efface au besoin (--reset), lit et valide l'état, vérifie les droits, puis lit le fichier. */
         static Store open(Path requested, SourceInfo info, String account, Progress progress, boolean reset, long chunkBytes) {
             ExportFiles files = ExportFiles.lock(requested);
@@ -1329,6 +1347,12 @@ public class conv implements Callable<Integer> {
                 refuseForeignFile(info);
                 return State.fresh(info.name(), account);
             }
+            if (loaded.state().watermark() != null && (!Files.exists(files.file) || Files.size(files.file) == 0)) {
+                // Fichier effacé ou déplacé (ou arrêt avant le premier ajout) : un état seul ne ferait plus exporter que les nouveautés.
+                progress.note(files.file.getFileName() + " est absent ou vide alors que son état dit qu'un export a commencé : "
+                        + "l'export repart du début (si le fichier a été déplacé, remettez-le avant la prochaine exécution).");
+                return State.fresh(info.name(), account);
+            }
             if (loaded.migrated())
                 progress.note("État d'une version précédente de conv : un parcours complet de la liste, une seule fois, vérifie que rien "
                         + "n'a été manqué (environ une requête par page de la liste ; les conversations déjà exportées sont reconnues, pas réécrites).");
@@ -1366,7 +1390,8 @@ public class conv implements Callable<Integer> {
             if (torn > 0)
                 progress.note("Dernière ligne incomplète (" + torn + " octets, reste d'une exécution interrompue) retirée de " + files.file.getFileName()
                         + (state.walks().isEmpty() ? " ; " + howToRecover() : " ; la page où elle avait été lue sera relue et la conversation exportée à nouveau."));
-            ids = new KnownIds((int) Math.min(Integer.MAX_VALUE / 2, Files.size(files.file) / 1400));
+            // Une estimation basse du nombre de lignes (4 Ko chacune) : la table grandit au besoin, jamais trop grande d'emblée.
+            ids = new KnownIds((int) Math.min(1 << 24, Files.size(files.file) / 4096));
             Journal.Scan scan = journal.scan(schema, ids, keys, dropped, aside);
             lines = scan.lines();
             sortedLines = scan.sortedLines();
@@ -1391,7 +1416,7 @@ public class conv implements Callable<Integer> {
 
         /** Ce qui ramène une conversation dont la ligne a été retirée : un parcours de toute la liste. */
         private String howToRecover() {
-            boolean fullWalkPending = state.walks().stream().anyMatch(w -> w.floor() == null);
+            boolean fullWalkPending = state.walks().stream().anyMatch(w -> w.floor() == null && w.offset() == 0);
             if (fullWalkPending) return "le parcours de l'historique en cours la réexportera si elle est encore listée.";
             return "pour réexporter ce qui manquerait, lancez une fois conv --full-refresh (environ une requête par page de la liste, "
                     + "soit " + (ids.size() / 20 + 1) + " pour 20 conversations par page).";
@@ -1834,15 +1859,6 @@ public class conv implements Callable<Integer> {
             return low[slot] == 0 ? -1 : line[slot];
         }
 
-        /** Prend le contenu d'une autre table (après un compactage). */
-        void replaceWith(KnownIds other) {
-            high = other.high;
-            low = other.low;
-            walk = other.walk;
-            line = other.line;
-            size = other.size;
-        }
-
         /** Après la réécriture du fichier : chaque identifiant suit sa ligne à sa nouvelle place. */
         void remap(int[] newLine) {
             for (int i = 0; i < line.length; i++) if (low[i] != 0) line[i] = newLine[line[i]];
@@ -1924,6 +1940,10 @@ public class conv implements Callable<Integer> {
             try (InputStream in = new java.io.BufferedInputStream(Files.newInputStream(index), 1 << 16)) {
                 long[] head = readLongs(in, 6);
                 if (head[0] != MAGIC || head[1] != Files.size(file) || head[2] != modified(file)) return Optional.empty();
+                // Un en-tête abîmé ne doit pas faire allouer n'importe quoi : sa taille annoncée doit être celle du fichier.
+                long lines = head[3], capacity = head[4];
+                if (lines < 0 || capacity <= 0 || Long.bitCount(capacity) != 1 || capacity > 1 << 30 || head[5] < 0 || head[5] > capacity
+                        || Files.size(index) != 48 + 8 * lines + 28 * capacity) return Optional.empty();
                 LongList keys = new LongList(readLongs(in, head[3]));
                 long[] high = readLongs(in, head[4]), low = readLongs(in, head[4]), walk = readLongs(in, head[4]);
                 int[] line = readInts(in, head[4]);
@@ -2094,7 +2114,7 @@ public class conv implements Callable<Integer> {
                     out.write('\n');
                 }
             }
-            return new FileCursor(new LineReader(Files.newInputStream(part)), schema);
+            return new FileCursor(new LineReader(Files.newInputStream(part), Long.MAX_VALUE, 1 << 16), schema);
         }
 
         private void writeMerged(List<Cursor> cursors) throws IOException {
@@ -2248,7 +2268,7 @@ public class conv implements Callable<Integer> {
     static final class LineReader implements AutoCloseable {
         private final InputStream in;
         private long remaining;
-        private byte[] buffer = new byte[1 << 20];
+        private byte[] buffer;
         private int start, length;      // la ligne courante, sans son '\n'
         private int next, end;          // début de la ligne suivante, fin des octets lus
         private long offset, nextOffset;
@@ -2257,9 +2277,13 @@ public class conv implements Callable<Integer> {
         LineReader(InputStream in) { this(in, Long.MAX_VALUE); }
 
         /** Ne lit que les {@code limit} premiers octets du flux. */
-        LineReader(InputStream in, long limit) {
+        LineReader(InputStream in, long limit) { this(in, limit, 1 << 20); }
+
+        /** Avec un tampon de départ de {@code initial} octets (les morceaux du tri externe en ouvrent beaucoup à la fois). */
+        LineReader(InputStream in, long limit, int initial) {
             this.in = in;
             this.remaining = limit;
+            this.buffer = new byte[initial];
         }
 
         byte[] buffer() { return buffer; }
@@ -2677,7 +2701,8 @@ public class conv implements Callable<Integer> {
                 Entry entry = MESSAGE.read(bytes, 0, bytes.length);
                 // Sans empreinte, un message ne peut être dédoublonné : il est compté comme ignoré.
                 if (entry == null || entry.id() == null) { ignored++; continue; }
-                oldest = Math.min(oldest, entry.walkKey());
+                // Un message sans date ne dit rien de la suite : il n'arrête pas la remontée dans le temps.
+                if (entry.walkKey() != Entry.MISSING) oldest = Math.min(oldest, entry.walkKey());
                 boolean inFile = known.containsKey(entry.id());
                 if (!inFile) allInFile = false;
                 if (inFile || fresh.containsKey(entry.id())) { ignored++; continue; }
@@ -2703,7 +2728,7 @@ public class conv implements Callable<Integer> {
             String reason = answer.body().path("reason").asText("");
             String said = " (HTTP " + answer.status() + (reason.isEmpty() ? "" : " " + reason) + ")";
             return switch (answer.status()) {
-                case 401 -> new Failure(Exit.AUTH, "Crisp refuse l'identifiant ou la clé" + said + " : vérifiez CRISP_IDENTIFIER_PROD et CRISP_KEY_PROD (jeton plugin de production).");
+                case 401 -> Crisp.refusal(answer);
                 case 403 -> new Failure(Exit.AUTH, "Crisp refuse l'accès aux messages" + said + " : le jeton n'a pas le droit website:conversation:messages, ou le plugin n'est pas installé sur ce site.");
                 default -> new Failure(Exit.NETWORK, "Réponse inattendue de Crisp sur la route des messages" + said + " : rien n'est perdu, relancez plus tard.");
             };
@@ -2858,7 +2883,7 @@ public class conv implements Callable<Integer> {
 
         /** Garde une ligne par conversation (la dernière, qui fait foi), en flux, par fichier temporaire renommé. */
         private void compact(MessagesProgress progress) throws IOException {
-            KnownIds kept = new KnownIds(fetched.size());
+            int[] kept = {0};
             AtomicFile.replace(journal, out -> {
                 try (LineReader lines = new LineReader(Files.newInputStream(journal))) {
                     for (int index = 0; lines.next(); ) {
@@ -2867,13 +2892,13 @@ public class conv implements Callable<Integer> {
                         if (fetched.lineOf(entry.id()) != index++) continue;
                         out.write(lines.buffer(), lines.start(), lines.length());
                         out.write('\n');
-                        kept.put(entry, kept.size());
+                        // Renumérotée sur place : pas de seconde table, qui doublerait la mémoire à un million.
+                        fetched.put(entry, kept[0]++);
                     }
                 }
             });
-            progress.note("Journal des messages compacté : " + journalLines + " ligne(s) → " + kept.size() + ".");
-            journalLines = kept.size();
-            fetched.replaceWith(kept);
+            progress.note("Journal des messages compacté : " + journalLines + " ligne(s) → " + kept[0] + ".");
+            journalLines = kept[0];
         }
 
         private void loadCursor(MessagesProgress progress) {
