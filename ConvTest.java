@@ -1024,6 +1024,43 @@ public class ConvTest {
         }
 
         @Test
+        void parsedLinesGiveTheSameLinesAsLineReaderAcrossBlocks() throws Exception {
+            // Plusieurs blocs d'un Mio, une ligne plus longue qu'un bloc, des lignes vides ou illisibles, pas de fin de ligne finale.
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            for (int i = 0; i < 6000; i++) {
+                if (i % 997 == 0) out.write("\n   \n{\"session_id\":\"cassée\"".getBytes(StandardCharsets.UTF_8));
+                if (i == 2500) out.write(("{\"session_id\":\"long\",\"x\":\"" + "é".repeat(1_500_000) + "\"}\n").getBytes(StandardCharsets.UTF_8));
+                out.write(("{\"session_id\":\"session_" + i + "\",\"active\":{\"last\":" + (1_000_000 - i) + "},\"pad\":\"" + "p".repeat(i % 700) + "\"}\n")
+                        .getBytes(StandardCharsets.UTF_8));
+            }
+            out.write("{\"session_id\":\"dernière\"}".getBytes(StandardCharsets.UTF_8));
+            byte[] data = out.toByteArray();
+            conv.LineReader expected = new conv.LineReader(new java.io.ByteArrayInputStream(data));
+            int lines = 0;
+            try (conv.ParsedLines parsed = new conv.ParsedLines(new java.io.ByteArrayInputStream(data), conv.Schema.CRISP)) {
+                while (expected.next()) {
+                    assertTrue(parsed.next(), "ligne " + lines);
+                    assertEquals(expected.offset(), parsed.offset(), "ligne " + lines);
+                    assertEquals(expected.isBlank(), parsed.isBlank(), "ligne " + lines);
+                    assertEquals(expected.isBlank() ? null : conv.Schema.CRISP.read(expected.buffer(), expected.start(), expected.length()), parsed.entry(),
+                            "ligne " + lines);
+                    lines++;
+                }
+                assertFalse(parsed.next());
+            }
+            assertTrue(lines > 6000);
+        }
+
+        @Test
+        void schemaReadsLinesWithInvalidUtf8AsBefore() throws Exception {
+            // Octets invalides : décodés en « � » comme avant, la ligne reste lisible (elle n'est pas mise de côté).
+            byte[] invalid = "{\"session_id\":\"s\u00ff\",\"active\":{\"last\":7},\"x\":\"\u00e9\"}".getBytes(StandardCharsets.ISO_8859_1);
+            assertEquals(new conv.Entry("s\uFFFD", 7, conv.Entry.MISSING), conv.Schema.CRISP.read(invalid, 0, invalid.length));
+            byte[] accents = "{\"session_id\":\"séance\",\"active\":{\"last\":7}}".getBytes(StandardCharsets.UTF_8);
+            assertEquals(new conv.Entry("séance", 7, conv.Entry.MISSING), conv.Schema.CRISP.read(accents, 0, accents.length));
+        }
+
+        @Test
         void schemaReadsIdAndActivityAndRejectsBrokenJson() throws Exception {
             byte[] crisp = "{\"meta\":{\"x\":[1,{\"y\":2}]},\"active\":{\"now\":true,\"last\":1700000000123},\"session_id\":\"session_a\"}".getBytes();
             assertEquals(new conv.Entry("session_a", 1700000000123L, conv.Entry.MISSING), conv.Schema.CRISP.read(crisp, 0, crisp.length));
