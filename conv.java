@@ -2138,6 +2138,7 @@ public class conv implements Callable<Integer> {
     static final class SortedRewrite {
         /** Les clés du fichier réécrit, dans l'ordre, et la nouvelle place de chaque ancienne ligne (-1 : écartée). */
         record Result(LongList keys, int[] newLine) { }
+        private static final long FLUSH_SLICE = 32L << 20;
 
         private final ExportFiles files;
         private final Schema schema;
@@ -2262,7 +2263,30 @@ public class conv implements Callable<Integer> {
                 int nextDropped = dropped.nextSetBit((int) index);
                 if (nextDropped >= 0 && nextDropped < sortedLines) return false;
                 out.flush();
-                for (long from = lines.offset(); from < sortedBytes; ) from += source.transferTo(from, sortedBytes - from, target);
+                // Par tranches : pendant qu'une tranche est copiée, un autre fil force la précédente sur le disque,
+                // si bien que le fsync final n'a presque plus rien à écrire (la copie et l'écriture se recouvrent).
+                Thread flusher = null;
+                for (long from = lines.offset(); from < sortedBytes; ) {
+                    long stop = Math.min(sortedBytes, from + FLUSH_SLICE);
+                    while (from < stop) from += source.transferTo(from, stop - from, target);
+                    if (from < sortedBytes && (flusher == null || !flusher.isAlive())) {
+                        flusher = new Thread(() -> {
+                            try {
+                                target.force(false);
+                            } catch (IOException ignored) { /* le fsync final, lui, signale l'erreur */ }
+                        }, "écriture");
+                        flusher.setDaemon(true);
+                        flusher.start();
+                    }
+                }
+                if (flusher != null) {
+                    try {
+                        flusher.join();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new java.io.InterruptedIOException("copie interrompue");
+                    }
+                }
                 for (long i = index; i < sortedLines; i++) {
                     newLine[(int) i] = written.size();
                     written.add(keys.get(i));
