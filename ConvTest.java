@@ -1052,6 +1052,22 @@ public class ConvTest {
         }
 
         @Test
+        void newlineSearchEightBytesAtATimeFindsTheFirstOne() {
+            // Octets voisins de '\n' (0x0B, 0x8A, 0x09…) : ceux qui pourraient tromper la recherche par mots de huit octets.
+            byte[] tricky = {0x0B, (byte) 0x8A, 0x09, 0x01, 0x00, (byte) 0xFF, 0x7F, (byte) 0x80, 'x'};
+            java.util.Random random = new java.util.Random(13);
+            for (int round = 0; round < 20_000; round++) {
+                byte[] block = new byte[random.nextInt(40)];
+                for (int i = 0; i < block.length; i++) block[i] = tricky[random.nextInt(tricky.length)];
+                for (int n = random.nextInt(3); n > 0 && block.length > 0; n--) block[random.nextInt(block.length)] = '\n';
+                int from = block.length == 0 ? 0 : random.nextInt(block.length + 1), to = from + random.nextInt(block.length - from + 1);
+                int expected = from;
+                while (expected < to && block[expected] != '\n') expected++;
+                assertEquals(expected, conv.ParsedLines.newline(block, from, to), java.util.Arrays.toString(block) + " " + from + ".." + to);
+            }
+        }
+
+        @Test
         void schemaReadsLinesWithInvalidUtf8AsBefore() throws Exception {
             // Octets invalides : décodés en « � » comme avant, la ligne reste lisible (elle n'est pas mise de côté).
             byte[] invalid = "{\"session_id\":\"s\u00ff\",\"active\":{\"last\":7},\"x\":\"\u00e9\"}".getBytes(StandardCharsets.ISO_8859_1);
