@@ -1130,8 +1130,8 @@ public class conv implements Callable<Integer> {
         /**
          * Jackson ne lit les octets directement (sans décoder toute la ligne en UTF-16 d'abord, ce qui coûtait plus que
          * la lecture elle-même) qu'avec une table de noms. Ici chaque fil a la sienne, jetée dès qu'elle dépasse
-         * quelques centaines de noms : les noms communs à toutes les lignes y restent, les clés uniques ne
-         * l'encombrent pas, et aucun fil n'attend l'autre.
+         * quelques centaines de noms : les noms communs à toutes les lignes y restent, les clés uniques à une
+         * conversation n'y restent pas longtemps, et aucun fil n'attend l'autre.
          */
         static final class LineFactory extends JsonFactory {
             private static final int MAX_NAMES = 400;
