@@ -945,6 +945,28 @@ public class ConvTest {
         }
 
         @Test
+        void linesInsertedAllOverALargeFileAreMergedByBlocksWithoutDamage() throws Exception {
+            fake = FakeServer.crisp(3000);
+            exportAll("--nb", "100000");
+            Random random = new Random(9);
+            for (int day = 0; day < 3; day++) {
+                List<Long> presences = lines().stream().map(ConvTest.this::activity).filter(a -> a != Long.MIN_VALUE).toList();
+                Set<String> before = new HashSet<>(fake.ids());
+                fake.add(8, true);
+                List<String> fresh = fake.ids().stream().filter(id -> !before.contains(id)).toList();
+                // Des présences réparties dans tout le fichier, et quelques-unes absentes (en fin de fichier) :
+                // la partie triée est recopiée par blocs entre les lignes insérées.
+                for (int i = 0; i < fresh.size(); i++)
+                    fake.setPresence(fresh.get(i), i % 4 == 0 ? null : presences.get(random.nextInt(presences.size())) + 1);
+                Run r = run("--nb", "1000");
+                assertEquals(0, r.code(), r.all());
+                assertComplete();
+                Map<String, JsonNode> served = fake.snapshot();
+                for (JsonNode line : lines()) assertEquals(served.get(line.path("session_id").asText()), line, "ligne intacte après la fusion");
+            }
+        }
+
+        @Test
         void leftoversOfACrashDuringSortOrStateWriteAreHarmless() throws Exception {
             fake = FakeServer.crisp(60);
             assertEquals(0, run("--nb", "30").code());
@@ -2553,6 +2575,15 @@ public class ConvTest {
         Launch launch(String... args) throws Exception { return launch(Map.of(), args); }
 
         Path cacheDir() { return jbangDir.resolve("cache/launcher"); }
+
+        @Test
+        void anUnwritableJbangDirIsNamedInAFrenchSentence() throws Exception {
+            Path plain = Files.writeString(dir.resolve("un-fichier"), "pas un dossier");
+            Launch launch = launch(Map.of("JBANG_DIR", plain.resolve("jbang").toString()));
+            assertEquals(1, launch.code(), launch.err());
+            assertTrue(launch.err().contains("impossible d'écrire dans") && launch.err().contains("JBANG_DIR"), launch.err());
+            assertFalse(launch.err().contains("mkdir:") || launch.err().contains("Not a directory"), "erreur brute du système : " + launch.err());
+        }
 
         /** Un seul parcours, car chaque passage par JBang compile le script (quelques secondes). */
         @Test

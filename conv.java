@@ -1291,6 +1291,7 @@ public class conv implements Callable<Integer> {
         private State state;
         private KnownIds ids = new KnownIds(0);
         private LongList keys = new LongList();            // clé de tri de chaque ligne lue au démarrage
+        private LongList offsets = new LongList();         // … et sa position dans le fichier (pour recopier par blocs)
         private final BitSet dropped = new BitSet();       // lignes à ne pas recopier : illisibles, vides, anciennes versions
         private final BitSet aside = new BitSet();         // … dont celles à mettre de côté dans FICHIER.rejected
         private long lines, sortedLines, sortedBytes;      // lignes du fichier ; les [0, sortedLines) sont dans l'ordre
@@ -1358,12 +1359,13 @@ public class conv implements Callable<Integer> {
             boolean clean = sortedLines == lines && !appended && dropped.isEmpty();
             try {
                 if (!clean) {
-                    SortedRewrite.Result result = new SortedRewrite(files, schema, keys, dropped, aside, sortedLines, sortedBytes,
+                    SortedRewrite.Result result = new SortedRewrite(files, schema, keys, offsets, dropped, aside, sortedLines, sortedBytes,
                             lines, chunkBytes).run();
                     keys = result.keys();
+                    offsets = result.offsets();
                     ids.remap(result.newLine());
                 }
-                if (!clean || !indexed) Index.save(files.index, files.file, ids, keys);
+                if (!clean || !indexed) Index.save(files.index, files.file, ids, keys, offsets);
             } catch (IOException e) {
                 Io.deleteQuietly(files.tmp);
                 throw Io.fileFailure("trier " + files.file + " (les conversations exportées y sont déjà, le tri sera refait à la prochaine exécution)", e);
@@ -1418,6 +1420,7 @@ public class conv implements Callable<Integer> {
             if (index.isPresent()) {
                 ids = index.get().ids();
                 keys = index.get().keys();
+                offsets = index.get().offsets();
                 lines = sortedLines = keys.size();
                 sortedBytes = Files.size(files.file);
                 indexed = true;
@@ -1429,7 +1432,7 @@ public class conv implements Callable<Integer> {
                         + (state.walks().isEmpty() ? " ; " + howToRecover() : " ; la page où elle avait été lue sera relue et la conversation exportée à nouveau."));
             // Une estimation basse du nombre de lignes (4 Ko chacune) : la table grandit au besoin, jamais trop grande d'emblée.
             ids = new KnownIds((int) Math.min(1 << 24, Files.size(files.file) / 4096));
-            Journal.Scan scan = journal.scan(schema, ids, keys, dropped, aside);
+            Journal.Scan scan = journal.scan(schema, ids, keys, offsets, dropped, aside);
             lines = scan.lines();
             sortedLines = scan.sortedLines();
             sortedBytes = scan.sortedBytes();
@@ -1789,7 +1792,7 @@ public class conv implements Callable<Integer> {
          * Lit tout le fichier en flux : les identifiants connus (la version la plus récente de chacun, selon la clé de
          * parcours), la clé de tri de chaque ligne, les lignes à écarter ou à mettre de côté, et la partie déjà triée.
          */
-        Scan scan(Schema schema, KnownIds ids, LongList keys, BitSet dropped, BitSet aside) throws IOException {
+        Scan scan(Schema schema, KnownIds ids, LongList keys, LongList offsets, BitSet dropped, BitSet aside) throws IOException {
             long count = 0, sortedLines = -1, sortedBytes = 0;
             List<Long> unreadable = new ArrayList<>();
             int duplicates = 0;
@@ -1806,6 +1809,7 @@ public class conv implements Callable<Integer> {
                         if (!reader.isBlank()) aside.set(loser);
                     }
                     keys.add(loser == index ? 0 : entry.sortKey());
+                    offsets.add(reader.offset());
                     if (loser == index) continue;
                     if (sortedLines < 0 && previous != null && Entry.ORDER.compare(previous, entry) > 0) {
                         sortedLines = index;
@@ -2120,8 +2124,8 @@ public class conv implements Callable<Integer> {
      * l'index est ignoré et le fichier relu entièrement.
      */
     static final class Index {
-        private static final long MAGIC = 0x434F4E5649445832L; // « CONVIDX2 »
-        record Loaded(KnownIds ids, LongList keys) { }
+        private static final long MAGIC = 0x434F4E5649445833L; // « CONVIDX3 »
+        record Loaded(KnownIds ids, LongList keys, LongList offsets) { }
 
         static Optional<Loaded> load(Path index, Path file) {
             if (!Files.exists(index)) return Optional.empty();
@@ -2131,23 +2135,25 @@ public class conv implements Callable<Integer> {
                 // Un en-tête abîmé ne doit pas faire allouer n'importe quoi : sa taille annoncée doit être celle du fichier.
                 long lines = head[3], capacity = head[4];
                 if (lines < 0 || capacity <= 0 || Long.bitCount(capacity) != 1 || capacity > 1 << 30 || head[5] < 0 || head[5] > capacity
-                        || Files.size(index) != 48 + 8 * lines + 28 * capacity) return Optional.empty();
+                        || Files.size(index) != 48 + 16 * lines + 28 * capacity) return Optional.empty();
                 LongList keys = new LongList(readLongs(in, head[3]));
+                LongList offsets = new LongList(readLongs(in, head[3]));
                 long[] high = readLongs(in, head[4]), low = readLongs(in, head[4]), walk = readLongs(in, head[4]);
                 int[] line = readInts(in, head[4]);
-                return Optional.of(new Loaded(new KnownIds(high, low, walk, line, (int) head[5]), keys));
+                return Optional.of(new Loaded(new KnownIds(high, low, walk, line, (int) head[5]), keys, offsets));
             } catch (IOException | RuntimeException unusable) {
                 return Optional.empty();   // index abîmé : on relit le fichier, qui fait foi
             }
         }
 
         /** Écrit l'index du fichier tel qu'il est maintenant ; un échec ne coûte que la relecture suivante. */
-        static void save(Path index, Path file, KnownIds ids, LongList keys) {
+        static void save(Path index, Path file, KnownIds ids, LongList keys, LongList offsets) {
             try {
                 long[] head = {MAGIC, Files.size(file), modified(file), keys.size(), ids.capacity(), ids.size()};
                 AtomicFile.replace(index, out -> {
                     writeLongs(out, head, head.length);
                     writeLongs(out, keys.values(), keys.size());
+                    writeLongs(out, offsets.values(), offsets.size());
                     writeLongs(out, ids.high, ids.capacity());
                     writeLongs(out, ids.low, ids.capacity());
                     writeLongs(out, ids.walk, ids.capacity());
@@ -2218,22 +2224,26 @@ public class conv implements Callable<Integer> {
      */
     static final class SortedRewrite {
         /** Les clés du fichier réécrit, dans l'ordre, et la nouvelle place de chaque ancienne ligne (-1 : écartée). */
-        record Result(LongList keys, int[] newLine) { }
+        record Result(LongList keys, LongList offsets, int[] newLine) { }
         private static final long FLUSH_SLICE = 32L << 20;
 
         private final ExportFiles files;
         private final Schema schema;
-        private final LongList keys;
+        private final LongList keys, offsets;
         private final BitSet dropped, aside;
         private final long sortedLines, sortedBytes, chunkBytes;
         private final int[] newLine;
-        private final LongList written = new LongList();
+        private final LongList written, writtenOffsets;
+        private long outPosition;
 
-        SortedRewrite(ExportFiles files, Schema schema, LongList keys, BitSet dropped, BitSet aside, long sortedLines, long sortedBytes,
-                      long lines, long chunkBytes) {
+        SortedRewrite(ExportFiles files, Schema schema, LongList keys, LongList offsets, BitSet dropped, BitSet aside, long sortedLines,
+                      long sortedBytes, long lines, long chunkBytes) {
             this.files = files;
             this.schema = schema;
             this.keys = keys;
+            this.offsets = offsets;
+            this.written = LongList.withCapacity(lines);
+            this.writtenOffsets = LongList.withCapacity(lines);
             this.dropped = dropped;
             this.aside = aside;
             this.sortedLines = sortedLines;
@@ -2253,9 +2263,11 @@ public class conv implements Callable<Integer> {
             } finally {
                 for (Cursor c : cursors) c.close();
             }
+            Phases.mark("written");
             Files.move(files.tmp, files.file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             AtomicFile.syncDirectory(files.file.getParent());
-            return new Result(written, newLine);
+            Phases.mark("renamed");
+            return new Result(written, writtenOffsets, newLine);
         }
 
         private void sortTail(List<Cursor> cursors, OutputStream rejected) throws IOException {
@@ -2315,9 +2327,12 @@ public class conv implements Callable<Integer> {
                     // Quand il ne reste que la partie déjà triée, elle est recopiée d'un bloc par le noyau.
                     if (heads.size() == 1 && heads.peek() instanceof PrefixCursor rest && rest.copyRest(out, channel)) break;
                     Cursor c = heads.poll();
-                    c.writeHead(out);
-                    newLine[c.head().index()] = written.size();
-                    written.add(c.head().key());
+                    // Jusqu'à la prochaine ligne ajoutée, la partie triée passe aussi d'un bloc (ses clés disent jusqu'où).
+                    if (c instanceof PrefixCursor prefix && !heads.isEmpty() && prefix.copyBefore(heads.peek().head(), out, channel)) {
+                        if (prefix.advance()) heads.add(prefix);
+                        continue;
+                    }
+                    record(c.head(), c.writeHead(out));
                     if (c.advance()) heads.add(c);
                 }
                 out.flush();
@@ -2325,11 +2340,21 @@ public class conv implements Callable<Integer> {
             }
         }
 
+        /** Note une ligne écrite : sa nouvelle place, sa clé, sa position. */
+        private void record(Line line, int length) {
+            newLine[line.index()] = written.size();
+            written.add(line.key());
+            writtenOffsets.add(outPosition);
+            outPosition += length;
+        }
+
         /** La partie triée du fichier : clés déjà connues, identifiant relu seulement en cas d'égalité de clé. */
         private final class PrefixCursor implements Cursor {
+            // En dessous, recopier ligne à ligne coûte moins que repositionner la lecture.
+            private static final int MIN_BLOCK_LINES = 256;
             private final FileChannel source;
-            private final LineReader lines;
             private final OutputStream rejected;
+            private LineReader lines;
             private long index = -1;
             private Line head;
 
@@ -2343,14 +2368,61 @@ public class conv implements Callable<Integer> {
             boolean copyRest(OutputStream out, FileChannel target) throws IOException {
                 int nextDropped = dropped.nextSetBit((int) index);
                 if (nextDropped >= 0 && nextDropped < sortedLines) return false;
+                copyBlock((int) index, (int) sortedLines, out, target);
+                return true;
+            }
+
+            /**
+             * Recopie d'un bloc les lignes, depuis la courante, dont la clé est plus récente que celle de {@code other} et
+             * qu'aucune ligne écartée n'interrompt ; la lecture reprend après elles. Faux s'il y en a trop peu.
+             */
+            boolean copyBefore(Line other, OutputStream out, FileChannel target) throws IOException {
+                int from = (int) index, limit = dropped.nextSetBit(from);
+                if (limit < 0 || limit > sortedLines) limit = (int) sortedLines;
+                int to = firstNotNewer(other.key(), from, limit);
+                if (to - from < MIN_BLOCK_LINES) return false;
+                copyBlock(from, to, out, target);
+                long at = offsetOf(to);
+                lines = new LineReader(Channels.newInputStream(source.position(at)), sortedBytes - at, 1 << 16);
+                index = to - 1;
+                return true;
+            }
+
+            /** La première ligne de [from, limit) dont la clé n'est pas plus récente que {@code key} (les clés y décroissent). */
+            private int firstNotNewer(long key, int from, int limit) {
+                int low = from, high = limit;
+                while (low < high) {
+                    int middle = (low + high) >>> 1;
+                    if (keys.get(middle) > key) low = middle + 1; else high = middle;
+                }
+                return low;
+            }
+
+            /** Les lignes [from, to) passent d'un bloc, copiées par le noyau ; leurs nouvelles places sont notées. */
+            private void copyBlock(int from, int to, OutputStream out, FileChannel target) throws IOException {
                 out.flush();
-                // Par tranches : pendant qu'une tranche est copiée, un autre fil force la précédente sur le disque,
-                // si bien que le fsync final n'a presque plus rien à écrire (la copie et l'écriture se recouvrent).
+                long start = offsetOf(from), end = offsetOf(to);
+                transfer(start, end, target);
+                for (int i = from; i < to; i++) {
+                    newLine[i] = written.size();
+                    written.add(keys.get(i));
+                    writtenOffsets.add(outPosition + offsetOf(i) - start);
+                }
+                outPosition += end - start;
+            }
+
+            private long offsetOf(int line) { return line < sortedLines ? offsets.get(line) : sortedBytes; }
+
+            /**
+             * Par tranches : pendant qu'une tranche est copiée, un autre fil force la précédente sur le disque, si bien
+             * que le fsync final n'a presque plus rien à écrire (la copie et l'écriture se recouvrent).
+             */
+            private void transfer(long from, long end, FileChannel target) throws IOException {
                 Thread flusher = null;
-                for (long from = lines.offset(); from < sortedBytes; ) {
-                    long stop = Math.min(sortedBytes, from + FLUSH_SLICE);
+                while (from < end) {
+                    long stop = Math.min(end, from + FLUSH_SLICE);
                     while (from < stop) from += source.transferTo(from, stop - from, target);
-                    if (from < sortedBytes && (flusher == null || !flusher.isAlive())) {
+                    if (from < end && (flusher == null || !flusher.isAlive())) {
                         flusher = new Thread(() -> {
                             try {
                                 target.force(false);
@@ -2360,19 +2432,13 @@ public class conv implements Callable<Integer> {
                         flusher.start();
                     }
                 }
-                if (flusher != null) {
-                    try {
-                        flusher.join();
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        throw new java.io.InterruptedIOException("copie interrompue");
-                    }
+                if (flusher == null) return;
+                try {
+                    flusher.join();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new java.io.InterruptedIOException("copie interrompue");
                 }
-                for (long i = index; i < sortedLines; i++) {
-                    newLine[(int) i] = written.size();
-                    written.add(keys.get(i));
-                }
-                return true;
             }
 
             public boolean advance() throws IOException {
@@ -2387,9 +2453,10 @@ public class conv implements Callable<Integer> {
 
             public Line head() { return head; }
 
-            public void writeHead(OutputStream out) throws IOException {
+            public int writeHead(OutputStream out) throws IOException {
                 out.write(lines.buffer(), lines.start(), lines.length());
                 out.write('\n');
+                return lines.length() + 1;
             }
 
             public void close() { }
@@ -2443,7 +2510,8 @@ public class conv implements Callable<Integer> {
     interface Cursor extends AutoCloseable {
         boolean advance() throws IOException;
         Line head();
-        void writeHead(OutputStream out) throws IOException;
+        /** Écrit la ligne courante et rend le nombre d'octets écrits (fin de ligne comprise). */
+        int writeHead(OutputStream out) throws IOException;
         void close() throws IOException;
     }
 
@@ -2453,7 +2521,11 @@ public class conv implements Callable<Integer> {
         ListCursor(List<Line> lines) { this.lines = lines; }
         public boolean advance() { return next++ < lines.size(); }
         public Line head() { return lines.get(next - 1); }
-        public void writeHead(OutputStream out) throws IOException { out.write(head().bytes()); out.write('\n'); }
+        public int writeHead(OutputStream out) throws IOException {
+            out.write(head().bytes());
+            out.write('\n');
+            return head().bytes().length + 1;
+        }
         public void close() { }
     }
 
@@ -2472,7 +2544,11 @@ public class conv implements Callable<Integer> {
             return true;
         }
         public Line head() { return head; }
-        public void writeHead(OutputStream out) throws IOException { out.write(head.bytes()); out.write('\n'); }
+        public int writeHead(OutputStream out) throws IOException {
+            out.write(head.bytes());
+            out.write('\n');
+            return head.bytes().length + 1;
+        }
         public void close() throws IOException { lines.close(); }
     }
 
@@ -2560,6 +2636,12 @@ public class conv implements Callable<Integer> {
         private long[] values;
         private int size;
         LongList() { this.values = new long[1 << 10]; }
+        /** Vide, avec la place de {@code capacity} valeurs : pas de recopie quand on connaît la taille. */
+        static LongList withCapacity(long capacity) {
+            LongList list = new LongList(new long[(int) Math.max(16, Math.min(Integer.MAX_VALUE - 8, capacity))]);
+            list.size = 0;
+            return list;
+        }
         LongList(long[] values) {
             this.values = values;
             this.size = values.length;
