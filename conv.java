@@ -2225,7 +2225,6 @@ public class conv implements Callable<Integer> {
     static final class SortedRewrite {
         /** Les clés du fichier réécrit, dans l'ordre, et la nouvelle place de chaque ancienne ligne (-1 : écartée). */
         record Result(LongList keys, LongList offsets, int[] newLine) { }
-        private static final long FLUSH_SLICE = 32L << 20;
 
         private final ExportFiles files;
         private final Schema schema;
@@ -2379,7 +2378,7 @@ public class conv implements Callable<Integer> {
             boolean copyBefore(Line other, OutputStream out, FileChannel target) throws IOException {
                 int from = (int) index, limit = dropped.nextSetBit(from);
                 if (limit < 0 || limit > sortedLines) limit = (int) sortedLines;
-                int to = firstNotNewer(other.key(), from, limit);
+                int to = keys.firstAtMost(other.key(), from, limit);
                 if (to - from < MIN_BLOCK_LINES) return false;
                 copyBlock(from, to, out, target);
                 long at = offsetOf(to);
@@ -2388,21 +2387,11 @@ public class conv implements Callable<Integer> {
                 return true;
             }
 
-            /** La première ligne de [from, limit) dont la clé n'est pas plus récente que {@code key} (les clés y décroissent). */
-            private int firstNotNewer(long key, int from, int limit) {
-                int low = from, high = limit;
-                while (low < high) {
-                    int middle = (low + high) >>> 1;
-                    if (keys.get(middle) > key) low = middle + 1; else high = middle;
-                }
-                return low;
-            }
-
             /** Les lignes [from, to) passent d'un bloc, copiées par le noyau ; leurs nouvelles places sont notées. */
             private void copyBlock(int from, int to, OutputStream out, FileChannel target) throws IOException {
                 out.flush();
                 long start = offsetOf(from), end = offsetOf(to);
-                transfer(start, end, target);
+                KernelCopy.copy(source, start, end, target);
                 for (int i = from; i < to; i++) {
                     newLine[i] = written.size();
                     written.add(keys.get(i));
@@ -2412,34 +2401,6 @@ public class conv implements Callable<Integer> {
             }
 
             private long offsetOf(int line) { return line < sortedLines ? offsets.get(line) : sortedBytes; }
-
-            /**
-             * Par tranches : pendant qu'une tranche est copiée, un autre fil force la précédente sur le disque, si bien
-             * que le fsync final n'a presque plus rien à écrire (la copie et l'écriture se recouvrent).
-             */
-            private void transfer(long from, long end, FileChannel target) throws IOException {
-                Thread flusher = null;
-                while (from < end) {
-                    long stop = Math.min(end, from + FLUSH_SLICE);
-                    while (from < stop) from += source.transferTo(from, stop - from, target);
-                    if (from < end && (flusher == null || !flusher.isAlive())) {
-                        flusher = new Thread(() -> {
-                            try {
-                                target.force(false);
-                            } catch (IOException ignored) { /* le fsync final, lui, signale l'erreur */ }
-                        }, "écriture");
-                        flusher.setDaemon(true);
-                        flusher.start();
-                    }
-                }
-                if (flusher == null) return;
-                try {
-                    flusher.join();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new java.io.InterruptedIOException("copie interrompue");
-                }
-            }
 
             public boolean advance() throws IOException {
                 while (lines.next()) {
@@ -2460,6 +2421,39 @@ public class conv implements Callable<Integer> {
             }
 
             public void close() { }
+        }
+    }
+
+    /** Copie d'une plage d'un fichier à la fin d'un autre par le noyau, forcée sur le disque au fil de l'eau. */
+    static final class KernelCopy {
+        private static final long FLUSH_SLICE = 32L << 20;
+
+        /**
+         * Par tranches : pendant qu'une tranche est copiée, un autre fil force la précédente sur le disque, si bien
+         * que le fsync final n'a presque plus rien à écrire (la copie et l'écriture se recouvrent).
+         */
+        static void copy(FileChannel source, long from, long end, FileChannel target) throws IOException {
+            Thread flusher = null;
+            while (from < end) {
+                long stop = Math.min(end, from + FLUSH_SLICE);
+                while (from < stop) from += source.transferTo(from, stop - from, target);
+                if (from < end && (flusher == null || !flusher.isAlive())) {
+                    flusher = new Thread(() -> {
+                        try {
+                            target.force(false);
+                        } catch (IOException ignored) { /* le fsync final, lui, signale l'erreur */ }
+                    }, "écriture");
+                    flusher.setDaemon(true);
+                    flusher.start();
+                }
+            }
+            if (flusher == null) return;
+            try {
+                flusher.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("copie interrompue");
+            }
         }
     }
 
@@ -2653,6 +2647,16 @@ public class conv implements Callable<Integer> {
             values[size++] = v;
         }
         long get(long index) { return values[(int) index]; }
+
+        /** Dans [from, limit), où les valeurs décroissent : la première qui ne dépasse pas {@code value} (limit sinon). */
+        int firstAtMost(long value, int from, int limit) {
+            int low = from, high = limit;
+            while (low < high) {
+                int middle = (low + high) >>> 1;
+                if (values[middle] > value) low = middle + 1; else high = middle;
+            }
+            return low;
+        }
     }
 
     // ------------------------------------------------------------------ affichage
@@ -2957,30 +2961,30 @@ public class conv implements Callable<Integer> {
                 if (data.isEmpty()) break;
                 PageScan page = scan(data, existed ? known : Map.of(), fresh);
                 ignored += page.ignored();
-                int added = page.added();
-                boolean allInFile = existed && page.allInFile();
-                long oldest = page.oldest();
-                // Parcours incrémental : une page déjà entièrement dans le fichier, tout ce qui est plus ancien y est aussi.
-                if (allInFile) break;
-                if (oldest == Long.MAX_VALUE || oldest == Long.MIN_VALUE) break;
-                boolean older = before == null || oldest < before;
-                if (!older) {
-                    // 206 sans rien de nouveau ni de plus ancien : le serveur tourne en rond, on n'insiste pas.
-                    if (added == 0 && status == 206) {
-                        looped = true;
-                        throw new Failure(Exit.NETWORK, "Crisp renvoie sans fin la même page de messages pour " + sessionId
-                                + " (timestamp_before=" + before + " n'avance plus) : rien n'est écrit pour cette conversation, "
-                                + "la suivante sera traitée à la prochaine exécution ; si cela persiste, signalez-le.");
-                    }
-                    break;
-                }
-                // 206 : d'autres pages ; 200 : la dernière (on ne s'y fie pas seul : page vide ou rien de plus ancien arrêtent aussi).
-                if (status != 206) break;
-                before = oldest;
+                before = nextBefore(sessionId, status, before, existed && page.allInFile(), page);
+                if (before == null) break;
             }
             int total = (existed ? known.size() : 0) + fresh.size();
             if (!fresh.isEmpty()) write(file, known, fresh.values());
             return new Outcome(false, fresh.size(), ignored, total, crisp.http().requests() - requestsBefore, !existed && !fresh.isEmpty());
+        }
+
+        /** La borne timestamp_before de la page suivante, ou null si la remontée dans le temps est finie. */
+        private Long nextBefore(String sessionId, int status, Long before, boolean allInFile, PageScan page) {
+            // Parcours incrémental : une page déjà entièrement dans le fichier, tout ce qui est plus ancien y est aussi.
+            if (allInFile || page.oldest() == Long.MAX_VALUE) return null;
+            if (before != null && page.oldest() >= before) {
+                // 206 sans rien de nouveau ni de plus ancien : le serveur tourne en rond, on n'insiste pas.
+                if (page.added() == 0 && status == 206) {
+                    looped = true;
+                    throw new Failure(Exit.NETWORK, "Crisp renvoie sans fin la même page de messages pour " + sessionId
+                            + " (timestamp_before=" + before + " n'avance plus) : rien n'est écrit pour cette conversation, "
+                            + "la suivante sera traitée à la prochaine exécution ; si cela persiste, signalez-le.");
+                }
+                return null;
+            }
+            // 206 : d'autres pages ; 200 : la dernière (on ne s'y fie pas seul : page vide ou rien de plus ancien arrêtent aussi).
+            return status == 206 ? page.oldest() : null;
         }
 
         /** Ce qu'une page de messages apporte : nouveaux, ignorés, tous déjà dans le fichier ou non, et la date la plus ancienne. */
