@@ -938,6 +938,7 @@ public class conv implements Callable<Integer> {
 
         boolean hasWalk() { return !walks.isEmpty(); }
         Walk current() { return walks.peekFirst(); }
+        boolean begun() { return begun; }
         boolean complete() { return begun && walks.isEmpty(); }
         boolean disorderSeen() { return disorderSeen; }
 
@@ -996,6 +997,9 @@ public class conv implements Callable<Integer> {
     static final class Exporter {
         record Options(int limit, boolean refresh, boolean fullRefresh, Integer maxRequests) { }
         static final int FLUSH_EVERY = 20;
+        // Un état par seconde au plus : trois écritures forcées par page limitaient un export rapide. Un état en
+        // retard ne fait que relire quelques pages à la reprise ; il n'est jamais en avance sur les lignes écrites.
+        static final long CHECKPOINT_NANOS = 1_000_000_000L;
 
         private final Source source;
         private final Http http;
@@ -1003,6 +1007,7 @@ public class conv implements Callable<Integer> {
         private final Progress progress;
         private final Options options;
         private final Totals totals = new Totals();
+        private long lastCheckpoint;
 
         Exporter(Source source, Store store, Progress progress, Options options) {
             this.source = source;
@@ -1021,12 +1026,13 @@ public class conv implements Callable<Integer> {
             try {
                 Page first = source.list(0);
                 plan.begin(first, options.fullRefresh());
-                checkpoint(plan);
+                checkpoint(plan, true);
                 walkAll(plan, first);
             } catch (Failure f) {
                 if (!f.exit.stopsApiCalls()) throw f;
                 stop = f;
             }
+            if (plan.begun()) checkpoint(plan, true);
             if (plan.disorderSeen()) progress.disorder(totals.pagesAfterDisorder);
             return new RunResult(totals, http.requests(), plan.complete(), stop);
         }
@@ -1042,7 +1048,7 @@ public class conv implements Callable<Integer> {
                     first = null;
                     boolean stoppedInside = take(page, previous, options.refresh() || walk.refresh());
                     ended = plan.afterPage(page, previous, stoppedInside, totals);
-                    checkpoint(plan);
+                    checkpoint(plan, false);
                     progress.page(page.number(), totals, store.count(), page.total(), http.requests());
                     previous = page.items();
                     at = page.next();
@@ -1119,8 +1125,10 @@ public class conv implements Callable<Integer> {
             batch.clear();
         }
 
-        private void checkpoint(WalkPlan plan) {
+        private void checkpoint(WalkPlan plan, boolean now) {
+            if (!now && System.nanoTime() - lastCheckpoint < CHECKPOINT_NANOS) return;
             store.checkpoint(plan.state(source.info().name(), source.account()));
+            lastCheckpoint = System.nanoTime();
         }
     }
 
@@ -1342,8 +1350,9 @@ public class conv implements Callable<Integer> {
             }
         }
 
-        /** L'état, écrit après les lignes auxquelles il se réfère. */
+        /** L'état, écrit après que les lignes auxquelles il se réfère sont forcées sur le disque. */
         void checkpoint(State next) {
+            journal.sync();
             try {
                 StateFile.save(files.state, next);
                 state = next;
@@ -1725,10 +1734,22 @@ public class conv implements Callable<Integer> {
 
         private final Path file;
         private FileChannel channel;
+        private boolean unsynced;
 
         Journal(Path file) { this.file = file; }
 
-        /** Ajoute des lignes et les force sur le disque avant que l'état ne s'y réfère ; en cas d'échec, rien à moitié. */
+        /** Force sur le disque les lignes ajoutées depuis la dernière fois : avant tout état qui s'y réfère. */
+        void sync() {
+            if (!unsynced) return;
+            try {
+                channel.force(false);
+                unsynced = false;
+            } catch (IOException e) {
+                throw Io.fileFailure("écrire dans " + file, e);
+            }
+        }
+
+        /** Ajoute des lignes (forcées sur le disque par sync, avant l'état qui s'y réfère) ; en cas d'échec, rien à moitié. */
         void append(List<byte[]> lines) {
             long before = -1;
             try {
@@ -1739,7 +1760,7 @@ public class conv implements Callable<Integer> {
                 for (byte[] line : lines) buffer.put(line).put((byte) '\n');
                 buffer.flip();
                 while (buffer.hasRemaining()) channel.write(buffer);
-                channel.force(false);
+                unsynced = true;
             } catch (IOException e) {
                 try {
                     if (before >= 0) channel.truncate(before);
