@@ -93,8 +93,7 @@ import picocli.CommandLine.TypeConversionException;
         subcommands = {conv.MessagesCommand.class},
         description = {
             "Exporte les conversations d'un compte Crisp (ou d'un bot Weba-AI) dans un fichier JSONL, un peu plus "
-                + "à chaque exécution, sans perte ni doublon, trié par dernière activité.",
-            "Variables : CRISP_IDENTIFIER_PROD, CRISP_KEY_PROD, ID_SITE_CRISP (Crisp) ; WEBA_AUTH_TOKEN, WEBA_BOT_HASH (Weba-AI)."})
+                + "à chaque exécution, sans perte ni doublon, trié par dernière activité."})
 public class conv implements Callable<Integer> {
 
     @Spec CommandSpec spec;
@@ -177,6 +176,12 @@ public class conv implements Callable<Integer> {
                     command.getErr().flush();
                     return e instanceof Failure f ? f.exit.code : Exit.BUG.code;
                 });
+        // Les variables de chaque source, dites par la source elle-même.
+        List<String> description = new ArrayList<>(List.of(cmd.getCommandSpec().usageMessage().description()));
+        description.add("Variables : " + String.join(" ; ", Arrays.stream(SourceKind.values())
+                .map(kind -> kind.info.variables().stream().map(Variable::name).reduce((a, b) -> a + ", " + b).orElse("") + " (" + kind + ")")
+                .toList()) + ".");
+        cmd.getCommandSpec().usageMessage().description(description.toArray(String[]::new));
         // Une seule table des codes de sortie, celle d'Exit, pour l'aide de chaque commande.
         cmd.getCommandSpec().usageMessage().exitCodeList(Exit.table());
         cmd.getSubcommands().values().forEach(sub -> sub.getCommandSpec().usageMessage().exitCodeList(Exit.table()));
