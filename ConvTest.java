@@ -795,6 +795,23 @@ public class ConvTest {
         }
 
         @Test
+        void maxRequestsCutsOnlyBeforeARequestAndEveryRunMakesProgress() throws Exception {
+            fake = FakeServer.crisp(100);
+            assertEquals(2, run("--max-requests", "2").code(), "moins de 3 : un parcours entamé n'avancerait pas");
+            for (int runs = 1; ; runs++) {
+                int before = fake.requests;
+                Run r = run("--max-requests", "3");
+                assertEquals(0, r.code(), r.all());
+                assertTrue(fake.requests - before <= 3, "au plus 3 requêtes : " + (fake.requests - before));
+                // 3 pages la première fois ; ensuite la page 1, la page relue et une nouvelle.
+                assertEquals(Math.min(100, 60 + 20 * (runs - 1)), lines().size(), "chaque exécution avance (exécution " + runs + ")");
+                if (r.out().contains("Tout l'historique est exporté")) break;
+                assertTrue(runs < 6, r.out());
+            }
+            assertComplete();
+        }
+
+        @Test
         void aStateOfTheFormerFormatIsMigratedByOneFullWalk() throws Exception {
             fake = FakeServer.crisp(120);
             exportAll();

@@ -114,8 +114,8 @@ public class conv implements Callable<Integer> {
             + "conversation (implique --refresh) ; reprend d'une exécution à l'autre, à borner avec --max-requests.")
     boolean fullRefresh;
 
-    @Option(names = "--max-requests", paramLabel = "N", converter = PositiveInt.class,
-            description = "Nombre maximum de requêtes à l'API pour cette exécution (défaut : aucun) ; le reste attend la suivante.")
+    @Option(names = "--max-requests", paramLabel = "N", converter = MaxRequests.class,
+            description = "Nombre maximum de requêtes à l'API pour cette exécution, au moins 3 (défaut : aucun) ; le reste attend la suivante.")
     Integer maxRequests;
 
     @Option(names = "--per-page", paramLabel = "N", converter = PerPage.class, defaultValue = "20",
@@ -305,6 +305,16 @@ public class conv implements Callable<Integer> {
         public Integer convert(String value) {
             int n = new PositiveInt().convert(value);
             if (n < 20 || n > 50) throw new TypeConversionException("« " + value + " » n'est pas entre 20 et 50 (ce que Crisp accepte)");
+            return n;
+        }
+    }
+
+    static final class MaxRequests implements ITypeConverter<Integer> {
+        public Integer convert(String value) {
+            int n = new PositiveInt().convert(value);
+            // Une exécution lit la page 1 (nouveautés ?) puis relit la page où la précédente s'était arrêtée : avec moins
+            // de trois requêtes, un parcours entamé n'avancerait jamais.
+            if (n < 3) throw new TypeConversionException("« " + value + " » est trop petit : au moins 3 (la page 1, la page où l'export s'était arrêté, et la suivante)");
             return n;
         }
     }
@@ -1043,12 +1053,14 @@ public class conv implements Callable<Integer> {
         }
 
         private void walkAll(WalkPlan plan, Page first) {
-            while (plan.hasWalk() && !limitReached()) {
+            while (plan.hasWalk() && totals.exported < options.limit()) {
                 Walk walk = plan.current();
                 List<Listed> previous = List.of();
                 long at = walk.offset();
                 boolean ended = false;
-                while (!ended && !limitReached()) {
+                while (!ended && totals.exported < options.limit()) {
+                    // La page 1 déjà reçue est toujours traitée ; une autre page n'est demandée que s'il reste une requête.
+                    if ((at != 0 || first == null) && !requestLeft()) return;
                     Page page = at == 0 && first != null ? first : fetch(at, previous);
                     first = null;
                     boolean stoppedInside = take(page, previous, options.refresh() || walk.refresh());
@@ -1059,11 +1071,6 @@ public class conv implements Callable<Integer> {
                     at = page.next();
                 }
             }
-        }
-
-        /** Plus de page à lire : --nb atteint, ou plus une requête de --max-requests. */
-        private boolean limitReached() {
-            return totals.exported >= options.limit() || !requestLeft();
         }
 
         /** Plus d'élément à traiter dans la page : --nb atteint, ou (Weba-AI, une fiche par conversation) plus une requête. */
