@@ -812,6 +812,20 @@ public class ConvTest {
         }
 
         @Test
+        void maxRequestsDoesNotCountRetriesAndSaysSo() throws Exception {
+            fake = FakeServer.crisp(200);
+            assertEquals(0, run("--max-requests", "3").code());
+            int before = fake.requests;
+            fake.inject(new FakeServer.Status(503, null), new FakeServer.Pass(), new FakeServer.Status(503, null), new FakeServer.Pass(),
+                    new FakeServer.Status(503, null), new FakeServer.Pass());
+            Run r = run("--max-requests", "3");
+            assertEquals(0, r.code(), r.all());
+            assertEquals(6, fake.requests - before, "3 pages demandées, chacune après un nouvel essai");
+            assertTrue(r.out().contains("6 requête(s) API utilisée(s) (dont 3 nouvel(s) essai(s)"), r.out());
+            assertTrue(r.out().contains("Terminé : 20 conversation(s) exportée(s)"), "l'exécution avance malgré les essais : " + r.out());
+        }
+
+        @Test
         void aStateOfTheFormerFormatIsMigratedByOneFullWalk() throws Exception {
             fake = FakeServer.crisp(120);
             exportAll();

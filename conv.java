@@ -115,7 +115,8 @@ public class conv implements Callable<Integer> {
     boolean fullRefresh;
 
     @Option(names = "--max-requests", paramLabel = "N", converter = MaxRequests.class,
-            description = "Nombre maximum de requêtes à l'API pour cette exécution, au moins 3 (défaut : aucun) ; le reste attend la suivante.")
+            description = "Nombre maximum de requêtes à l'API pour cette exécution, au moins 3, sans compter les nouveaux essais "
+                    + "après une erreur passagère (défaut : aucun) ; le reste attend la suivante.")
     Integer maxRequests;
 
     @Option(names = "--per-page", paramLabel = "N", converter = PerPage.class, defaultValue = "20",
@@ -750,7 +751,7 @@ public class conv implements Callable<Integer> {
         private final RetryPolicy retry;
         private final Pacer pacer;
         private final String rateLimitAdvice;
-        private int requests;
+        private int requests, calls;
 
         Http(Duration timeout, RetryPolicy retry, Pacer pacer, String rateLimitAdvice) {
             this.timeout = timeout;
@@ -760,8 +761,11 @@ public class conv implements Callable<Integer> {
         }
 
         int requests() { return requests; }
+        /** Les appels demandés, sans leurs nouveaux essais : ce que --max-requests borne (une requête reçue est traitée). */
+        int calls() { return calls; }
 
         Answer get(URI uri, Map<String, String> headers) {
+            calls++;
             Duration waited = Duration.ZERO;
             for (int attempt = 0; ; attempt++) {
                 pacer.await();
@@ -902,7 +906,7 @@ public class conv implements Callable<Integer> {
     }
 
     /** Ce qu'une exécution a fait : compteurs, requêtes, historique complet ou non, et l'arrêt qui l'a interrompue s'il y en a un. */
-    record RunResult(Totals totals, int requests, boolean complete, Failure stop) { }
+    record RunResult(Totals totals, int requests, int retries, boolean complete, Failure stop) { }
 
     /**
      * Le plan des parcours, sans HTTP ni disque. La liste est demandée triée par clé de parcours (date de mise à jour)
@@ -1049,7 +1053,7 @@ public class conv implements Callable<Integer> {
             }
             if (plan.begun()) checkpoint(plan, true);
             if (plan.disorderSeen()) progress.disorder(totals.pagesAfterDisorder);
-            return new RunResult(totals, http.requests(), plan.complete(), stop);
+            return new RunResult(totals, http.requests(), http.requests() - http.calls(), plan.complete(), stop);
         }
 
         private void walkAll(WalkPlan plan, Page first) {
@@ -1079,7 +1083,7 @@ public class conv implements Callable<Integer> {
         }
 
         private boolean requestLeft() {
-            return options.maxRequests() == null || http.requests() < options.maxRequests();
+            return options.maxRequests() == null || http.calls() < options.maxRequests();
         }
 
         /** Une page ; celle qui répète la précédente à l'identique sous un autre numéro arrête tout, sans épuiser le quota. */
@@ -2746,7 +2750,8 @@ public class conv implements Callable<Integer> {
         void summary(RunResult result, long count, Path file) {
             Totals t = result.totals();
             note((result.stop() == null ? "Terminé : " : "Arrêté avant la fin : ") + counts(t, "conversation(s) exportée(s)") + ".");
-            note(String.format(Locale.FRANCE, "%s contient désormais %d conversation(s) ; %d requête(s) API utilisée(s).", file, count, result.requests()));
+            note(String.format(Locale.FRANCE, "%s contient désormais %d conversation(s) ; %d requête(s) API utilisée(s)%s.", file, count,
+                    result.requests(), result.retries() > 0 ? " (dont " + result.retries() + " nouvel(s) essai(s) après une erreur passagère)" : ""));
             if (result.stop() != null) return;
             note(result.complete() ? "Tout l'historique est exporté : les prochaines exécutions n'ajouteront que les nouveautés."
                                    : "L'historique n'est pas encore entièrement exporté : relancez pour continuer.");
