@@ -923,7 +923,7 @@ public class conv implements Callable<Integer> {
         private final Deque<Walk> walks;
         private final long now;
         private Long watermark;
-        private boolean begun, currentDisordered, disorderSeen;
+        private boolean begun, currentDisordered, disorderSeen, urgent;
 
         WalkPlan(State state, long now) {
             this.walks = new ArrayDeque<>(state.walks());
@@ -958,6 +958,13 @@ public class conv implements Callable<Integer> {
         boolean hasWalk() { return !walks.isEmpty(); }
         Walk current() { return walks.peekFirst(); }
         boolean begun() { return begun; }
+
+        /** Vrai une fois après qu'un parcours a perdu son plancher : l'état doit le dire sans attendre. */
+        boolean takeUrgent() {
+            boolean was = urgent;
+            urgent = false;
+            return was;
+        }
         boolean complete() { return begun && walks.isEmpty(); }
         boolean disorderSeen() { return disorderSeen; }
 
@@ -971,7 +978,7 @@ public class conv implements Callable<Integer> {
             Long floor = walk.floor();
             if (!inOrder(previous, page.items())) {
                 disorderSeen = true;
-                if (floor != null) currentDisordered = true;
+                if (floor != null) currentDisordered = urgent = true;
                 floor = null;   // plus rien ne garantit que la suite soit plus ancienne : on va jusqu'au bout
             }
             if (currentDisordered) totals.pagesAfterDisorder++;
@@ -1069,7 +1076,7 @@ public class conv implements Callable<Integer> {
                     first = null;
                     boolean stoppedInside = take(page, previous, options.refresh() || walk.refresh());
                     ended = plan.afterPage(page, previous, stoppedInside, totals);
-                    checkpoint(plan, false);
+                    checkpoint(plan, plan.takeUrgent());
                     progress.page(page.number(), totals, store.count(), page.total(), http.requests());
                     previous = page.items();
                     at = page.next();
