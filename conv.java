@@ -2815,7 +2815,7 @@ public class conv implements Callable<Integer> {
             PrintWriter out = spec.commandLine().getOut();
             MessagesProgress progress = new MessagesProgress(out);
             try {
-                Path file = (input != null ? input : exportFolder().resolve("conversations.jsonl")).toAbsolutePath().normalize();
+                Path file = (input != null ? input : exportFolder().resolve(Crisp.INFO.defaultFile())).toAbsolutePath().normalize();
                 if (!Files.isRegularFile(file))
                     throw new Failure(Exit.CONFIG, "Le fichier des conversations " + file + " est introuvable : exportez d'abord les "
                             + "conversations (« jbang conv.java »), ou indiquez-le avec --input.");
@@ -3063,7 +3063,7 @@ public class conv implements Callable<Integer> {
         /** Un 404 peut venir d'un site inconnu : une page de la liste le dit (une seule fois par exécution), sinon la conversation a été supprimée. */
         private void confirmWebsite() {
             if (websiteConfirmed) return;
-            crisp.list(1);
+            crisp.list(0);
             websiteConfirmed = true;
         }
 
