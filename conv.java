@@ -90,7 +90,7 @@ import picocli.CommandLine.TypeConversionException;
         sortOptions = false, usageHelpAutoWidth = true,
         headerHeading = "", synopsisHeading = "Usage : ", descriptionHeading = "%n",
         optionListHeading = "%nOptions :%n", commandListHeading = "%nCommandes :%n", exitCodeListHeading = "%nCodes de sortie :%n",
-        subcommands = {conv.MessagesCommand.class},
+        subcommands = {conv.MessagesCommand.class, conv.PeopleCommand.class},
         description = {
             "Exporte les conversations d'un compte Crisp (ou d'un bot Weba-AI) dans un fichier JSONL, un peu plus "
                 + "à chaque exécution, sans perte ni doublon, trié par dernière activité."})
@@ -191,13 +191,18 @@ public class conv implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
-        Progress progress = new Progress(out);
         Source source = sourceKind.open(env, api, perPage);          // variables vérifiées, aucune requête encore
+        Path file = outputFile(spec, output, exportFolder().resolve(sourceKind.info.defaultFile()));
+        return export(spec, source, new Progress(spec.commandLine().getOut()), file, reset,
+                new Exporter.Options(limit, refresh || fullRefresh, fullRefresh, maxRequests), sortChunkBytes);
+    }
+
+    /** Un export de liste, le même pour toute source : verrou, état, parcours, tri final, récapitulatif. */
+    static int export(CommandSpec spec, Source source, Progress progress, Path file, boolean reset, Exporter.Options options, long sortChunkBytes) {
+        PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         try (Interruption interruption = Interruption.watch(err);
-             Store store = Store.open(outputFile(), source.info(), source.account(), progress, reset, sortChunkBytes)) {   // verrou, état validé, puis fichier lu
+             Store store = Store.open(file, source.info(), source.account(), progress, reset, sortChunkBytes)) {   // verrou, état validé, puis fichier lu
             Phases.mark("open");
-            Exporter.Options options = new Exporter.Options(limit, refresh || fullRefresh, fullRefresh, maxRequests);
             RunResult result = new Exporter(source, store, progress, options).run(store.state());
             Phases.mark("requests");
             store.finish();
@@ -218,19 +223,22 @@ public class conv implements Callable<Integer> {
     /** Crisp, ouvert depuis les variables d'environnement : sert aussi à la commande messages. */
     Crisp openCrisp(ApiOptions options) { return (Crisp) SourceKind.crisp.open(env, options, 20); }
 
-    private Path outputFile() {
-        Path file = output != null ? output : exportFolder().resolve(sourceKind.info.defaultFile());
+    static Path outputFile(CommandSpec spec, Path output, Path byDefault) {
+        Path file = output != null ? output : byDefault;
         if (file.getFileName() == null || Files.isDirectory(file))
             throw new ParameterException(spec.commandLine(), "--output attend un fichier, pas un dossier (« " + file + " »).");
         return file;
     }
 
     /** Le dossier conversations/ du dépôt de conv qui contient le dossier courant (l'alias marche de partout), sinon ./conversations. */
-    static Path exportFolder() {
+    static Path exportFolder() { return repoFolder("conversations"); }
+
+    /** Le dossier {@code name} à la racine de ce dépôt (celle qui a conv.java et conversations/), sinon ./name. */
+    static Path repoFolder(String name) {
         for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent())
             if (Files.isRegularFile(dir.resolve("conv.java")) && Files.isDirectory(dir.resolve("conversations")))
-                return dir.resolve("conversations");
-        return Path.of("conversations");
+                return dir.resolve(name);
+        return Path.of(name);
     }
 
     /** Une option invalide : une phrase, l'invitation à lire --help, code 2. */
@@ -489,7 +497,7 @@ public class conv implements Callable<Integer> {
     record Conversation(Entry entry, byte[] bytes, String missing) { }
 
     /** Une API de conversations : une liste paginée triée par clé de parcours décroissante, et le contenu complet d'un élément. */
-    sealed interface Source permits Crisp, Weba {
+    sealed interface Source permits Crisp, Weba, CrispPeople {
         SourceInfo info();
         String account();
         Http http();
@@ -497,6 +505,8 @@ public class conv implements Callable<Integer> {
         Page list(long offset);
         /** La conversation complète telle qu'elle sera écrite. */
         Conversation complete(Listed item);
+        /** Faux si l'API a refusé l'ordre demandé : la liste vient alors dans un ordre inconnu. */
+        default boolean ordered() { return true; }
     }
 
     /** Crisp REST v1 : chaque élément de la liste est déjà la conversation complète. */
@@ -540,11 +550,18 @@ public class conv implements Callable<Integer> {
             // Ordre explicite par date de mise à jour : l'ordre par défaut (par statut, puis par date) n'est monotone en rien.
             URI uri = URI.create(base + "/website/" + encode(websiteId) + "/conversations/" + number
                     + "?per_page=" + perPage + "&order_date_updated=1");
-            Http.Answer answer = http.get(uri, headers);
+            return page(http.get(uri, headers), INFO.schema(), number, perPage);
+        }
+
+        /** Une route du site ({@code /website/{id}/…}) avec les en-têtes du jeton : sert aussi aux profils. */
+        Http.Answer site(String route) { return http.get(URI.create(base + "/website/" + encode(websiteId) + "/" + route), headers); }
+
+        /** Une page d'une liste de Crisp (conversations ou profils), ou le refus expliqué. */
+        static Page page(Http.Answer answer, Schema schema, long number, int perPage) {
             // 200 et 206 sont deux succès ; la fin de l'historique est une page vide, pas un code.
             if (answer.status() >= 200 && answer.status() < 300 && answer.body().path("data").isArray()) {
                 List<Listed> items = new ArrayList<>();
-                answer.body().path("data").forEach(node -> items.add(Listed.of(INFO.schema(), node)));
+                answer.body().path("data").forEach(node -> items.add(Listed.of(schema, node)));
                 long first = (number - 1) * perPage;
                 return new Page(items, first, first + perPage, number, items.isEmpty(), -1);
             }
@@ -923,7 +940,7 @@ public class conv implements Callable<Integer> {
         private final Deque<Walk> walks;
         private final long now;
         private Long watermark;
-        private boolean begun, currentDisordered, disorderSeen, urgent;
+        private boolean begun, currentDisordered, disorderSeen, urgent, distrusted;
 
         WalkPlan(State state, long now) {
             this.walks = new ArrayDeque<>(state.walks());
@@ -943,9 +960,13 @@ public class conv implements Callable<Integer> {
                 // Une seule date dans le futur ne doit pas emporter le filigrane : seules comptent les dates plausibles.
                 if (key != Entry.MISSING && key <= now + MARGIN_MS) top = Math.max(top, key);
             }
+            // Une page 1 hors d'ordre (ordre demandé ignoré) ne dit rien des nouveautés : toute la liste est parcourue.
+            if (!distrusted && !inOrder(List.of(), first.items())) distrusted = disorderSeen = true;
             if (watermark == null) {
                 walks.addLast(new Walk(null, 0, false));
                 watermark = Math.max(top, 0);
+            } else if (distrusted) {
+                if (walks.isEmpty()) walks.addLast(new Walk(null, 0, false));
             } else if (fresh) {
                 // Un parcours déjà en tête de liste descend plus bas que le nouveau : il suffit, et la page 1 n'est pas relue deux fois.
                 if (walks.isEmpty() || walks.peekFirst().offset() != 0) walks.addFirst(new Walk(watermark - MARGIN_MS, 0, false));
@@ -955,6 +976,8 @@ public class conv implements Callable<Integer> {
             begun = true;
         }
 
+        /** L'API a refusé l'ordre demandé : aucun parcours ne s'arrête avant la fin de la liste. */
+        void distrust() { distrusted = true; }
         boolean hasWalk() { return !walks.isEmpty(); }
         Walk current() { return walks.peekFirst(); }
         boolean begun() { return begun; }
@@ -975,13 +998,13 @@ public class conv implements Callable<Integer> {
          */
         boolean afterPage(Page page, List<Listed> previous, boolean stoppedInside, Totals totals) {
             Walk walk = walks.removeFirst();
-            Long floor = walk.floor();
+            Long floor = distrusted ? null : walk.floor();
             if (!inOrder(previous, page.items())) {
                 disorderSeen = true;
                 if (floor != null) currentDisordered = urgent = true;
                 floor = null;   // plus rien ne garantit que la suite soit plus ancienne : on va jusqu'au bout
             }
-            if (currentDisordered) totals.pagesAfterDisorder++;
+            if (currentDisordered || distrusted) totals.pagesAfterDisorder++;
             boolean keyed = page.items().stream().allMatch(i -> i.entry().walkKey() != Entry.MISSING);
             boolean ended = !stoppedInside && (page.last()
                     || floor != null && keyed && lowestKey(page.items()) < floor);
@@ -1051,6 +1074,7 @@ public class conv implements Callable<Integer> {
             Failure stop = null;
             try {
                 Page first = source.list(0);
+                if (!source.ordered()) plan.distrust();
                 plan.begin(first, options.fullRefresh());
                 checkpoint(plan, true);
                 walkAll(plan, first);
@@ -1177,8 +1201,9 @@ public class conv implements Callable<Integer> {
         }
     }
 
-    /** Où lire une date : un champ, au premier niveau ou dans un objet ; en millisecondes ou en ISO 8601. */
-    record KeyPath(String object, String field, boolean iso) {
+    /** Où lire une clé : un champ, au premier niveau ou dans un objet ; date en millisecondes ou en ISO 8601, ou texte. */
+    record KeyPath(String object, String field, boolean iso, boolean text) {
+        KeyPath(String object, String field, boolean iso) { this(object, field, iso, false); }
         boolean at(String objectName, String fieldName) { return java.util.Objects.equals(object, objectName) && field.equals(fieldName); }
     }
 
@@ -1186,6 +1211,7 @@ public class conv implements Callable<Integer> {
     record Schema(String idField, KeyPath sort, KeyPath walk) {
         static final Schema CRISP = new Schema("session_id", new KeyPath("active", "last", false), new KeyPath(null, "updated_at", false));
         static final Schema WEBA = new Schema("id", new KeyPath(null, "last_message_at", true), new KeyPath(null, "last_message_at", true));
+        static final Schema PEOPLE = new Schema("people_id", new KeyPath(null, "email", false, true), new KeyPath(null, "updated_at", false));
         private static final StreamReadConstraints LIMITS = StreamReadConstraints.builder().maxStringLength(Integer.MAX_VALUE).maxNestingDepth(1000).build();
         // Sans table de noms partagée : des clés uniques par conversation (identifiants d'opérateurs, données
         // personnalisées) la feraient grossir sans fin et ralentiraient la lecture d'un facteur cinq. Cette fabrique
@@ -1268,7 +1294,9 @@ public class conv implements Callable<Integer> {
         private void readKeys(JsonParser p, JsonToken value, String object, String field, long[] keys) throws IOException {
             boolean isSort = sort.at(object, field), isWalk = walk.at(object, field);
             if (!isSort && !isWalk) { p.skipChildren(); return; }
-            long key = keyOf(p, value, isSort ? sort.iso() : walk.iso());
+            KeyPath path = isSort ? sort : walk;
+            long key = !path.text() ? keyOf(p, value, path.iso()) : value == JsonToken.VALUE_STRING ? textKey(p.getText()) : Entry.MISSING;
+            if (path.text()) p.skipChildren();   // une adresse qui n'est pas une chaîne (objet, tableau) est sautée
             if (isSort) keys[0] = key;
             if (isWalk) keys[1] = key;
         }
@@ -1286,6 +1314,18 @@ public class conv implements Callable<Integer> {
             if (iso && value == JsonToken.VALUE_STRING) return isoMillis(p.getText());
             p.skipChildren();
             return Entry.MISSING;
+        }
+
+        /**
+         * Un texte trié par ordre croissant, sans la casse ({@code toLowerCase(Locale.ROOT)}, accents gardés), dans l'ordre
+         * décroissant des clés : ses 7 premiers octets UTF-8, retournés ; vide, il va à la fin (MISSING).
+         */
+        static long textKey(String text) {
+            if (text.isBlank()) return Entry.MISSING;
+            byte[] bytes = text.toLowerCase(Locale.ROOT).getBytes(StandardCharsets.UTF_8);
+            long prefix = 0;
+            for (int i = 0; i < 7; i++) prefix = prefix << 8 | (i < bytes.length ? bytes[i] & 0xff : 0);
+            return (1L << 56) - 1 - prefix;
         }
 
         static long isoMillis(String text) {
@@ -2709,14 +2749,24 @@ public class conv implements Callable<Integer> {
     static final class Progress {
         private final PrintWriter out;
         private final LongSupplier nanoTime;
+        private final Noun noun;
         private long startNanos, lastLineNanos;
         private int limit;
 
+        /** Ce qu'on exporte, accordé : « conversation(s) exportée(s) », « profil(s) exporté(s) ». */
+        record Noun(String plural, boolean feminine) {
+            static final Noun CONVERSATION = new Noun("conversation(s)", true), PROFILE = new Noun("profil(s)", false);
+            String agree(String masculine) { return feminine ? masculine.replace("(s)", "e(s)") : masculine; }
+        }
+
         Progress(PrintWriter out) { this(out, System::nanoTime); }
 
-        Progress(PrintWriter out, LongSupplier nanoTime) {
+        Progress(PrintWriter out, LongSupplier nanoTime) { this(out, nanoTime, Noun.CONVERSATION); }
+
+        Progress(PrintWriter out, LongSupplier nanoTime, Noun noun) {
             this.out = out;
             this.nanoTime = nanoTime;
+            this.noun = noun;
         }
 
         void start(int limit) {
@@ -2736,7 +2786,7 @@ public class conv implements Callable<Integer> {
 
         void page(long number, Totals t, long count, long total, int requests) {
             lastLineNanos = nanoTime.getAsLong();
-            StringBuilder line = new StringBuilder("page " + number + " : " + counts(t, "exportée(s)"));
+            StringBuilder line = new StringBuilder("page " + number + " : " + counts(t, noun.agree("exporté(s)")));
             line.append(", ").append(requests).append(" requête(s)");
             long remaining = limit - t.exported;
             if (total >= 0) remaining = Math.min(remaining, Math.max(0, total - count));
@@ -2756,18 +2806,18 @@ public class conv implements Callable<Integer> {
 
         void summary(RunResult result, long count, Path file) {
             Totals t = result.totals();
-            note((result.stop() == null ? "Terminé : " : "Arrêté avant la fin : ") + counts(t, "conversation(s) exportée(s)") + ".");
-            note(String.format(Locale.FRANCE, "%s contient désormais %d conversation(s) ; %d requête(s) API utilisée(s)%s.", file, count,
-                    result.requests(), result.retries() > 0 ? " (dont " + result.retries() + " nouvel(s) essai(s) après une erreur passagère)" : ""));
+            note((result.stop() == null ? "Terminé : " : "Arrêté avant la fin : ") + counts(t, noun.plural() + " " + noun.agree("exporté(s)")) + ".");
+            note(String.format(Locale.FRANCE, "%s contient désormais %d %s (%d au départ) ; %d requête(s) API utilisée(s)%s.", file, count,
+                    noun.plural(), count - t.exported, result.requests(), result.retries() > 0 ? " (dont " + result.retries() + " nouvel(s) essai(s) après une erreur passagère)" : ""));
             if (result.stop() != null) return;
             note(result.complete() ? "Tout l'historique est exporté : les prochaines exécutions n'ajouteront que les nouveautés."
                                    : "L'historique n'est pas encore entièrement exporté : relancez pour continuer.");
         }
 
         /** Les compteurs : exportées et ignorées comme le veut la spécification, puis ce qui ne vaut que pour --refresh ou Weba-AI. */
-        private static String counts(Totals t, String exported) {
-            StringBuilder text = new StringBuilder(String.format(Locale.FRANCE, "%d %s, %d ignorée(s) (%d déjà présente(s), %d sans identifiant)",
-                    t.exported, exported, t.ignored(), t.alreadyPresent, t.withoutId));
+        private String counts(Totals t, String exported) {
+            StringBuilder text = new StringBuilder(String.format(Locale.FRANCE, "%d %s, %d %s (%d déjà %s, %d sans identifiant)", t.exported, exported,
+                    t.ignored(), noun.agree("ignoré(s)"), t.alreadyPresent, noun.agree("présent(s)"), t.withoutId));
             if (t.refreshing || t.updated > 0) text.append(", ").append(t.updated).append(" mise(s) à jour");
             if (t.withoutDialog > 0) text.append(", ").append(t.withoutDialog).append(" sans dialogue");
             return text.toString();
@@ -3343,5 +3393,108 @@ public class conv implements Callable<Integer> {
     }
 
     // ==== messages : fin ====
+
+    // ==== people : début ====
+
+    /**
+     * {@code conv people} : les profils des contacts du site Crisp dans un fichier JSONL, uniques par {@code people_id},
+     * triés par adresse e-mail sans la casse ; le même export que celui des conversations, sur une autre liste.
+     */
+    @Command(name = "people", mixinStandardHelpOptions = true, version = "conv 2.0.0", sortOptions = false, usageHelpAutoWidth = true,
+            synopsisHeading = "Usage : ", descriptionHeading = "%n", optionListHeading = "%nOptions :%n",
+            exitCodeListHeading = "%nCodes de sortie :%n",
+            description = {
+                "Exporte les profils des contacts du site Crisp dans utilisateurs/utilisateurs.jsonl : tous les champs, un profil par ligne, "
+                    + "sans doublon, triés par e-mail (sans la casse), les profils sans e-mail à la fin.",
+                "Mêmes variables que l'export des conversations : CRISP_IDENTIFIER_PROD, CRISP_KEY_PROD, ID_SITE_CRISP."})
+    static final class PeopleCommand implements Callable<Integer> {
+        @CommandLine.ParentCommand conv parent;
+        @Spec CommandSpec spec;
+
+        @Option(names = "--nb", paramLabel = "N", converter = PositiveInt.class, defaultValue = "50",
+                description = "Nombre maximum de nouveaux profils à exporter (défaut : ${DEFAULT-VALUE}).")
+        int limit;
+
+        @Option(names = "--refresh", description = "Remplace aussi les profils déjà exportés dont updated_at a bougé (sans requête de plus) ; ne compte pas dans --nb.")
+        boolean refresh;
+
+        @Option(names = "--full-refresh", description = "Parcourt une fois toute la liste pour mettre à jour chaque profil (implique --refresh) ; "
+                + "reprend d'une exécution à l'autre, à borner avec --max-requests.")
+        boolean fullRefresh;
+
+        @Option(names = "--max-requests", paramLabel = "N", converter = MaxRequests.class,
+                description = "Nombre maximum de requêtes à l'API pour cette exécution, au moins 3 (défaut : aucun) ; le reste attend la suivante.")
+        Integer maxRequests;
+
+        @Option(names = "--per-page", paramLabel = "N", converter = PerPage.class, defaultValue = "50",
+                description = "Profils par page, de 20 à 50 (défaut : ${DEFAULT-VALUE}, le moins de requêtes).")
+        int perPage;
+
+        @Option(names = "--reset", description = "Efface le fichier des profils et son état, puis repart de zéro.")
+        boolean reset;
+
+        @Option(names = "--output", paramLabel = "FICHIER",
+                description = "Fichier JSONL (défaut : utilisateurs/utilisateurs.jsonl à la racine du dépôt). L'état est à côté : FICHIER.state.json.")
+        Path output;
+
+        @Mixin ApiOptions api;
+
+        @Override
+        public Integer call() {
+            Progress progress = new Progress(spec.commandLine().getOut(), System::nanoTime, Progress.Noun.PROFILE);
+            CrispPeople source = new CrispPeople(parent.openCrisp(api), perPage, progress);
+            Path file = outputFile(spec, output, repoFolder("utilisateurs").resolve(CrispPeople.INFO.defaultFile()));
+            return export(spec, source, progress, file, reset, new Exporter.Options(limit, refresh || fullRefresh, fullRefresh, maxRequests),
+                    Store.DEFAULT_CHUNK_BYTES);
+        }
+    }
+
+    /**
+     * La liste des profils de Crisp, demandée par {@code updated_at} décroissant (un profil nouveau ou modifié remonte en
+     * tête) : c'est l'ordre que suit WalkPlan, qui vérifie à chaque page qu'il est tenu (l'API ne documente ni les champs
+     * de tri acceptés ni son ordre par défaut). Si Crisp refuse ce tri, la liste est lue dans son ordre et en entier.
+     * Chaque élément est déjà le profil complet.
+     */
+    static final class CrispPeople implements Source {
+        static final String SORT = "&sort_field=updated_at&sort_order=descending";
+        // Ouverte par la commande people seulement (pas de --source) : pas de fabrique.
+        static final SourceInfo INFO = new SourceInfo("crisp-people", Crisp.INFO.defaultUrl(), null, "utilisateurs.jsonl",
+                Crisp.INFO.variables(), Schema.PEOPLE, Crisp.RATE_LIMIT_ADVICE, false, null);
+
+        private final Crisp crisp;
+        private final int perPage;
+        private final Progress progress;
+        private boolean sorted = true;
+
+        CrispPeople(Crisp crisp, int perPage, Progress progress) {
+            this.crisp = crisp;
+            this.perPage = perPage;
+            this.progress = progress;
+        }
+
+        public SourceInfo info() { return INFO; }
+        public String account() { return crisp.account(); }
+        public Http http() { return crisp.http(); }
+        public boolean ordered() { return sorted; }
+
+        public Page list(long offset) {
+            long number = offset / perPage + 1;
+            Http.Answer answer = crisp.site("people/profiles/" + number + "?per_page=" + perPage + (sorted ? SORT : ""));
+            if (sorted && answer.status() == 400) {
+                sorted = false;
+                progress.note("Crisp refuse le tri des profils par date de mise à jour (HTTP 400) : ils sont lus dans l'ordre par défaut, et toute la liste est parcourue pour ne manquer personne (une requête "
+                        + "par page de " + perPage + " profils, à chaque exécution ; bornez avec --max-requests).");
+                return list(offset);
+            }
+            if (answer.status() == 403)
+                throw new Failure(Exit.AUTH, "Crisp refuse l'accès aux profils (HTTP 403) : le jeton n'a pas le droit website:people:profiles, "
+                        + "ou le plugin n'est pas installé sur ce site.");
+            return Crisp.page(answer, INFO.schema(), number, perPage);
+        }
+
+        public Conversation complete(Listed item) { return new Conversation(item.entry(), item.bytes(), null); }
+    }
+
+    // ==== people : fin ====
 
 }
