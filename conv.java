@@ -1184,12 +1184,18 @@ public class conv implements Callable<Integer> {
     /**
      * Identité et clés d'une conversation : {@code sortKey}, l'ordre du fichier (dernière activité, comme le veut la
      * spécification) ; {@code walkKey}, l'ordre de la liste de l'API (date de mise à jour), qui guide les parcours et dit
-     * si une version est plus récente qu'une autre.
+     * si une version est plus récente qu'une autre. {@code sortText} : le texte trié en entier (e-mail en minuscules),
+     * quand la clé de tri n'en garde que le début.
      */
-    record Entry(String id, long sortKey, long walkKey) {
+    record Entry(String id, long sortKey, long walkKey, String sortText) {
         static final long MISSING = Long.MIN_VALUE;
         static final Entry NONE = new Entry(null, MISSING, MISSING);
-        static final Comparator<Entry> ORDER = (a, b) -> compare(a.sortKey, a::id, b.sortKey, b::id);
+        static final Comparator<Entry> ORDER = (a, b) -> compare(a.sortKey, a::tieBreak, b.sortKey, b::tieBreak);
+
+        Entry(String id, long sortKey, long walkKey) { this(id, sortKey, walkKey, null); }
+
+        /** Ce qui départage deux clés de tri égales : le texte trié en entier s'il y en a un, puis l'identifiant. */
+        String tieBreak() { return sortText == null ? id : sortText + '\0' + id; }
 
         /**
          * Ordre du fichier : activité la plus récente d'abord, sans activité à la fin, puis par identifiant
@@ -1267,7 +1273,7 @@ public class conv implements Callable<Integer> {
         private Entry read(JsonFactory factory, byte[] buf, int off, int len) {
             try (JsonParser p = factory.createParser(buf, off, len)) {
                 if (p.nextToken() != JsonToken.START_OBJECT) return null;
-                String id = null;
+                String id = null, text = null;
                 long[] keys = {Entry.MISSING, Entry.MISSING};   // tri, parcours
                 while (p.nextToken() == JsonToken.FIELD_NAME) {
                     String name = p.currentName();
@@ -1277,28 +1283,30 @@ public class conv implements Callable<Integer> {
                     } else if (value == JsonToken.START_OBJECT && (name.equals(sort.object()) || name.equals(walk.object()))) {
                         while (p.nextToken() == JsonToken.FIELD_NAME) {
                             String inner = p.currentName();
-                            readKeys(p, p.nextToken(), name, inner, keys);
+                            text = readKeys(p, p.nextToken(), name, inner, keys, text);
                         }
                     } else {
-                        readKeys(p, value, null, name, keys);
+                        text = readKeys(p, value, null, name, keys, text);
                     }
                 }
                 if (p.currentToken() != JsonToken.END_OBJECT || p.nextToken() != null) return null;
-                return new Entry(id, keys[0], keys[1]);
+                return new Entry(id, keys[0], keys[1], text);
             } catch (IOException e) {
                 return null;
             }
         }
 
-        /** Lit la valeur courante comme clé de tri et/ou de parcours si elle est à leur place, sinon la saute. */
-        private void readKeys(JsonParser p, JsonToken value, String object, String field, long[] keys) throws IOException {
+        /** Lit la valeur courante comme clé de tri et/ou de parcours si elle est à leur place, sinon la saute ; rend le texte trié. */
+        private String readKeys(JsonParser p, JsonToken value, String object, String field, long[] keys, String text) throws IOException {
             boolean isSort = sort.at(object, field), isWalk = walk.at(object, field);
-            if (!isSort && !isWalk) { p.skipChildren(); return; }
+            if (!isSort && !isWalk) { p.skipChildren(); return text; }
             KeyPath path = isSort ? sort : walk;
-            long key = !path.text() ? keyOf(p, value, path.iso()) : value == JsonToken.VALUE_STRING ? textKey(p.getText()) : Entry.MISSING;
-            if (path.text()) p.skipChildren();   // une adresse qui n'est pas une chaîne (objet, tableau) est sautée
+            if (path.text()) text = value == JsonToken.VALUE_STRING && !p.getText().isBlank() ? p.getText().toLowerCase(Locale.ROOT) : null;
+            long key = !path.text() ? keyOf(p, value, path.iso()) : text != null ? textKey(text) : Entry.MISSING;
+            p.skipChildren();   // sans effet sur une valeur simple ; une adresse objet ou tableau est sautée
             if (isSort) keys[0] = key;
             if (isWalk) keys[1] = key;
+            return text;
         }
 
         private static long keyOf(JsonParser p, JsonToken value, boolean iso) throws IOException {
@@ -1317,12 +1325,11 @@ public class conv implements Callable<Integer> {
         }
 
         /**
-         * Un texte trié par ordre croissant, sans la casse ({@code toLowerCase(Locale.ROOT)}, accents gardés), dans l'ordre
-         * décroissant des clés : ses 7 premiers octets UTF-8, retournés ; vide, il va à la fin (MISSING).
+         * Un texte déjà en minuscules, trié par ordre croissant dans l'ordre décroissant des clés : ses 7 premiers
+         * octets UTF-8, retournés (le reste départage, voir Entry.tieBreak).
          */
         static long textKey(String text) {
-            if (text.isBlank()) return Entry.MISSING;
-            byte[] bytes = text.toLowerCase(Locale.ROOT).getBytes(StandardCharsets.UTF_8);
+            byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
             long prefix = 0;
             for (int i = 0; i < 7; i++) prefix = prefix << 8 | (i < bytes.length ? bytes[i] & 0xff : 0);
             return (1L << 56) - 1 - prefix;
@@ -2543,7 +2550,7 @@ public class conv implements Callable<Integer> {
 
     /** Une ligne à fusionner : sa clé, son identifiant (lu à la demande), ses octets et son numéro d'origine. */
     static final class Line {
-        static final Comparator<Line> ORDER = (a, b) -> Entry.compare(a.key, a::id, b.key, b::id);
+        static final Comparator<Line> ORDER = (a, b) -> Entry.compare(a.key, a::tieBreak, b.key, b::tieBreak);
         private final long key;
         private final int index;
         private String id;
@@ -2563,7 +2570,7 @@ public class conv implements Callable<Integer> {
         private Line(Entry entry, byte[] bytes, int index) {
             this.key = entry.sortKey();
             this.index = index;
-            this.id = entry.id();
+            this.id = entry.tieBreak();
             this.bytes = bytes;
             this.source = null;
             this.schema = null;
@@ -2578,8 +2585,9 @@ public class conv implements Callable<Integer> {
         int index() { return index; }
         byte[] bytes() { return bytes; }
 
-        String id() {
-            if (id == null) id = schema.read(source.buffer(), source.start(), source.length()).id();
+        /** Ce qui départage deux clés égales (Entry.tieBreak), lu au besoin. */
+        String tieBreak() {
+            if (id == null) id = schema.read(source.buffer(), source.start(), source.length()).tieBreak();
             return id;
         }
     }

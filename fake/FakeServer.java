@@ -1004,7 +1004,11 @@ public class FakeServer implements AutoCloseable {
             int n = ++personSerial;
             long created = recent ? (clock += 1000) : 1_700_000_000_000L + n * HOUR;
             long updated = recent ? created : created + (n % 5) * 60_000L;
-            people.add(person(n, created, updated, emailFor(n)));
+            String email = emailFor(n);
+            // Un profil sur 7 reprend l'adresse du précédent, à la casse près (deux personnes, deux people_id).
+            if (email != null && n % 7 == 0 && !people.isEmpty() && people.get(people.size() - 1).node.hasNonNull("email"))
+                email = swapCase(people.get(people.size() - 1).node.get("email").asText());
+            people.add(person(n, created, updated, email));
         }
     }
 
@@ -1053,9 +1057,6 @@ public class FakeServer implements AutoCloseable {
 
     private Person person(int n, long created, long updated, String email) {
         Random r = new Random(n * 7919L);
-        // Un profil sur 7 reprend l'adresse du précédent, à la casse près (deux personnes, deux people_id).
-        if (email != null && n % 7 == 0 && !people.isEmpty() && people.get(people.size() - 1).node.hasNonNull("email"))
-            email = swapCase(people.get(people.size() - 1).node.get("email").asText());
         ObjectNode node = JSON.createObjectNode();
         String id = new UUID(r.nextLong(), r.nextLong()).toString();
         node.put("people_id", id);
