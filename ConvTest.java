@@ -2758,6 +2758,19 @@ public class ConvTest {
         }
 
         @Test
+        void defaultOutputIsTheUtilisateursFolderAtTheRootOfTheCheckout() throws Exception {
+            fake = FakeServer.people(25);
+            Files.writeString(dir.resolve("conv.java"), "// repère du dépôt");
+            Files.createDirectories(dir.resolve("conversations"));
+            Path below = Files.createDirectories(dir.resolve("conversations/ailleurs"));
+            Process p = bareChild(fake.env(), "people", "--base-url", fake.url(), "--retry-base-ms", "1").directory(below.toFile()).start();
+            String out = output(p);
+            assertEquals(0, p.exitValue(), out);
+            assertEquals(25, Files.readAllLines(dir.resolve("utilisateurs/utilisateurs.jsonl")).size());
+            assertTrue(out.contains("utilisateurs.jsonl contient désormais 25 profil(s)"), out);
+        }
+
+        @Test
         void aConversationsExportIsNotMistakenForTheProfiles() throws Exception {
             fake = FakeServer.crisp(30);
             assertEquals(0, run().code());
