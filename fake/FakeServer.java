@@ -1219,6 +1219,7 @@ public class FakeServer implements AutoCloseable {
             messages();
             hostile();
             weba();
+            people();
             System.out.println("Faux serveur vérifié : " + checks + " contrôles réussis.");
         }
 
@@ -1415,6 +1416,34 @@ public class FakeServer implements AutoCloseable {
                 check(text.contains("[".repeat(5000) + "]".repeat(5000)) && text.contains(deep), "imbrication profonde en page 1");
                 check(new ObjectMapper(JSON.getFactory().copy().setStreamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
                         .maxNestingDepth(10_000).build())).readTree(text).path("data").size() == 20, "sinon valide");
+            }
+        }
+
+        /** Profils : les trois sorts du tri demandé, des adresses réalistes, une liste qui bouge. */
+        static void people() throws Exception {
+            try (FakeServer fake = FakeServer.people(120)) {
+                String sorted = "/website/" + WEBSITE + "/people/profiles/%d?per_page=50&sort_field=updated_at&sort_order=descending";
+                List<String> served = new ArrayList<>();
+                for (int p = 1; p <= 3; p++)
+                    JSON.readTree(get(fake, String.format(sorted, p)).body()).path("data").forEach(n -> served.add(n.path("people_id").asText()));
+                check(served.equals(fake.peopleIds()), "tri suivi : updated_at décroissant");
+                List<JsonNode> all = new ArrayList<>(fake.peopleSnapshot().values());
+                check(all.stream().anyMatch(n -> !n.has("email")) && all.stream().anyMatch(n -> n.path("email").asText().contains("+"))
+                        && all.stream().anyMatch(n -> n.path("email").asText().matches(".*[éÉ].*")), "adresses sans e-mail, avec +, accentuées");
+                Set<String> lower = new HashSet<>();
+                check(all.stream().filter(n -> n.has("email")).anyMatch(n -> !lower.add(n.path("email").asText().toLowerCase(java.util.Locale.ROOT))),
+                        "deux adresses qui ne diffèrent que par la casse");
+                fake.peopleSort(PeopleSort.IGNORED);
+                JsonNode first = JSON.readTree(get(fake, String.format(sorted, 1)).body()).path("data");
+                check(first.get(0).path("created_at").asLong() < first.get(1).path("created_at").asLong(), "tri ignoré : création croissante");
+                fake.peopleSort(PeopleSort.REJECTED);
+                check(get(fake, String.format(sorted, 1)).statusCode() == 400, "tri refusé : 400");
+                check(get(fake, "/website/" + WEBSITE + "/people/profiles/1?per_page=50").statusCode() == 200, "sans tri : servi");
+                fake.peopleSort(PeopleSort.HONOURED);
+                String old = fake.peopleIds().get(90);
+                fake.updatePerson(old);
+                fake.addPeople(1, true);
+                check(fake.peopleIds().get(1).equals(old) && fake.peopleIds().size() == 121, "un profil modifié et un nouveau remontent en tête");
             }
         }
 
