@@ -1096,7 +1096,7 @@ public class conv implements Callable<Integer> {
                 while (!ended && totals.exported < options.limit()) {
                     // La page 1 déjà reçue est toujours traitée ; une autre page n'est demandée que s'il reste une requête.
                     if ((at != 0 || first == null) && !requestLeft()) return;
-                    Page page = at == 0 && first != null ? first : fetch(at, previous);
+                    Page page = at == 0 && first != null ? first : fetch(at, previous, plan);
                     first = null;
                     boolean stoppedInside = take(page, previous, options.refresh() || walk.refresh());
                     ended = plan.afterPage(page, previous, stoppedInside, totals);
@@ -1118,8 +1118,9 @@ public class conv implements Callable<Integer> {
         }
 
         /** Une page ; celle qui répète la précédente à l'identique sous un autre numéro arrête tout, sans épuiser le quota. */
-        private Page fetch(long offset, List<Listed> previous) {
+        private Page fetch(long offset, List<Listed> previous, WalkPlan plan) {
             Page page = source.list(offset);
+            if (!source.ordered()) plan.distrust();
             if (!previous.isEmpty() && ids(page.items()).equals(ids(previous)))
                 throw new Failure(Exit.NETWORK, "L'API renvoie la même page pour deux numéros de page différents (page " + page.number()
                         + ") : l'export s'arrête pour ne pas épuiser le quota ; rien n'est perdu, relancez plus tard ou signalez-le.");
@@ -1198,8 +1199,8 @@ public class conv implements Callable<Integer> {
         String tieBreak() { return sortText == null ? id : sortText + '\0' + id; }
 
         /**
-         * Ordre du fichier : activité la plus récente d'abord, sans activité à la fin, puis par identifiant
-         * (lu seulement en cas d'égalité, ce qui évite de relire les lignes pendant la fusion).
+         * Ordre du fichier : clé décroissante (activité la plus récente, ou e-mail croissant), sans clé à la fin, puis
+         * par tieBreak (lu seulement en cas d'égalité, ce qui évite de relire les lignes pendant la fusion).
          */
         static int compare(long keyA, java.util.function.Supplier<String> idA, long keyB, java.util.function.Supplier<String> idB) {
             int byKey = Long.compare(keyB, keyA);
@@ -2548,12 +2549,12 @@ public class conv implements Callable<Integer> {
         }
     }
 
-    /** Une ligne à fusionner : sa clé, son identifiant (lu à la demande), ses octets et son numéro d'origine. */
+    /** Une ligne à fusionner : sa clé, ce qui la départage (lu à la demande), ses octets et son numéro d'origine. */
     static final class Line {
         static final Comparator<Line> ORDER = (a, b) -> Entry.compare(a.key, a::tieBreak, b.key, b::tieBreak);
         private final long key;
         private final int index;
-        private String id;
+        private String tieBreak;
         private final byte[] bytes;
         private final LineReader source;
         private final Schema schema;
@@ -2570,7 +2571,7 @@ public class conv implements Callable<Integer> {
         private Line(Entry entry, byte[] bytes, int index) {
             this.key = entry.sortKey();
             this.index = index;
-            this.id = entry.tieBreak();
+            this.tieBreak = entry.tieBreak();
             this.bytes = bytes;
             this.source = null;
             this.schema = null;
@@ -2587,8 +2588,8 @@ public class conv implements Callable<Integer> {
 
         /** Ce qui départage deux clés égales (Entry.tieBreak), lu au besoin. */
         String tieBreak() {
-            if (id == null) id = schema.read(source.buffer(), source.start(), source.length()).tieBreak();
-            return id;
+            if (tieBreak == null) tieBreak = schema.read(source.buffer(), source.start(), source.length()).tieBreak();
+            return tieBreak;
         }
     }
 
