@@ -62,6 +62,11 @@ import java.util.function.IntConsumer;
  * ordre tiré à chaque requête ({@link #withTies}) ; la fiche se cherche par {@code user_id} du visiteur, la première
  * créée l'emporte ({@link #sameVisitor}).
  *
+ * <p><b>Crisp, profils des contacts.</b> {@code /people/profiles/{page}} sert des pages de 20 à 50 profils réalistes
+ * (sans e-mail, casse, accents, {@code +}) dans l'ordre de création, ou par {@code updated_at} décroissant quand
+ * {@code sort_field=updated_at&sort_order=descending} est demandé ; {@link #peopleSort} fait ignorer ou refuser (400)
+ * ce tri. Des profils naissent et changent entre deux pages ou deux exécutions ({@link #addPeople}, {@link #updatePerson}).
+ *
  * <p>Communs : authentification, limite de débit, quota, fautes injectées (5xx, 429, HTML, connexion coupée,
  * absence de réponse) et amont hostile (même page pour tout numéro, redirection vers une autre origine, corps au
  * goutte-à-goutte, chaîne énorme, imbrication profonde, date hors des entiers longs).
