@@ -2771,6 +2771,21 @@ public class ConvTest {
         }
 
         @Test
+        void badOptionsAndMissingVariablesTouchNothing() throws Exception {
+            fake = FakeServer.people(10);
+            for (String[] args : List.of(new String[] {"--per-page", "10"}, new String[] {"--nb", "0"}, new String[] {"--max-requests", "2"})) {
+                Run r = people(args);
+                assertEquals(2, r.code(), String.join(" ", args) + " → " + r.all());
+                assertTrue(r.err().contains("Voir « conv people --help »"), r.err());
+            }
+            Run r = peopleWith(without(fake.env(), "ID_SITE_CRISP"));
+            assertEquals(3, r.code(), r.all());
+            assertTrue(r.err().contains("ID_SITE_CRISP"), r.err());
+            assertEquals(0, fake.requests);
+            assertFalse(Files.exists(peopleFile()));
+        }
+
+        @Test
         void aConversationsExportIsNotMistakenForTheProfiles() throws Exception {
             fake = FakeServer.crisp(30);
             assertEquals(0, run().code());
