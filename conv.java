@@ -25,10 +25,11 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintWriter;
-import java.net.HttpURLConnection;
-import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
@@ -69,11 +70,14 @@ import java.util.Optional;
 import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.Flow;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
 import picocli.CommandLine;
@@ -460,10 +464,10 @@ public class conv implements Callable<Integer> {
                     throw new Failure(Exit.CONFIG, "La variable d'environnement " + variable.name() + " (" + variable.what()
                             + ") est absente : définissez-la puis relancez.");
                 value = value.strip();
-                // Un retour à la ligne au milieu d'un secret casserait l'en-tête, et l'erreur du JDK le citerait.
-                if (value.chars().anyMatch(c -> c < 0x20 || c == 0x7f))
+                // Un en-tête HTTP ne porte ni retour à la ligne ni caractère hors ASCII, et l'erreur du JDK citerait le secret.
+                if (value.chars().anyMatch(c -> c < 0x20 || c >= 0x7f))
                     throw new Failure(Exit.CONFIG, "La variable d'environnement " + variable.name() + " contient un caractère de contrôle "
-                            + "(un retour à la ligne copié avec la valeur ?) : corrigez-la puis relancez.");
+                            + "ou non ASCII (un retour à la ligne, une espace insécable copiés avec la valeur ?) : corrigez-la puis relancez.");
                 values.put(variable.name(), value);
             }
             return values;
@@ -732,20 +736,25 @@ public class conv implements Callable<Integer> {
             .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
 
     /**
-     * Appels GET partagés par les sources et les commandes : délais, essais répétés, rythme, compte des requêtes.
-     * Le client du JDK retenu est HttpURLConnection : aucun fil bloqué dans un appel natif ne retarde la sortie de la
-     * JVM, rien de TLS n'est préparé pour une adresse http://, et il ne suit pas les redirections (les identifiants ne
-     * partent jamais vers une autre adresse).
+     * Appels GET partagés par les sources et les commandes : délai sur la réponse entière, essais répétés, rythme,
+     * compte des requêtes. Une redirection n'est jamais suivie : les identifiants ne partent pas vers une autre adresse.
      */
     static final class Http {
-        /** Une réponse définitive (succès ou refus) ; le corps vaut MissingNode s'il n'est pas du JSON. */
-        record Answer(int status, JsonNode body) { }
+        /**
+         * Une réponse définitive (succès ou refus) ; le corps vaut MissingNode s'il n'est pas du JSON ; {@code date} est
+         * l'en-tête Date (l'horloge du serveur), null s'il manque ou est illisible.
+         */
+        record Answer(int status, JsonNode body, Instant date) { }
 
         /** Ce que l'on fait d'une réponse ou d'un échec réseau : l'ensemble des cas est fermé. */
         sealed interface Outcome permits Final, RateLimited, Transient { }
         record Final(Answer answer) implements Outcome { }
         record RateLimited(int status, Duration retryAfter) implements Outcome { }
         record Transient(String why) implements Outcome { }
+
+        // HTTP/1.1 : une requête à la fois n'a rien à gagner de HTTP/2, et un échange annulé y ferme sa connexion.
+        private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .followRedirects(HttpClient.Redirect.NEVER).build();
 
         private final Duration timeout;
         private final RetryPolicy retry;
@@ -781,46 +790,81 @@ public class conv implements Callable<Integer> {
         }
 
         private Outcome send(URI uri, Map<String, String> headers) {
-            AtomicBoolean cut = new AtomicBoolean();
-            ScheduledFuture<?> deadline = null;
+            HttpRequest.Builder request = HttpRequest.newBuilder(uri).header("User-Agent", "conv/2.0 (export de conversations)")
+                    .header("Accept", "application/json");
+            headers.forEach(request::header);
+            HttpResponse<byte[]> response;
             try {
-                HttpURLConnection connection = (HttpURLConnection) uri.toURL().openConnection();
-                connection.setInstanceFollowRedirects(false);
-                connection.setConnectTimeout((int) Math.min(timeout.toMillis(), 10_000));
-                connection.setReadTimeout((int) timeout.toMillis());
-                connection.setRequestProperty("User-Agent", "conv/2.0 (export de conversations)");
-                connection.setRequestProperty("Accept", "application/json");
-                headers.forEach(connection::setRequestProperty);
-                // Le délai vaut pour la réponse entière : une réponse qui s'égoutte est coupée à l'échéance.
-                deadline = Watchdog.INSTANCE.schedule(() -> { cut.set(true); connection.disconnect(); }, timeout.toMillis(), TimeUnit.MILLISECONDS);
-                int status = connection.getResponseCode();
-                if (status >= 300 && status < 400) throw redirected(status, connection.getHeaderField("Location"));
-                if (status == 429 || status == 420) return new RateLimited(status, retryAfter(connection.getHeaderField("Retry-After")));
-                byte[] body = readBody(connection, status);
-                if (status >= 500) return new Transient("erreur du serveur (HTTP " + status + ")");
-                JsonNode parsed = parse(body);
-                // Une page HTML d'un proxy à la place d'une réponse réussie est passagère ; un refus (4xx) se lit à son code.
-                if (parsed == null && status < 400) return new Transient("réponse illisible (pas du JSON, HTTP " + status + ")");
-                return new Final(new Answer(status, parsed == null ? JSON.missingNode() : parsed));
-            } catch (SocketTimeoutException e) {
-                return new Transient("pas de réponse dans le délai imparti");
+                response = await(CLIENT.sendAsync(request.build(), info -> new CappedBody()));
+            } catch (TimeoutException e) {
+                return new Transient("pas de réponse complète dans le délai imparti");
             } catch (IOException e) {
-                return new Transient(cut.get() ? "réponse incomplète à l'échéance du délai" : "connexion impossible ou interrompue");
+                return new Transient("connexion impossible ou interrompue");
+            }
+            int status = response.statusCode();
+            java.net.http.HttpHeaders head = response.headers();
+            Instant date = date(head.firstValue("Date").orElse(null));
+            if (status >= 300 && status < 400) throw redirected(status, head.firstValue("Location").orElse(null));
+            if (status == 429 || status == 420) return new RateLimited(status, retryAfter(head.firstValue("Retry-After").orElse(null), date));
+            if (status >= 500) return new Transient("erreur du serveur (HTTP " + status + ")");
+            JsonNode parsed = parse(response.body());
+            // Une page HTML d'un proxy à la place d'une réponse réussie est passagère ; un refus (4xx) se lit à son code.
+            if (parsed == null && status < 400) return new Transient("réponse illisible (pas du JSON, HTTP " + status + ")");
+            return new Final(new Answer(status, parsed == null ? JSON.missingNode() : parsed, date));
+        }
+
+        /** La réponse entière (en-têtes et corps) dans le délai ; sinon l'échange est annulé, sa connexion fermée. */
+        private HttpResponse<byte[]> await(CompletableFuture<HttpResponse<byte[]>> exchange) throws TimeoutException, IOException {
+            try {
+                return exchange.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new Failure(Exit.NETWORK, "Export interrompu pendant une requête : rien n'est perdu, relancez.");
+            } catch (ExecutionException e) {
+                for (Throwable cause = e.getCause(); cause != null; cause = cause.getCause())
+                    if (cause instanceof Failure f) throw f;
+                throw new IOException(e.getCause());
             } finally {
-                if (deadline != null) deadline.cancel(false);
+                exchange.cancel(true);      // sans effet sur un échange terminé
             }
         }
 
-        /** Le corps de la réponse, borné : au-delà de MAX_BODY, ce n'est pas une page de conversations. */
-        private static byte[] readBody(HttpURLConnection connection, int status) throws IOException {
-            try (InputStream in = status >= 400 ? connection.getErrorStream() : connection.getInputStream()) {
-                if (in == null) return new byte[0];
-                byte[] body = in.readNBytes(MAX_BODY + 1);
-                if (body.length > MAX_BODY)
-                    throw new Failure(Exit.NETWORK, "L'API a envoyé une réponse de plus de " + (MAX_BODY >> 20) + " Mo, ce qui n'est pas "
-                            + "une page de conversations : l'export s'arrête sans réessayer, rien n'est perdu ; signalez-le.");
-                return body;
+        /** Le corps, borné pendant la lecture : au-delà de MAX_BODY, ce n'est pas une page de conversations. */
+        private static final class CappedBody implements HttpResponse.BodySubscriber<byte[]> {
+            private final CompletableFuture<byte[]> body = new CompletableFuture<>();
+            private final List<byte[]> chunks = new ArrayList<>();
+            private Flow.Subscription subscription;
+            private int size;
+
+            public void onSubscribe(Flow.Subscription s) {
+                subscription = s;
+                s.request(Long.MAX_VALUE);
             }
+
+            public void onNext(List<ByteBuffer> buffers) {
+                for (ByteBuffer buffer : buffers) {
+                    if (body.isDone()) return;
+                    if ((size += buffer.remaining()) > MAX_BODY) {
+                        subscription.cancel();
+                        body.completeExceptionally(new Failure(Exit.NETWORK, "L'API a envoyé une réponse de plus de " + (MAX_BODY >> 20)
+                                + " Mo, ce qui n'est pas une page de conversations : l'export s'arrête sans réessayer, rien n'est perdu ; signalez-le."));
+                        return;
+                    }
+                    byte[] chunk = new byte[buffer.remaining()];
+                    chunks.add(chunk);
+                    buffer.get(chunk);
+                }
+            }
+
+            public void onError(Throwable error) { body.completeExceptionally(error); }
+
+            public void onComplete() {
+                ByteBuffer all = ByteBuffer.allocate(size);
+                chunks.forEach(all::put);
+                body.complete(all.array());
+            }
+
+            public CompletionStage<byte[]> getBody() { return body; }
         }
 
         private static JsonNode parse(byte[] body) {
@@ -846,18 +890,25 @@ public class conv implements Callable<Integer> {
                     + "une redirection, pour que vos identifiants ne partent pas ailleurs ; vérifiez --base-url.");
         }
 
-        private static Duration retryAfter(String header) {
-            if (header == null) return null;
-            String value = header.strip();
+        /** Une date HTTP (RFC 1123), null si elle manque ou est illisible. */
+        static Instant date(String header) {
             try {
-                return Duration.ofSeconds(Math.max(0, Long.parseLong(value)));
+                return header == null ? null : ZonedDateTime.parse(header.strip(), DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
+            } catch (DateTimeParseException unreadable) {
+                return null;
+            }
+        }
+
+        /** Retry-After en secondes ou en date, celle-ci lue sur l'horloge du serveur quand il donne la sienne. */
+        static Duration retryAfter(String header, Instant serverNow) {
+            if (header == null) return null;
+            try {
+                return Duration.ofSeconds(Math.max(0, Long.parseLong(header.strip())));
             } catch (NumberFormatException notSeconds) {
-                try {
-                    Duration d = Duration.between(Instant.now(), ZonedDateTime.parse(value, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant());
-                    return d.isNegative() ? Duration.ZERO : d;
-                } catch (DateTimeParseException unreadable) {
-                    return null;
-                }
+                Instant at = date(header);
+                if (at == null) return null;
+                Duration wait = Duration.between(serverNow != null ? serverNow : Instant.now(), at);
+                return wait.isNegative() ? Duration.ZERO : wait;
             }
         }
 
@@ -871,15 +922,6 @@ public class conv implements Callable<Integer> {
             }
             return new Failure(Exit.NETWORK, "L'API " + host + " ne répond pas correctement après " + tries + " ("
                     + ((Transient) outcome).why() + ") : ce qui était exporté est enregistré, relancez plus tard.");
-        }
-
-        /** Un seul fil de garde, endormi en Java et non dans un appel natif : il ne retient pas la sortie de la JVM. */
-        private static final class Watchdog {
-            static final ScheduledExecutorService INSTANCE = Executors.newSingleThreadScheduledExecutor(r -> {
-                Thread thread = new Thread(r, "délai-http");
-                thread.setDaemon(true);
-                return thread;
-            });
         }
     }
 
