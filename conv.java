@@ -4,8 +4,7 @@
 //DEPS info.picocli:picocli:4.7.6
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.17.2
 //CDS
-// TieredStopAtLevel=1 : une exécution dure quelques secondes, le compilateur C2 y coûte plus qu'il ne rapporte
-// (mesuré : −33 % de temps processeur sur une première lecture de 100 000 lignes, −45 % sur un export propre).
+// TieredStopAtLevel=1 : une exécution dure quelques secondes, le compilateur C2 y coûte plus qu'il ne rapporte (README).
 //RUNTIME_OPTIONS -XX:+UseSerialGC -Xms16m -XX:TieredStopAtLevel=1 -Xlog:disable -Xlog:all=error:stderr
 
 import com.fasterxml.jackson.core.JsonFactory;
@@ -20,7 +19,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.BufferedOutputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -157,6 +155,7 @@ public class conv implements Callable<Integer> {
                     + "par exemple JAVA_TOOL_OPTIONS=-Xmx512m, et signalez-le si cela persiste.");
             code = Exit.BUG.code;
         }
+        Http.release();
         Phases.print();
         System.exit(code);
     }
@@ -286,42 +285,34 @@ public class conv implements Callable<Integer> {
         }
 
         /** L'adresse de l'API sans barre finale. */
-        String base(String byDefault) {
-            String url = baseUrl != null ? baseUrl.toString() : byDefault;
-            return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
-        }
+        String base(String byDefault) { return (baseUrl != null ? baseUrl.toString() : byDefault).replaceAll("/+$", ""); }
     }
 
-    static final class PositiveInt implements ITypeConverter<Integer> {
+    /** Le seul convertisseur d'entiers : au moins 1 ; une option aux autres bornes en fait une sous-classe d'une ligne. */
+    static class PositiveInt implements ITypeConverter<Integer> {
+        private final int min, max;
+        private final String outside;
+        PositiveInt() { this(1, Integer.MAX_VALUE, "n'est pas un nombre entier supérieur ou égal à 1"); }
+        PositiveInt(int min, int max, String outside) { this.min = min; this.max = max; this.outside = outside; }
+
         public Integer convert(String value) {
             String text = value.strip();
             try {
                 int n = Integer.parseInt(text);
-                if (n >= 1) return n;
+                if (n >= min && n <= max) return n;
             } catch (NumberFormatException e) {
                 if (text.matches("\\+?\\d+"))
                     throw new TypeConversionException("« " + value + " » est trop grand (au plus " + Integer.MAX_VALUE + ")");
             }
-            throw new TypeConversionException("« " + value + " » n'est pas un nombre entier supérieur ou égal à 1");
+            throw new TypeConversionException("« " + value + " » " + outside);
         }
     }
 
-    static final class PerPage implements ITypeConverter<Integer> {
-        public Integer convert(String value) {
-            int n = new PositiveInt().convert(value);
-            if (n < 20 || n > 50) throw new TypeConversionException("« " + value + " » n'est pas entre 20 et 50 (ce que Crisp accepte)");
-            return n;
-        }
-    }
+    static final class PerPage extends PositiveInt { PerPage() { super(20, 50, "n'est pas un nombre entier entre 20 et 50 (ce que Crisp accepte)"); } }
 
-    static final class MaxRequests implements ITypeConverter<Integer> {
-        public Integer convert(String value) {
-            int n = new PositiveInt().convert(value);
-            // Une exécution lit la page 1 (nouveautés ?) puis relit la page où la précédente s'était arrêtée : avec moins
-            // de trois requêtes, un parcours entamé n'avancerait jamais.
-            if (n < 3) throw new TypeConversionException("« " + value + " » est trop petit : au moins 3 (la page 1, la page où l'export s'était arrêté, et la suivante)");
-            return n;
-        }
+    // Une exécution lit la page 1 (nouveautés ?) puis relit la page où la précédente s'était arrêtée : il faut encore la suivante.
+    static final class MaxRequests extends PositiveInt {
+        MaxRequests() { super(3, Integer.MAX_VALUE, "n'est pas un nombre entier d'au moins 3 (la page 1, la page où l'export s'était arrêté, et la suivante)"); }
     }
 
     static final class HttpUrl implements ITypeConverter<URI> {
@@ -374,30 +365,22 @@ public class conv implements Callable<Integer> {
     static final class Failure extends RuntimeException {
         private static final long serialVersionUID = 1L;
         final Exit exit;
-        Failure(Exit exit, String message) {
-            super(message, null, false, false);
-            this.exit = exit;
-        }
+        Failure(Exit exit, String message) { super(message, null, false, false); this.exit = exit; }
     }
 
     /** Ctrl-C ou SIGTERM pendant un export : une phrase qui dit que rien n'est perdu et quoi faire. */
     static final class Interruption implements AutoCloseable {
-        private final Thread hook;
         private final AtomicBoolean finished = new AtomicBoolean();
+        private final Thread hook;
 
         private Interruption(PrintWriter err) {
             hook = new Thread(() -> {
-                if (finished.get()) return;
-                err.println("Interrompu : ce qui était exporté est enregistré ; relancez la même commande pour reprendre.");
-                err.flush();
+                if (!finished.get()) err.append("Interrompu : ce qui était exporté est enregistré ; relancez la même commande pour reprendre.\n").flush();
             }, "interruption");
+            Runtime.getRuntime().addShutdownHook(hook);
         }
 
-        static Interruption watch(PrintWriter err) {
-            Interruption interruption = new Interruption(err);
-            Runtime.getRuntime().addShutdownHook(interruption.hook);
-            return interruption;
-        }
+        static Interruption watch(PrintWriter err) { return new Interruption(err); }
 
         void done() { finished.set(true); }
 
@@ -415,9 +398,7 @@ public class conv implements Callable<Integer> {
         private static final boolean ON = System.getenv("CONV_PHASES") != null;
         private static final Map<String, Long> AT = new LinkedHashMap<>();
 
-        static void mark(String phase) {
-            if (ON) AT.put(phase, System.currentTimeMillis());
-        }
+        static void mark(String phase) { if (ON) AT.put(phase, System.currentTimeMillis()); }
 
         static void print() {
             if (!ON) return;
@@ -703,9 +684,7 @@ public class conv implements Callable<Integer> {
         private final long intervalNanos;
         private long next = 0;
 
-        Pacer(Integer requestsPerMinute) {
-            this.intervalNanos = requestsPerMinute == null ? 0 : 60_000_000_000L / requestsPerMinute;
-        }
+        Pacer(Integer requestsPerMinute) { intervalNanos = requestsPerMinute == null ? 0 : 60_000_000_000L / requestsPerMinute; }
 
         void await() {
             if (intervalNanos == 0) return;
@@ -740,10 +719,7 @@ public class conv implements Callable<Integer> {
      * compte des requêtes. Une redirection n'est jamais suivie : les identifiants ne partent pas vers une autre adresse.
      */
     static final class Http {
-        /**
-         * Une réponse définitive (succès ou refus) ; le corps vaut MissingNode s'il n'est pas du JSON ; {@code date} est
-         * l'en-tête Date (l'horloge du serveur), null s'il manque ou est illisible.
-         */
+        /** Une réponse définitive (succès ou refus) ; body : MissingNode si ce n'est pas du JSON ; date : l'en-tête Date, ou null. */
         record Answer(int status, JsonNode body, Instant date) { }
 
         /** Ce que l'on fait d'une réponse ou d'un échec réseau : l'ensemble des cas est fermé. */
@@ -752,9 +728,10 @@ public class conv implements Callable<Integer> {
         record RateLimited(int status, Duration retryAfter) implements Outcome { }
         record Transient(String why) implements Outcome { }
 
-        // HTTP/1.1 : une requête à la fois n'a rien à gagner de HTTP/2, et un échange annulé y ferme sa connexion.
-        private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-                .followRedirects(HttpClient.Redirect.NEVER).build();
+        // Créé au premier envoi. HTTP/1.1 : une requête à la fois n'a rien à gagner de HTTP/2, et un échange annulé y ferme sa connexion.
+        private static final class Client {
+            static final HttpClient INSTANCE = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).followRedirects(HttpClient.Redirect.NEVER).build();
+        }
 
         private final Duration timeout;
         private final RetryPolicy retry;
@@ -767,6 +744,12 @@ public class conv implements Callable<Integer> {
             this.retry = retry;
             this.pacer = pacer;
             this.rateLimitAdvice = rateLimitAdvice;
+        }
+
+        // Avant la sortie : la JVM attend (jusqu'à 300 ms) tout fil pris dans un appel natif, comme le fil qui guette le
+        // réseau pour le client ; interrompu, il s'arrête (HttpClient.close() n'existe qu'à partir de Java 21).
+        static void release() {
+            Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().matches("HttpClient-\\d+-SelectorManager")).forEach(Thread::interrupt);
         }
 
         int requests() { return requests; }
@@ -793,13 +776,21 @@ public class conv implements Callable<Integer> {
             HttpRequest.Builder request = HttpRequest.newBuilder(uri).header("User-Agent", "conv/2.0 (export de conversations)")
                     .header("Accept", "application/json");
             headers.forEach(request::header);
+            CompletableFuture<HttpResponse<byte[]>> exchange = Client.INSTANCE.sendAsync(request.build(), info -> new CappedBody());
             HttpResponse<byte[]> response;
             try {
-                response = await(CLIENT.sendAsync(request.build(), info -> new CappedBody()));
+                // Le délai vaut pour la réponse entière : à l'échéance, l'échange est annulé et sa connexion fermée.
+                response = exchange.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             } catch (TimeoutException e) {
                 return new Transient("pas de réponse complète dans le délai imparti");
-            } catch (IOException e) {
+            } catch (ExecutionException e) {
+                for (Throwable cause = e.getCause(); cause != null; cause = cause.getCause()) if (cause instanceof Failure f) throw f;
                 return new Transient("connexion impossible ou interrompue");
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new Failure(Exit.NETWORK, "Export interrompu pendant une requête : rien n'est perdu, relancez.");
+            } finally {
+                exchange.cancel(true);      // sans effet sur un échange terminé
             }
             int status = response.statusCode();
             java.net.http.HttpHeaders head = response.headers();
@@ -813,58 +804,32 @@ public class conv implements Callable<Integer> {
             return new Final(new Answer(status, parsed == null ? JSON.missingNode() : parsed, date));
         }
 
-        /** La réponse entière (en-têtes et corps) dans le délai ; sinon l'échange est annulé, sa connexion fermée. */
-        private HttpResponse<byte[]> await(CompletableFuture<HttpResponse<byte[]>> exchange) throws TimeoutException, IOException {
-            try {
-                return exchange.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new Failure(Exit.NETWORK, "Export interrompu pendant une requête : rien n'est perdu, relancez.");
-            } catch (ExecutionException e) {
-                for (Throwable cause = e.getCause(); cause != null; cause = cause.getCause())
-                    if (cause instanceof Failure f) throw f;
-                throw new IOException(e.getCause());
-            } finally {
-                exchange.cancel(true);      // sans effet sur un échange terminé
-            }
-        }
-
         /** Le corps, borné pendant la lecture : au-delà de MAX_BODY, ce n'est pas une page de conversations. */
         private static final class CappedBody implements HttpResponse.BodySubscriber<byte[]> {
             private final CompletableFuture<byte[]> body = new CompletableFuture<>();
-            private final List<byte[]> chunks = new ArrayList<>();
+            private final List<ByteBuffer> received = new ArrayList<>();     // le client ne s'en sert plus (documenté)
             private Flow.Subscription subscription;
-            private int size;
+            private long size;
 
-            public void onSubscribe(Flow.Subscription s) {
-                subscription = s;
-                s.request(Long.MAX_VALUE);
-            }
+            public void onSubscribe(Flow.Subscription s) { (subscription = s).request(Long.MAX_VALUE); }
+            public void onError(Throwable error) { body.completeExceptionally(error); }
+            public CompletionStage<byte[]> getBody() { return body; }
 
             public void onNext(List<ByteBuffer> buffers) {
-                for (ByteBuffer buffer : buffers) {
-                    if (body.isDone()) return;
-                    if ((size += buffer.remaining()) > MAX_BODY) {
-                        subscription.cancel();
-                        body.completeExceptionally(new Failure(Exit.NETWORK, "L'API a envoyé une réponse de plus de " + (MAX_BODY >> 20)
-                                + " Mo, ce qui n'est pas une page de conversations : l'export s'arrête sans réessayer, rien n'est perdu ; signalez-le."));
-                        return;
-                    }
-                    byte[] chunk = new byte[buffer.remaining()];
-                    chunks.add(chunk);
-                    buffer.get(chunk);
-                }
+                if (body.isDone()) return;
+                received.addAll(buffers);
+                for (ByteBuffer buffer : buffers) size += buffer.remaining();
+                // Annuler ferme la connexion : le reste de la réponse n'est jamais lu.
+                if (size > MAX_BODY && body.completeExceptionally(new Failure(Exit.NETWORK, "L'API a envoyé une réponse de plus de "
+                        + (MAX_BODY >> 20) + " Mo, ce qui n'est pas une page de conversations : l'export s'arrête sans réessayer, "
+                        + "rien n'est perdu ; signalez-le."))) subscription.cancel();
             }
-
-            public void onError(Throwable error) { body.completeExceptionally(error); }
 
             public void onComplete() {
-                ByteBuffer all = ByteBuffer.allocate(size);
-                chunks.forEach(all::put);
+                ByteBuffer all = ByteBuffer.allocate((int) size);
+                received.forEach(all::put);
                 body.complete(all.array());
             }
-
-            public CompletionStage<byte[]> getBody() { return body; }
         }
 
         private static JsonNode parse(byte[] body) {
