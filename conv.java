@@ -197,7 +197,7 @@ public class conv implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         Progress progress = new Progress(out);
         Source source = sourceKind.open(env, api, perPage);          // variables vérifiées, aucune requête encore
-        try (Interruption interruption = new Interruption(err);
+        try (Interruption interruption = Interruption.watch(err);
              Store store = Store.open(outputFile(), source.info(), source.account(), progress, reset, sortChunkBytes)) {   // verrou, état validé, puis fichier lu
             Phases.mark("open");
             Exporter.Options options = new Exporter.Options(limit, refresh || fullRefresh, fullRefresh, maxRequests);
@@ -373,12 +373,14 @@ public class conv implements Callable<Integer> {
         private final AtomicBoolean finished = new AtomicBoolean();
         private final Thread hook;
 
-        Interruption(PrintWriter err) {
+        private Interruption(PrintWriter err) {
             hook = new Thread(() -> {
                 if (!finished.get()) err.append("Interrompu : ce qui était exporté est enregistré ; relancez la même commande pour reprendre.\n").flush();
             }, "interruption");
             Runtime.getRuntime().addShutdownHook(hook);
         }
+
+        static Interruption watch(PrintWriter err) { return new Interruption(err); }
 
         void done() { finished.set(true); }
 
