@@ -1214,6 +1214,55 @@ public class ConvTest {
             assertTrue(r.err().contains("connexion impossible"), r.err());
             fake = null;
         }
+
+        @Test
+        void anEndlessBodyIsCutAtTheSizeCapWhileItIsRead() throws Exception {
+            fake = FakeServer.crisp(20);
+            fake.inject(new FakeServer.Endless());
+            // Un client qui lirait tout avant de compter n'atteindrait jamais la fin : il tomberait sur le délai, réessaierait et réussirait.
+            Run r = run("--timeout", "30");
+            assertEquals(6, r.code(), r.all());
+            assertTrue(r.err().contains("plus de " + (conv.MAX_BODY >> 20) + " Mo") && r.err().contains("signalez-le"), r.err());
+            assertEquals(1, fake.requests, "pas de nouvel essai");
+            assertTrue(fake.awaitHangUps(1), "conv a fermé la connexion");
+            assertFalse(Files.exists(file()));
+        }
+
+        @Test
+        void answersCarryTheServerDateAndRequestsNameConv() throws Exception {
+            try (FakeServer.Recorder other = FakeServer.recorder()) {
+                conv.Http http = new conv.Http(Duration.ofSeconds(30), conv.RetryPolicy.standard(Duration.ofMillis(1)), new conv.Pacer(null), "");
+                conv.Http.Answer answer = http.get(java.net.URI.create(other.url() + "/v1/essai"), Map.of("X-Essai", "1"));
+                assertEquals(200, answer.status());
+                assertNotNull(answer.date(), "l'en-tête Date du serveur est lu");
+                Map<String, List<String>> sent = other.headers.get(0);
+                assertTrue(sent.get("user-agent").get(0).startsWith("conv/"), sent.toString());
+                assertEquals(List.of("1"), sent.get("x-essai"));
+            }
+            java.time.Instant at = java.time.Instant.parse("2026-12-01T08:53:16Z");
+            assertEquals(at, conv.Http.date("Tue, 1 Dec 2026 08:53:16 GMT"));
+            for (String unreadable : new String[] {null, "", "demain", "2026-12-01T08:53:16Z", "Tue, 32 Dec 2026 08:53:16 GMT"})
+                assertEquals(null, conv.Http.date(unreadable), unreadable);
+            // Une date de Retry-After se lit sur l'horloge du serveur quand il la donne, pas sur la nôtre.
+            assertEquals(Duration.ofSeconds(90), conv.Http.retryAfter("Tue, 1 Dec 2026 08:54:46 GMT", at));
+            assertEquals(Duration.ZERO, conv.Http.retryAfter("Tue, 1 Dec 2026 08:50:00 GMT", at));
+            assertEquals(Duration.ofSeconds(7), conv.Http.retryAfter(" 7 ", null));
+            assertEquals(null, conv.Http.retryAfter("bientôt", at));
+        }
+
+        @Test
+        void credentialsAHeaderCannotCarryAreRefusedWithoutBeingPrinted() throws Exception {
+            fake = FakeServer.weba(5);
+            for (String value : List.of("tok-secret-9f1€", "tok-secret-9f1\u00a0")) {
+                Map<String, String> env = new HashMap<>(fake.env());
+                env.put("WEBA_AUTH_TOKEN", value);
+                Run r = runWith(env);
+                assertEquals(3, r.code(), r.all());
+                assertTrue(r.err().contains("WEBA_AUTH_TOKEN") && r.err().contains("non ASCII"), r.err());
+                assertFalse(r.all().contains("tok-secret"), r.all());
+            }
+            assertEquals(0, fake.requests);
+        }
     }
 
     // ------------------------------------------------------------------ Weba-AI
@@ -1623,6 +1672,34 @@ public class ConvTest {
             assertTrue(served.values().stream().anyMatch(n -> n.path("dialog").size() > 1), "le faux serveur ne sert plus de dialogue complet");
             assertLinesAreWhatWasServed(served);
         }
+
+        /** Le faux serveur dans un JVM à part : sa sortie, et son code s'il s'est arrêté seul dans la minute (sinon -1, arrêté). */
+        Run fakeServerMain(String... args) throws Exception {
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            List<String> command = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"), "FakeServer"));
+            command.addAll(List.of(args));
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            boolean ended = p.waitFor(60, TimeUnit.SECONDS);
+            if (!ended) p.destroyForcibly().waitFor();
+            return new Run(ended ? p.exitValue() : -1, new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8), "");
+        }
+
+        @Test
+        void theFakeServerAnswersHelpInsteadOfStartingAndRefusesWrongArguments() throws Exception {
+            for (String help : List.of("--help", "-h")) {
+                Run r = fakeServerMain("crisp", help);
+                assertEquals(0, r.code(), r.out());
+                assertTrue(r.out().startsWith("Usage : ./jbang fake/FakeServer.java") && r.out().contains("selftest"), r.out());
+                assertFalse(r.out().contains("Faux serveur crisp"), "il a démarré : " + r.out());
+            }
+            for (String[] wrong : List.of(new String[] {"--port", "80"}, new String[] {"zendesk"}, new String[] {"crisp", "beaucoup"},
+                    new String[] {"weba", "10", "20"}, new String[] {"crisp", "0"})) {
+                Run r = fakeServerMain(wrong);
+                assertEquals(2, r.code(), String.join(" ", wrong) + " → " + r.out());
+                assertTrue(r.out().contains("Voir « ./jbang fake/FakeServer.java --help ».") && r.out().strip().lines().count() == 1, r.out());
+                assertFalse(r.out().contains("Exception"), r.out());
+            }
+        }
     }
 
     // ------------------------------------------------------------------ amont et utilisateur hostiles (issue 9, et Weba-AI de l'issue 8)
@@ -1916,6 +1993,7 @@ public class ConvTest {
             assertEquals(7, fake.requests, "un essai et six nouveaux essais, chacun coupé à l'échéance");
             assertTrue(r.err().contains("après 7 essais"), r.err());
             assertFalse(Files.exists(file()));
+            assertTrue(fake.awaitHangUps(7), "chaque échange coupé est fermé : le serveur a vu " + fake.hungUp + " clients raccrocher");
         }
 
         @Test

@@ -4,8 +4,7 @@
 //DEPS info.picocli:picocli:4.7.6
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.17.2
 //CDS
-// TieredStopAtLevel=1 : une exécution dure quelques secondes, le compilateur C2 y coûte plus qu'il ne rapporte
-// (mesuré : −33 % de temps processeur sur une première lecture de 100 000 lignes, −45 % sur un export propre).
+// TieredStopAtLevel=1 : une exécution dure quelques secondes, le compilateur C2 y coûte plus qu'il ne rapporte (README).
 //RUNTIME_OPTIONS -XX:+UseSerialGC -Xms16m -XX:TieredStopAtLevel=1 -Xlog:disable -Xlog:all=error:stderr
 
 import com.fasterxml.jackson.core.JsonFactory;
@@ -20,15 +19,15 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.BufferedOutputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintWriter;
-import java.net.HttpURLConnection;
-import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
@@ -69,11 +68,14 @@ import java.util.Optional;
 import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.Flow;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
 import picocli.CommandLine;
@@ -153,6 +155,7 @@ public class conv implements Callable<Integer> {
                     + "par exemple JAVA_TOOL_OPTIONS=-Xmx512m, et signalez-le si cela persiste.");
             code = Exit.BUG.code;
         }
+        Http.release();
         Phases.print();
         System.exit(code);
     }
@@ -282,42 +285,34 @@ public class conv implements Callable<Integer> {
         }
 
         /** L'adresse de l'API sans barre finale. */
-        String base(String byDefault) {
-            String url = baseUrl != null ? baseUrl.toString() : byDefault;
-            return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
-        }
+        String base(String byDefault) { return (baseUrl != null ? baseUrl.toString() : byDefault).replaceAll("/+$", ""); }
     }
 
-    static final class PositiveInt implements ITypeConverter<Integer> {
+    /** Le seul convertisseur d'entiers : au moins 1 ; une option aux autres bornes en fait une sous-classe d'une ligne. */
+    static class PositiveInt implements ITypeConverter<Integer> {
+        private final int min, max;
+        private final String outside;
+        PositiveInt() { this(1, Integer.MAX_VALUE, "n'est pas un nombre entier supérieur ou égal à 1"); }
+        PositiveInt(int min, int max, String outside) { this.min = min; this.max = max; this.outside = outside; }
+
         public Integer convert(String value) {
             String text = value.strip();
             try {
                 int n = Integer.parseInt(text);
-                if (n >= 1) return n;
+                if (n >= min && n <= max) return n;
             } catch (NumberFormatException e) {
                 if (text.matches("\\+?\\d+"))
                     throw new TypeConversionException("« " + value + " » est trop grand (au plus " + Integer.MAX_VALUE + ")");
             }
-            throw new TypeConversionException("« " + value + " » n'est pas un nombre entier supérieur ou égal à 1");
+            throw new TypeConversionException("« " + value + " » " + outside);
         }
     }
 
-    static final class PerPage implements ITypeConverter<Integer> {
-        public Integer convert(String value) {
-            int n = new PositiveInt().convert(value);
-            if (n < 20 || n > 50) throw new TypeConversionException("« " + value + " » n'est pas entre 20 et 50 (ce que Crisp accepte)");
-            return n;
-        }
-    }
+    static final class PerPage extends PositiveInt { PerPage() { super(20, 50, "n'est pas un nombre entier entre 20 et 50 (ce que Crisp accepte)"); } }
 
-    static final class MaxRequests implements ITypeConverter<Integer> {
-        public Integer convert(String value) {
-            int n = new PositiveInt().convert(value);
-            // Une exécution lit la page 1 (nouveautés ?) puis relit la page où la précédente s'était arrêtée : avec moins
-            // de trois requêtes, un parcours entamé n'avancerait jamais.
-            if (n < 3) throw new TypeConversionException("« " + value + " » est trop petit : au moins 3 (la page 1, la page où l'export s'était arrêté, et la suivante)");
-            return n;
-        }
+    // Une exécution lit la page 1 (nouveautés ?) puis relit la page où la précédente s'était arrêtée : il faut encore la suivante.
+    static final class MaxRequests extends PositiveInt {
+        MaxRequests() { super(3, Integer.MAX_VALUE, "n'est pas un nombre entier d'au moins 3 (la page 1, la page où l'export s'était arrêté, et la suivante)"); }
     }
 
     static final class HttpUrl implements ITypeConverter<URI> {
@@ -370,30 +365,22 @@ public class conv implements Callable<Integer> {
     static final class Failure extends RuntimeException {
         private static final long serialVersionUID = 1L;
         final Exit exit;
-        Failure(Exit exit, String message) {
-            super(message, null, false, false);
-            this.exit = exit;
-        }
+        Failure(Exit exit, String message) { super(message, null, false, false); this.exit = exit; }
     }
 
     /** Ctrl-C ou SIGTERM pendant un export : une phrase qui dit que rien n'est perdu et quoi faire. */
     static final class Interruption implements AutoCloseable {
-        private final Thread hook;
         private final AtomicBoolean finished = new AtomicBoolean();
+        private final Thread hook;
 
         private Interruption(PrintWriter err) {
             hook = new Thread(() -> {
-                if (finished.get()) return;
-                err.println("Interrompu : ce qui était exporté est enregistré ; relancez la même commande pour reprendre.");
-                err.flush();
+                if (!finished.get()) err.append("Interrompu : ce qui était exporté est enregistré ; relancez la même commande pour reprendre.\n").flush();
             }, "interruption");
+            Runtime.getRuntime().addShutdownHook(hook);
         }
 
-        static Interruption watch(PrintWriter err) {
-            Interruption interruption = new Interruption(err);
-            Runtime.getRuntime().addShutdownHook(interruption.hook);
-            return interruption;
-        }
+        static Interruption watch(PrintWriter err) { return new Interruption(err); }
 
         void done() { finished.set(true); }
 
@@ -411,9 +398,7 @@ public class conv implements Callable<Integer> {
         private static final boolean ON = System.getenv("CONV_PHASES") != null;
         private static final Map<String, Long> AT = new LinkedHashMap<>();
 
-        static void mark(String phase) {
-            if (ON) AT.put(phase, System.currentTimeMillis());
-        }
+        static void mark(String phase) { if (ON) AT.put(phase, System.currentTimeMillis()); }
 
         static void print() {
             if (!ON) return;
@@ -460,10 +445,10 @@ public class conv implements Callable<Integer> {
                     throw new Failure(Exit.CONFIG, "La variable d'environnement " + variable.name() + " (" + variable.what()
                             + ") est absente : définissez-la puis relancez.");
                 value = value.strip();
-                // Un retour à la ligne au milieu d'un secret casserait l'en-tête, et l'erreur du JDK le citerait.
-                if (value.chars().anyMatch(c -> c < 0x20 || c == 0x7f))
+                // Un en-tête HTTP ne porte ni retour à la ligne ni caractère hors ASCII, et l'erreur du JDK citerait le secret.
+                if (value.chars().anyMatch(c -> c < 0x20 || c >= 0x7f))
                     throw new Failure(Exit.CONFIG, "La variable d'environnement " + variable.name() + " contient un caractère de contrôle "
-                            + "(un retour à la ligne copié avec la valeur ?) : corrigez-la puis relancez.");
+                            + "ou non ASCII (un retour à la ligne, une espace insécable copiés avec la valeur ?) : corrigez-la puis relancez.");
                 values.put(variable.name(), value);
             }
             return values;
@@ -699,9 +684,7 @@ public class conv implements Callable<Integer> {
         private final long intervalNanos;
         private long next = 0;
 
-        Pacer(Integer requestsPerMinute) {
-            this.intervalNanos = requestsPerMinute == null ? 0 : 60_000_000_000L / requestsPerMinute;
-        }
+        Pacer(Integer requestsPerMinute) { intervalNanos = requestsPerMinute == null ? 0 : 60_000_000_000L / requestsPerMinute; }
 
         void await() {
             if (intervalNanos == 0) return;
@@ -732,20 +715,23 @@ public class conv implements Callable<Integer> {
             .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
 
     /**
-     * Appels GET partagés par les sources et les commandes : délais, essais répétés, rythme, compte des requêtes.
-     * Le client du JDK retenu est HttpURLConnection : aucun fil bloqué dans un appel natif ne retarde la sortie de la
-     * JVM, rien de TLS n'est préparé pour une adresse http://, et il ne suit pas les redirections (les identifiants ne
-     * partent jamais vers une autre adresse).
+     * Appels GET partagés par les sources et les commandes : délai sur la réponse entière, essais répétés, rythme,
+     * compte des requêtes. Une redirection n'est jamais suivie : les identifiants ne partent pas vers une autre adresse.
      */
     static final class Http {
-        /** Une réponse définitive (succès ou refus) ; le corps vaut MissingNode s'il n'est pas du JSON. */
-        record Answer(int status, JsonNode body) { }
+        /** Une réponse définitive (succès ou refus) ; body : MissingNode si ce n'est pas du JSON ; date : l'en-tête Date, ou null. */
+        record Answer(int status, JsonNode body, Instant date) { }
 
         /** Ce que l'on fait d'une réponse ou d'un échec réseau : l'ensemble des cas est fermé. */
         sealed interface Outcome permits Final, RateLimited, Transient { }
         record Final(Answer answer) implements Outcome { }
         record RateLimited(int status, Duration retryAfter) implements Outcome { }
         record Transient(String why) implements Outcome { }
+
+        // Créé au premier envoi. HTTP/1.1 : une requête à la fois n'a rien à gagner de HTTP/2, et un échange annulé y ferme sa connexion.
+        private static final class Client {
+            static final HttpClient INSTANCE = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).followRedirects(HttpClient.Redirect.NEVER).build();
+        }
 
         private final Duration timeout;
         private final RetryPolicy retry;
@@ -758,6 +744,12 @@ public class conv implements Callable<Integer> {
             this.retry = retry;
             this.pacer = pacer;
             this.rateLimitAdvice = rateLimitAdvice;
+        }
+
+        // Avant la sortie : la JVM attend (jusqu'à 300 ms) tout fil pris dans un appel natif, comme le fil qui guette le
+        // réseau pour le client ; interrompu, il s'arrête (HttpClient.close() n'existe qu'à partir de Java 21).
+        static void release() {
+            Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().matches("HttpClient-\\d+-SelectorManager")).forEach(Thread::interrupt);
         }
 
         int requests() { return requests; }
@@ -781,45 +773,62 @@ public class conv implements Callable<Integer> {
         }
 
         private Outcome send(URI uri, Map<String, String> headers) {
-            AtomicBoolean cut = new AtomicBoolean();
-            ScheduledFuture<?> deadline = null;
+            HttpRequest.Builder request = HttpRequest.newBuilder(uri).header("User-Agent", "conv/2.0 (export de conversations)")
+                    .header("Accept", "application/json");
+            headers.forEach(request::header);
+            CompletableFuture<HttpResponse<byte[]>> exchange = Client.INSTANCE.sendAsync(request.build(), info -> new CappedBody());
+            HttpResponse<byte[]> response;
             try {
-                HttpURLConnection connection = (HttpURLConnection) uri.toURL().openConnection();
-                connection.setInstanceFollowRedirects(false);
-                connection.setConnectTimeout((int) Math.min(timeout.toMillis(), 10_000));
-                connection.setReadTimeout((int) timeout.toMillis());
-                connection.setRequestProperty("User-Agent", "conv/2.0 (export de conversations)");
-                connection.setRequestProperty("Accept", "application/json");
-                headers.forEach(connection::setRequestProperty);
-                // Le délai vaut pour la réponse entière : une réponse qui s'égoutte est coupée à l'échéance.
-                deadline = Watchdog.INSTANCE.schedule(() -> { cut.set(true); connection.disconnect(); }, timeout.toMillis(), TimeUnit.MILLISECONDS);
-                int status = connection.getResponseCode();
-                if (status >= 300 && status < 400) throw redirected(status, connection.getHeaderField("Location"));
-                if (status == 429 || status == 420) return new RateLimited(status, retryAfter(connection.getHeaderField("Retry-After")));
-                byte[] body = readBody(connection, status);
-                if (status >= 500) return new Transient("erreur du serveur (HTTP " + status + ")");
-                JsonNode parsed = parse(body);
-                // Une page HTML d'un proxy à la place d'une réponse réussie est passagère ; un refus (4xx) se lit à son code.
-                if (parsed == null && status < 400) return new Transient("réponse illisible (pas du JSON, HTTP " + status + ")");
-                return new Final(new Answer(status, parsed == null ? JSON.missingNode() : parsed));
-            } catch (SocketTimeoutException e) {
-                return new Transient("pas de réponse dans le délai imparti");
-            } catch (IOException e) {
-                return new Transient(cut.get() ? "réponse incomplète à l'échéance du délai" : "connexion impossible ou interrompue");
+                // Le délai vaut pour la réponse entière : à l'échéance, l'échange est annulé et sa connexion fermée.
+                response = exchange.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                return new Transient("pas de réponse complète dans le délai imparti");
+            } catch (ExecutionException e) {
+                for (Throwable cause = e.getCause(); cause != null; cause = cause.getCause()) if (cause instanceof Failure f) throw f;
+                return new Transient("connexion impossible ou interrompue");
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new Failure(Exit.NETWORK, "Export interrompu pendant une requête : rien n'est perdu, relancez.");
             } finally {
-                if (deadline != null) deadline.cancel(false);
+                exchange.cancel(true);      // sans effet sur un échange terminé
             }
+            int status = response.statusCode();
+            java.net.http.HttpHeaders head = response.headers();
+            Instant date = date(head.firstValue("Date").orElse(null));
+            if (status >= 300 && status < 400) throw redirected(status, head.firstValue("Location").orElse(null));
+            if (status == 429 || status == 420) return new RateLimited(status, retryAfter(head.firstValue("Retry-After").orElse(null), date));
+            if (status >= 500) return new Transient("erreur du serveur (HTTP " + status + ")");
+            JsonNode parsed = parse(response.body());
+            // Une page HTML d'un proxy à la place d'une réponse réussie est passagère ; un refus (4xx) se lit à son code.
+            if (parsed == null && status < 400) return new Transient("réponse illisible (pas du JSON, HTTP " + status + ")");
+            return new Final(new Answer(status, parsed == null ? JSON.missingNode() : parsed, date));
         }
 
-        /** Le corps de la réponse, borné : au-delà de MAX_BODY, ce n'est pas une page de conversations. */
-        private static byte[] readBody(HttpURLConnection connection, int status) throws IOException {
-            try (InputStream in = status >= 400 ? connection.getErrorStream() : connection.getInputStream()) {
-                if (in == null) return new byte[0];
-                byte[] body = in.readNBytes(MAX_BODY + 1);
-                if (body.length > MAX_BODY)
-                    throw new Failure(Exit.NETWORK, "L'API a envoyé une réponse de plus de " + (MAX_BODY >> 20) + " Mo, ce qui n'est pas "
-                            + "une page de conversations : l'export s'arrête sans réessayer, rien n'est perdu ; signalez-le.");
-                return body;
+        /** Le corps, borné pendant la lecture : au-delà de MAX_BODY, ce n'est pas une page de conversations. */
+        private static final class CappedBody implements HttpResponse.BodySubscriber<byte[]> {
+            private final CompletableFuture<byte[]> body = new CompletableFuture<>();
+            private final List<ByteBuffer> received = new ArrayList<>();     // le client ne s'en sert plus (documenté)
+            private Flow.Subscription subscription;
+            private long size;
+
+            public void onSubscribe(Flow.Subscription s) { (subscription = s).request(Long.MAX_VALUE); }
+            public void onError(Throwable error) { body.completeExceptionally(error); }
+            public CompletionStage<byte[]> getBody() { return body; }
+
+            public void onNext(List<ByteBuffer> buffers) {
+                if (body.isDone()) return;
+                received.addAll(buffers);
+                for (ByteBuffer buffer : buffers) size += buffer.remaining();
+                // Annuler ferme la connexion : le reste de la réponse n'est jamais lu.
+                if (size > MAX_BODY && body.completeExceptionally(new Failure(Exit.NETWORK, "L'API a envoyé une réponse de plus de "
+                        + (MAX_BODY >> 20) + " Mo, ce qui n'est pas une page de conversations : l'export s'arrête sans réessayer, "
+                        + "rien n'est perdu ; signalez-le."))) subscription.cancel();
+            }
+
+            public void onComplete() {
+                ByteBuffer all = ByteBuffer.allocate((int) size);
+                received.forEach(all::put);
+                body.complete(all.array());
             }
         }
 
@@ -846,18 +855,25 @@ public class conv implements Callable<Integer> {
                     + "une redirection, pour que vos identifiants ne partent pas ailleurs ; vérifiez --base-url.");
         }
 
-        private static Duration retryAfter(String header) {
-            if (header == null) return null;
-            String value = header.strip();
+        /** Une date HTTP (RFC 1123), null si elle manque ou est illisible. */
+        static Instant date(String header) {
             try {
-                return Duration.ofSeconds(Math.max(0, Long.parseLong(value)));
+                return header == null ? null : ZonedDateTime.parse(header.strip(), DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
+            } catch (DateTimeParseException unreadable) {
+                return null;
+            }
+        }
+
+        /** Retry-After en secondes ou en date, celle-ci lue sur l'horloge du serveur quand il donne la sienne. */
+        static Duration retryAfter(String header, Instant serverNow) {
+            if (header == null) return null;
+            try {
+                return Duration.ofSeconds(Math.max(0, Long.parseLong(header.strip())));
             } catch (NumberFormatException notSeconds) {
-                try {
-                    Duration d = Duration.between(Instant.now(), ZonedDateTime.parse(value, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant());
-                    return d.isNegative() ? Duration.ZERO : d;
-                } catch (DateTimeParseException unreadable) {
-                    return null;
-                }
+                Instant at = date(header);
+                if (at == null) return null;
+                Duration wait = Duration.between(serverNow != null ? serverNow : Instant.now(), at);
+                return wait.isNegative() ? Duration.ZERO : wait;
             }
         }
 
@@ -871,15 +887,6 @@ public class conv implements Callable<Integer> {
             }
             return new Failure(Exit.NETWORK, "L'API " + host + " ne répond pas correctement après " + tries + " ("
                     + ((Transient) outcome).why() + ") : ce qui était exporté est enregistré, relancez plus tard.");
-        }
-
-        /** Un seul fil de garde, endormi en Java et non dans un appel natif : il ne retient pas la sortie de la JVM. */
-        private static final class Watchdog {
-            static final ScheduledExecutorService INSTANCE = Executors.newSingleThreadScheduledExecutor(r -> {
-                Thread thread = new Thread(r, "délai-http");
-                thread.setDaemon(true);
-                return thread;
-            });
         }
     }
 

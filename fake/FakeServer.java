@@ -83,13 +83,15 @@ public class FakeServer implements AutoCloseable {
     public enum Kind { CRISP, WEBA }
 
     /** Une faute servie à la place d'une réponse normale. */
-    public sealed interface Fault permits Pass, Status, Html, Drop, Hang { }
+    public sealed interface Fault permits Pass, Status, Html, Drop, Hang, Endless { }
     /** Une réponse normale (pour placer une faute plus loin dans la file). */
     public record Pass() implements Fault { }
     public record Status(int code, String retryAfter) implements Fault { }
     public record Html() implements Fault { }
     public record Drop() implements Fault { }
     public record Hang(long millis) implements Fault { }
+    /** Un 200 dont le corps ne finit jamais : le serveur écrit jusqu'à ce que le client raccroche. */
+    public record Endless() implements Fault { }
 
     /**
      * Une conversation du faux compte. {@code key} : la clé de tri de la liste ({@code updated_at} pour Crisp,
@@ -132,6 +134,8 @@ public class FakeServer implements AutoCloseable {
     public int orderedRequests;
     /** Requêtes sur la route des messages Crisp. */
     public int messageRequests;
+    /** Réponses interrompues par le client (corps qui s'égoutte ou sans fin) : il a fermé la connexion. */
+    public int hungUp;
     /** Réponses 302 envoyées par {@link #redirectTo}. */
     public int redirected;
     public final List<String> log = new ArrayList<>();
@@ -710,6 +714,7 @@ public class FakeServer implements AutoCloseable {
             }
             if (fault instanceof Drop) return;                       // fermée sans réponse
             if (fault instanceof Hang h) { sleep(h.millis()); return; }
+            if (fault instanceof Endless) { endless(exchange); return; }
             if (fault instanceof Html) { send(exchange, 200, "<html><body>502 Bad Gateway</body></html>", "text/html"); return; }
             if (fault instanceof Status s) {
                 if (s.retryAfter() != null) exchange.getResponseHeaders().add("Retry-After", s.retryAfter());
@@ -939,11 +944,39 @@ public class FakeServer implements AutoCloseable {
         out.flush();
         int chunk = Math.max(1, rate / 10);
         long pause = Math.max(1, 1000L * chunk / rate);
-        for (int at = 0; at < bytes.length && !closed; at += chunk) {
-            out.write(bytes, at, Math.min(chunk, bytes.length - at));
-            out.flush();
-            sleep(pause);
+        try {
+            for (int at = 0; at < bytes.length && !closed; at += chunk) {
+                out.write(bytes, at, Math.min(chunk, bytes.length - at));
+                out.flush();
+                sleep(pause);
+            }
+        } catch (IOException clientGone) {
+            synchronized (this) { hungUp++; }
+            throw clientGone;
         }
+    }
+
+    private void endless(HttpExchange exchange) throws IOException {
+        exchange.getResponseHeaders().add("Content-Type", "application/json; charset=utf-8");
+        exchange.sendResponseHeaders(200, 0);
+        byte[] spaces = " ".repeat(1 << 16).getBytes(StandardCharsets.US_ASCII);
+        OutputStream out = exchange.getResponseBody();
+        try {
+            out.write('{');
+            while (!closed) out.write(spaces);
+        } catch (IOException clientGone) {
+            synchronized (this) { hungUp++; }
+            throw clientGone;
+        }
+    }
+
+    /** Attend (au plus 30 s) que le serveur ait vu {@code count} clients raccrocher ; vrai s'il les a vus. */
+    public boolean awaitHangUps(int count) {
+        for (int i = 0; i < 300; i++) {
+            synchronized (this) { if (hungUp >= count) return true; }
+            sleep(100);
+        }
+        return false;
     }
 
     private static Map<String, String> query(String raw) {
@@ -1007,6 +1040,12 @@ public class FakeServer implements AutoCloseable {
 
     /** Lancement à la main : {@code ./jbang fake/FakeServer.java [crisp|weba] [nombre de conversations]}, ou {@code selftest}. */
     public static void main(String[] args) throws Exception {
+        if (List.of(args).contains("--help") || List.of(args).contains("-h")) { System.out.print(USAGE); return; }
+        String wrong = wrongArgument(args);
+        if (wrong != null) {
+            System.err.println(wrong + " Voir « ./jbang fake/FakeServer.java --help ».");
+            System.exit(2);
+        }
         if (args.length > 0 && args[0].equalsIgnoreCase("selftest")) { SelfTest.run(); return; }
         Kind kind = args.length > 0 && args[0].equalsIgnoreCase("weba") ? Kind.WEBA : Kind.CRISP;
         int count = args.length > 1 ? Integer.parseInt(args[1]) : 500;
@@ -1024,6 +1063,31 @@ public class FakeServer implements AutoCloseable {
         System.out.println("  loseDetail. Vérification du faux serveur : ./jbang fake/FakeServer.java selftest");
         System.out.println("Ctrl-C pour arrêter.");
         Thread.currentThread().join();
+    }
+
+    static final String USAGE = """
+            Usage : ./jbang fake/FakeServer.java [crisp|weba] [NOMBRE]   ou   ./jbang fake/FakeServer.java selftest
+            Démarre un faux serveur Crisp (par défaut) ou Weba-AI sur 127.0.0.1, avec NOMBRE conversations (défaut : 500),
+            puis affiche les variables à exporter et la commande conv à lancer dans un autre terminal ; Ctrl-C l'arrête.
+              crisp | weba   le système imité
+              NOMBRE         le nombre de conversations du faux compte, au moins 1
+              selftest       vérifie ce que les tests de conv supposent du faux serveur, puis s'arrête
+              -h, --help     affiche cette aide
+            Codes de sortie : 0 arrêt normal, 1 vérification échouée, 2 argument invalide.
+            """;
+
+    /** Ce qui ne va pas dans les arguments, en une phrase ; null s'ils sont bons. */
+    static String wrongArgument(String[] args) {
+        for (String arg : args)
+            if (arg.startsWith("-")) return "Option inconnue : " + arg + ".";
+        if (args.length == 0) return null;
+        String first = args[0].toLowerCase(java.util.Locale.ROOT);
+        if (!List.of("crisp", "weba", "selftest").contains(first))
+            return "« " + args[0] + " » n'est pas un système connu (crisp ou weba) ni selftest.";
+        if (args.length > (first.equals("selftest") ? 1 : 2)) return "Argument en trop : " + args[args.length - 1] + ".";
+        if (args.length == 2 && !args[1].matches("0*[1-9]\\d{0,8}"))
+            return "« " + args[1] + " » n'est pas un nombre de conversations (un entier de 1 à 999 999 999).";
+        return null;
     }
 
     // ------------------------------------------------------------------ auto-vérification
