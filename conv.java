@@ -217,8 +217,7 @@ public class conv implements Callable<Integer> {
 
     /** Crisp, ouvert depuis les variables d'environnement : sert aussi à la commande messages. */
     Crisp openCrisp(ApiOptions options) {
-        return Crisp.of(options.http(Crisp.INFO.defaultRate(), Crisp.RATE_LIMIT_ADVICE), options.base(Crisp.INFO.defaultUrl()),
-                Credentials.read(env, Crisp.INFO.variables()), 20);
+        return Crisp.of(options.http(null, Crisp.RATE_LIMIT_ADVICE), options.base(Crisp.INFO.defaultUrl()), Credentials.read(env, Crisp.INFO.variables()), 20);
     }
 
     private Path outputFile() {
@@ -1414,20 +1413,15 @@ public class conv implements Callable<Integer> {
             moved.repairTail(schema);
             if (Files.size(moved.file) < 1 << 20) return;
             KnownIds last = new KnownIds(0);
-            BitSet drop = new BitSet();
             try (LineReader lines = new LineReader(Files.newInputStream(moved.file))) {
-                for (int n = 0; lines.next(); n++) {
-                    Entry e = schema.read(lines.buffer(), lines.start(), lines.length());
-                    int loser = e == null || e.id() == null || ids.status(e) != KnownIds.Status.NEWER ? n : last.keepNewest(e, n);
-                    if (loser >= 0) drop.set(loser);
-                }
+                for (int n = 0; lines.next(); n++) if (newer(lines) != null) last.keepNewest(newer(lines), n);
             }
-            AtomicFile.replace(moved.file, out -> {
-                try (LineReader lines = new LineReader(Files.newInputStream(moved.file))) {
-                    for (int n = 0; lines.next(); n++)
-                        if (!drop.get(n)) { out.write(lines.buffer(), lines.start(), lines.length()); out.write('\n'); }
-                }
-            });
+            AtomicFile.keepLines(moved.file, (line, n) -> newer(line) != null && last.lineOf(newer(line).id()) == n);
+        }
+
+        private Entry newer(LineReader line) {
+            Entry e = schema.read(line.buffer(), line.start(), line.length());
+            return e != null && e.id() != null && ids.status(e) == KnownIds.Status.NEWER ? e : null;
         }
 
         /** L'état, écrit après que les lignes auxquelles il se réfère sont forcées sur le disque. */
@@ -1801,6 +1795,18 @@ public class conv implements Callable<Integer> {
             }
         }
 
+        interface LineFilter { boolean keep(LineReader line, int index) throws IOException; }
+
+        /** Réécrit {@code file} en ne gardant que les lignes acceptées (numérotées à partir de 0), en flux. */
+        static void keepLines(Path file, LineFilter filter) throws IOException {
+            replace(file, out -> {
+                try (LineReader lines = new LineReader(Files.newInputStream(file))) {
+                    for (int n = 0; lines.next(); n++)
+                        if (filter.keep(lines, n)) { out.write(lines.buffer(), lines.start(), lines.length()); out.write('\n'); }
+                }
+            });
+        }
+
         /** Rend un renommage durable ; certains systèmes refusent d'ouvrir un dossier : sans gravité. */
         static void syncDirectory(Path dir) {
             try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
@@ -2140,12 +2146,6 @@ public class conv implements Callable<Integer> {
             int previous = low[slot] == 0 ? -1 : line[slot];
             store(slot, entry, lineIndex);
             return previous;
-        }
-
-        /** Vrai si l'identifiant est connu avec exactement cette clé de parcours. */
-        boolean holds(Entry entry) {
-            int slot = find(entry.id());
-            return low[slot] != 0 && walk[slot] == entry.walkKey();
         }
 
         /** La ligne de la version connue, ou -1. */
@@ -2849,16 +2849,13 @@ public class conv implements Callable<Integer> {
             synopsisHeading = "Usage : ", descriptionHeading = "%n", optionListHeading = "%nOptions :%n",
             exitCodeListHeading = "%nCodes de sortie :%n",
             description = {
-                "Exporte l'historique des messages de chaque conversation Crisp du fichier des conversations, dans "
-                    + "<dossier du fichier>/messages/<session_id>.jsonl : tous les champs, sans doublon, le plus récent en haut ; "
-                    + "un fichier vide pour une conversation sans message.",
-                "Seules sont redemandées les conversations nouvelles, modifiées (updated_at du fichier, ou vu bouger par un export "
-                    + "de la liste même sans --refresh), ou dont le fichier de messages manque ou a changé.",
-                "Une conversation qui échoue est nommée, réessayée aux exécutions suivantes (" + MessagesState.MAX_FAILURES
-                    + " fois au plus, puis quand elle bouge), et l'exécution continue : le code de sortie est alors 6."})
+                "Exporte l'historique des messages de chaque conversation Crisp du fichier des conversations, dans <dossier du fichier>/messages/"
+                    + "<session_id>.jsonl : tous les champs, sans doublon, le plus récent en haut ; un fichier vide pour une conversation sans message.",
+                "Seules sont redemandées les conversations nouvelles, modifiées (updated_at du fichier, ou vu bouger par un export de la liste "
+                    + "même sans --refresh), ou dont le fichier de messages manque ou a changé. Une conversation qui échoue est nommée, réessayée "
+                    + "aux exécutions suivantes (" + MessagesState.MAX_FAILURES + " fois au plus, puis quand elle bouge) : le code de sortie est alors 6."})
     static final class MessagesCommand implements Callable<Integer> {
-        /** Échecs de suite (conversations différentes) qui font conclure à une API en panne : l'exécution s'arrête. */
-        static final int FAILURES_IN_A_ROW = 3;
+        static final int FAILURES_IN_A_ROW = 3;     // conversations en échec de suite : l'API est sans doute en panne, on s'arrête
         @CommandLine.ParentCommand conv parent;
         @Spec CommandSpec spec;
 
@@ -2917,7 +2914,7 @@ public class conv implements Callable<Integer> {
                 MessagesPlan.Conversation c = plan.at(offset);
                 // Une ligne en double dans le fichier : déjà traitée plus haut dans cette exécution.
                 MessagesState.Need need = c == null ? MessagesState.Need.UP_TO_DATE : state.need(c.sessionId(), c.updatedAt());
-                if (need.skipped()) continue;
+                if (need.ordinal() <= MessagesState.Need.ABANDONED.ordinal()) continue;
                 progress.attempted++;
                 try {
                     ConversationMessages.Outcome outcome = walker.fetch(c.sessionId(), need == MessagesState.Need.INCREMENTAL);
@@ -2980,14 +2977,14 @@ public class conv implements Callable<Integer> {
         static void checkSite(Path file, String websiteId) {
             try (LineReader lines = new LineReader(Files.newInputStream(file))) {
                 while (lines.next() && lines.isBlank()) { /* lignes vides */ }
-                JsonNode first = lines.length() == 0 ? null : JSON.readTree(Arrays.copyOfRange(lines.buffer(), lines.start(), lines.start() + lines.length()));
-                String site = first == null ? "" : first.path("website_id").asText("");
+                String site = JSON.readTree(lines.buffer(), lines.start(), lines.length()).path("website_id").asText("");
                 if (!site.isEmpty() && !site.equals(websiteId))
                     throw new Failure(Exit.CONFIG, file + " est l'export du site Crisp " + site + ", pas celui de ID_SITE_CRISP (" + websiteId
                             + ") : vérifiez ID_SITE_CRISP ou --input ; rien n'a été demandé ni écrit.");
+            } catch (com.fasterxml.jackson.core.JsonProcessingException unreadable) {
+                // Une première ligne illisible ne dit pas de quel site elle est : le plan la refusera, comptée.
             } catch (IOException e) {
-                // Une première ligne illisible n'est pas un autre site : la lecture du plan la refusera, comptée.
-                if (!(e instanceof com.fasterxml.jackson.core.JsonProcessingException)) throw Io.fileFailure("lire " + file, e);
+                throw Io.fileFailure("lire " + file, e);
             }
         }
 
@@ -3042,12 +3039,8 @@ public class conv implements Callable<Integer> {
 
         /** L'indice de la première conversation à interroger située à {@code offset} ou après (0 si aucune : on fait le tour). */
         int firstAtOrAfter(long offset) {
-            int low = 0, high = offsets.size();
-            while (low < high) {
-                int mid = (low + high) >>> 1;
-                if (offsets.get(mid) < offset) low = mid + 1; else high = mid;
-            }
-            return low == offsets.size() ? 0 : low;
+            int at = Arrays.binarySearch(offsets.values(), 0, offsets.size(), offset);
+            return at >= 0 ? at : -at - 1 == offsets.size() ? 0 : -at - 1;
         }
 
         /** Relit la ligne qui commence à {@code offset}. */
@@ -3079,7 +3072,7 @@ public class conv implements Callable<Integer> {
         static final int PAGE = 40;
 
         /** Le bilan d'une conversation ; {@code bytes} : la taille de son fichier, -1 si elle est supprimée chez Crisp. */
-        record Outcome(boolean gone, int exported, int updated, int ignored, int total, int requests, boolean tiesCut, long bytes) { }
+        record Outcome(boolean gone, int exported, int updated, int ignored, int total, int requests, boolean tiesCut, long bytes, boolean created) { }
 
         /** Un message : son empreinte, sa date, ses octets (ceux du fichier, ou ceux de l'API re-sérialisés sans changement). */
         record Message(String fingerprint, long timestamp, byte[] bytes) {
@@ -3117,10 +3110,10 @@ public class conv implements Callable<Integer> {
                 if (old == null) exported++;
                 else if (!Arrays.equals(old.bytes(), m.bytes())) updated++;
             }
-            boolean write = exported + updated > 0 || !incremental;
-            long bytes = write ? write(file, stored.values()) : MessagesState.size(file);
+            boolean created = !Files.exists(file);
+            long bytes = exported + updated > 0 || !incremental ? write(file, stored.values()) : MessagesState.size(file);
             return new Outcome(false, exported, updated, served.size() - exported - updated + (int) walk[1], stored.size(),
-                    crisp.http().requests() - requestsBefore, walk[2] > 0, bytes);
+                    crisp.http().requests() - requestsBefore, walk[2] > 0, bytes, created);
         }
 
         /** Traite une page ; rend la borne de la suivante, ou null si le parcours est fini. */
@@ -3162,7 +3155,7 @@ public class conv implements Callable<Integer> {
             if (crisp.one(sessionId) != null)
                 throw new Failure(Exit.NETWORK, "Crisp répond 404 pour les messages de " + sessionId + " alors que la conversation existe : "
                         + "rien n'est écrit pour elle, réessayée à la prochaine exécution.");
-            return new Outcome(true, 0, 0, 0, 0, requests + 1, false, -1);
+            return new Outcome(true, 0, 0, 0, 0, requests + 1, false, -1, false);
         }
 
         /** Les messages du fichier existant (vide s'il n'existe pas) ; une ligne illisible est mise de côté, jamais perdue. */
@@ -3173,16 +3166,15 @@ public class conv implements Callable<Integer> {
             try (LineReader lines = new LineReader(Files.newInputStream(file));
                  OutputStream aside = new LazyOutput(ExportFiles.sibling(file, ".rejected"))) {
                 while (lines.next()) {
-                    if (lines.isBlank()) continue;
                     Entry entry = MESSAGE.read(lines.buffer(), lines.start(), lines.length());
-                    if (entry == null || entry.id() == null) {
+                    if (entry != null && entry.id() != null) {
+                        known.putIfAbsent(entry.id(), new Message(entry.id(), entry.walkKey(),
+                                Arrays.copyOfRange(lines.buffer(), lines.start(), lines.start() + lines.length())));
+                    } else if (!lines.isBlank()) {
                         aside.write(lines.buffer(), lines.start(), lines.length());
                         aside.write('\n');
                         rejected++;
-                        continue;
                     }
-                    byte[] bytes = Arrays.copyOfRange(lines.buffer(), lines.start(), lines.start() + lines.length());
-                    known.putIfAbsent(entry.id(), new Message(entry.id(), entry.walkKey(), bytes));
                 }
             } catch (IOException e) {
                 throw Io.fileFailure("lire " + file, e);
@@ -3218,28 +3210,18 @@ public class conv implements Callable<Integer> {
     }
 
     /**
-     * L'état des messages, dans le dossier messages/ :
-     * <ul>
-     * <li>{@code messages.jsonl.fetched} : un journal en ajout seul, une ligne par conversation lue, écrite et forcée après
-     *     son fichier : {"session_id", "updated_at", "bytes"} (la taille du fichier écrit), plus "failures" (échecs de suite
-     *     à cet updated_at) ou "gone" (supprimée chez Crisp) ; la dernière ligne d'un identifiant fait foi ; compacté
-     *     (réécrit atomiquement) au démarrage quand il dépasse le double du nécessaire ;</li>
-     * <li>{@code messages.jsonl.state.json} : la position de reprise dans le fichier des conversations (octets) ;</li>
-     * <li>{@code messages.jsonl.lock} : une seule exécution à la fois.</li>
-     * </ul>
-     * En mémoire : la table KnownIds (identifiant → updated_at et ligne du journal) et 8 octets par ligne du journal
-     * (taille, échecs, suppression).
+     * L'état des messages, dans le dossier messages/ : {@code messages.jsonl.fetched}, un journal en ajout seul (une ligne
+     * forcée par conversation lue, après son fichier ; la dernière d'un identifiant fait foi ; compacté au démarrage
+     * quand il dépasse le double du nécessaire), {@code messages.jsonl.state.json} (la position de reprise, en octets,
+     * dans le fichier des conversations) et {@code messages.jsonl.lock}. En mémoire : KnownIds (identifiant →
+     * updated_at et ligne du journal) et 8 octets par ligne du journal (taille du fichier, échecs, suppression).
      */
     static final class MessagesState implements AutoCloseable {
         static final int MAX_FAILURES = 3;
         private static final long SIZE_BITS = (1L << 48) - 1, GONE = 1L << 56;
-        record Cursor(int format, long nextOffset, String savedAt) { }
 
-        /** Ce qu'il faut faire d'une conversation. */
-        enum Need {
-            UP_TO_DATE, GONE, ABANDONED, INCREMENTAL, FULL;
-            boolean skipped() { return ordinal() <= ABANDONED.ordinal(); }
-        }
+        /** Ce qu'il faut faire d'une conversation ; les trois premiers cas la passent. */
+        enum Need { UP_TO_DATE, GONE, ABANDONED, INCREMENTAL, FULL }
 
         private final Path folder, stateFile;
         private final FileChannel lock;
@@ -3273,27 +3255,24 @@ public class conv implements Callable<Integer> {
                     progress.note("--reset : état des messages oublié, chaque conversation sera relue en entier ; les fichiers de messages "
                             + "sont gardés et seront complétés sans doublon.");
                 }
-                state.scanFolder();
+                try (var entries = Files.newDirectoryStream(folder)) {
+                    for (Path p : entries) {    // restes d'écritures interrompues effacés, fichiers de messages comptés
+                        String name = p.getFileName().toString();
+                        if (name.endsWith(".tmp")) Io.deleteQuietly(p);
+                        else if (name.endsWith(".jsonl") && MessagesPlan.validSessionId(name.substring(0, name.length() - 6))) state.filesAtStart++;
+                    }
+                }
                 state.loadJournal(progress);
-                state.loadCursor(progress);
+                if (Files.exists(state.stateFile)) state.nextOffset = Math.max(0, JSON.readTree(state.stateFile.toFile()).path("nextOffset").asLong(0));
                 return state;
             } catch (IOException e) {
                 Io.closeQuietly(channel);
-                throw Io.fileFailure("préparer " + folder, e);
+                throw e instanceof com.fasterxml.jackson.core.JsonProcessingException ? new Failure(Exit.CONFIG, "L'état des messages "
+                        + folder.resolve("messages.jsonl.state.json") + " est illisible : supprimez-le (la reprise repartira de la première "
+                        + "conversation, rien ne sera redemandé inutilement).") : Io.fileFailure("préparer " + folder, e);
             } catch (RuntimeException e) {
                 Io.closeQuietly(channel);
                 throw e;
-            }
-        }
-
-        /** Une lecture en flux du dossier : restes d'écritures interrompues effacés, fichiers de messages comptés. */
-        private void scanFolder() throws IOException {
-            try (var entries = Files.newDirectoryStream(folder)) {
-                for (Path p : entries) {
-                    String name = p.getFileName().toString();
-                    if (name.endsWith(".tmp")) Io.deleteQuietly(p);
-                    else if (name.endsWith(".jsonl") && MessagesPlan.validSessionId(name.substring(0, name.length() - 6))) filesAtStart++;
-                }
             }
         }
 
@@ -3303,46 +3282,29 @@ public class conv implements Callable<Integer> {
             journal.repairTail(MessagesPlan.UPDATED);
             try (LineReader lines = new LineReader(Files.newInputStream(journal.file))) {
                 while (lines.next()) {
-                    // Le même tri que le compactage : une ligne illisible est sautée (sa conversation sera relue).
-                    Entry entry = MessagesPlan.UPDATED.read(lines.buffer(), lines.start(), lines.length());
-                    if (entry == null || !MessagesPlan.validSessionId(entry.id())) continue;
-                    JsonNode n = JSON.readTree(lines.buffer(), lines.start(), lines.length());
-                    fetched.put(entry, records.size());
+                    Entry entry = valid(lines);
+                    JsonNode n = entry == null ? JSON.missingNode() : JSON.readTree(lines.buffer(), lines.start(), lines.length());
+                    if (entry != null) fetched.put(entry, records.size());
                     records.add(pack(n.path("bytes").asLong(-1), n.path("failures").asInt(0), n.path("gone").asBoolean(false)));
                 }
             }
-            if (records.size() > 2L * fetched.size() + 10_000) compact(progress);
-        }
-
-        /** Garde une ligne par conversation (la dernière, qui fait foi), en flux, par fichier temporaire renommé. */
-        private void compact(MessagesProgress progress) throws IOException {
+            if (records.size() <= 2L * fetched.size() + 10_000) return;
+            // Une ligne par conversation, celle qui fait foi ; renumérotée sur place (une seconde table doublerait la mémoire).
             LongList kept = new LongList();
-            long before = records.size();
-            AtomicFile.replace(journal.file, out -> {
-                try (LineReader lines = new LineReader(Files.newInputStream(journal.file))) {
-                    for (int index = 0; lines.next(); index++) {
-                        Entry entry = MessagesPlan.UPDATED.read(lines.buffer(), lines.start(), lines.length());
-                        if (entry == null || !MessagesPlan.validSessionId(entry.id()) || fetched.lineOf(entry.id()) != index) continue;
-                        out.write(lines.buffer(), lines.start(), lines.length());
-                        out.write('\n');
-                        // Renumérotée sur place : pas de seconde table, qui doublerait la mémoire à un million.
-                        fetched.put(entry, kept.size());
-                        kept.add(records.get(index));
-                    }
-                }
+            AtomicFile.keepLines(journal.file, (line, index) -> {
+                Entry entry = valid(line);
+                if (entry == null || fetched.lineOf(entry.id()) != index) return false;
+                fetched.put(entry, kept.size());
+                kept.add(records.get(index));
+                return true;
             });
+            progress.note("Journal des messages compacté : " + records.size() + " ligne(s) → " + kept.size() + ".");
             records = kept;
-            progress.note("Journal des messages compacté : " + before + " ligne(s) → " + kept.size() + ".");
         }
 
-        private void loadCursor(MessagesProgress progress) {
-            if (!Files.exists(stateFile)) return;
-            try {
-                nextOffset = Math.max(0, JSON.readValue(stateFile.toFile(), Cursor.class).nextOffset());
-            } catch (IOException e) {
-                // Ce n'est qu'une position de reprise : le journal dit déjà ce qui est à jour.
-                progress.note("État " + stateFile.getFileName() + " illisible : reprise depuis la première conversation (rien ne sera redemandé inutilement).");
-            }
+        private static Entry valid(LineReader line) {
+            Entry entry = MessagesPlan.UPDATED.read(line.buffer(), line.start(), line.length());
+            return entry != null && MessagesPlan.validSessionId(entry.id()) ? entry : null;
         }
 
         /** Vrai si les messages ont été lus (ou la suppression constatée) à cet updated_at ou après. */
@@ -3355,20 +3317,15 @@ public class conv implements Callable<Integer> {
             return readAt(sessionId, updatedAt) ? (int) (records.get(fetched.lineOf(sessionId)) >>> 48 & 0xFF) : 0;
         }
 
-        /**
-         * À jour : lue à cet updated_at et son fichier a la taille notée. Un fichier qui manque ou a changé (ligne retirée,
-         * coupée, ajoutée à la main) est relu en entier ; un fichier intact dont la conversation a bougé, seulement en tête.
-         */
+        /** Un fichier qui manque ou n'a plus la taille notée (ligne retirée, coupée) est relu en entier ; intact, seulement en tête. */
         Need need(String sessionId, long updatedAt) {
             int line = fetched.lineOf(sessionId);
-            if (line < 0) return Need.FULL;
-            long record = records.get(line);
+            long record = line < 0 ? 0 : records.get(line);
             boolean same = readAt(sessionId, updatedAt);
             if (same && (record & GONE) != 0) return Need.GONE;
             if (same && failures(sessionId, updatedAt) >= MAX_FAILURES) return Need.ABANDONED;
-            boolean intact = (record & GONE) == 0 && (record & SIZE_BITS) - 1 == size(folder.resolve(sessionId + ".jsonl"));
-            if (same && failures(sessionId, updatedAt) == 0 && intact) return Need.UP_TO_DATE;
-            return intact ? Need.INCREMENTAL : Need.FULL;
+            boolean intact = line >= 0 && (record & GONE) == 0 && (record & SIZE_BITS) - 1 == size(folder.resolve(sessionId + ".jsonl"));
+            return !intact ? Need.FULL : same && failures(sessionId, updatedAt) == 0 ? Need.UP_TO_DATE : Need.INCREMENTAL;
         }
 
         static long size(Path file) {
@@ -3379,9 +3336,9 @@ public class conv implements Callable<Integer> {
             }
         }
 
-        /** Note la conversation comme lue (ou supprimée) : une ligne ajoutée au journal et forcée, après son fichier. */
+        /** Note la conversation comme lue (ou supprimée), après son fichier. */
         void record(String sessionId, long updatedAt, ConversationMessages.Outcome outcome) {
-            if (fetched.lineOf(sessionId) < 0 && outcome.bytes() >= 0) filesCreated++;
+            if (outcome.created()) filesCreated++;
             append(sessionId, updatedAt, outcome.bytes(), 0, outcome.gone());
         }
 
@@ -3391,6 +3348,7 @@ public class conv implements Callable<Integer> {
             append(f.sessionId(), f.updatedAt(), line < 0 ? -1 : (records.get(line) & SIZE_BITS) - 1, failures(f.sessionId(), f.updatedAt()) + 1, false);
         }
 
+        /** Une ligne ajoutée au journal et forcée (O(1), sans réécrire de table). */
         private void append(String sessionId, long updatedAt, long bytes, int failures, boolean gone) {
             ObjectNode node = JSON.createObjectNode().put("session_id", sessionId);
             if (updatedAt == Entry.MISSING) node.putNull("updated_at"); else node.put("updated_at", updatedAt);
@@ -3410,7 +3368,7 @@ public class conv implements Callable<Integer> {
         void saveCursor(long offset) {
             nextOffset = offset;
             try {
-                byte[] bytes = JSON.writeValueAsBytes(new Cursor(1, offset, Instant.now().toString()));
+                byte[] bytes = Schema.bytes(JSON.createObjectNode().put("format", 1).put("nextOffset", offset).put("savedAt", Instant.now().toString()));
                 AtomicFile.replace(stateFile, out -> out.write(bytes));
             } catch (IOException e) {
                 throw Io.fileFailure("enregistrer l'état " + stateFile, e);
@@ -3439,57 +3397,50 @@ public class conv implements Callable<Integer> {
         }
 
         void plan(Path file, MessagesPlan plan, int limit) {
-            long now = Math.min(limit, plan.pending());
             note(String.format(Locale.FRANCE, "%s : %d conversation(s), %d à interroger (nouvelles, modifiées ou à relire), %d à jour, "
                     + "%d refusée(s) (identifiant invalide).", file.getFileName(), plan.conversations, plan.pending(), plan.upToDate, plan.refused));
-            if (now > 0)
-                note(String.format(Locale.FRANCE, "Cette exécution en interroge %d : au moins %d requête(s), une par page de 40 messages "
-                        + "(une conversation déjà exportée qui a reçu quelques messages en coûte 1) ; quota d'un jeton plugin Crisp : 5 000 par jour.", now, now));
+            if (plan.pending() > 0)
+                note(String.format(Locale.FRANCE, "Cette exécution en interroge %d : au moins autant de requêtes, une par page de 40 messages (une "
+                        + "conversation déjà exportée qui a reçu quelques messages en coûte 1) ; quota d'un jeton plugin Crisp : 5 000 par jour.",
+                        Math.min(limit, plan.pending())));
         }
 
         void conversation(String sessionId, long of, ConversationMessages.Outcome o) {
-            String where = String.format(Locale.FRANCE, "[%d/%d] %s : ", attempted, of, sessionId);
-            if (o.gone()) {
-                gone++;
-                note(where + "introuvable chez Crisp (supprimée : la route de la conversation répond 404 aussi), ignorée.");
-                return;
-            }
-            processed++;
+            if (o.gone()) gone++; else processed++;
             exported += o.exported();
             updated += o.updated();
             ignored += o.ignored();
             if (o.tiesCut()) tiesCut.add(sessionId);
-            note(where + String.format(Locale.FRANCE, "%d message(s) exporté(s), %d mis à jour, %d ignoré(s) (déjà présents), %d au total, %d requête(s)%s.",
-                    o.exported(), o.updated(), o.ignored(), o.total(), o.requests(), o.tiesCut()
-                            ? " ; plus d'une page de messages sur une même milliseconde : lus aussi loin que l'API le permet" : ""));
+            note(String.format(Locale.FRANCE, "[%d/%d] %s : ", attempted, of, sessionId) + (o.gone()
+                    ? "introuvable chez Crisp (la route de la conversation répond 404 aussi : supprimée), ignorée."
+                    : String.format(Locale.FRANCE, "%d message(s) exporté(s), %d mis à jour, %d ignoré(s) (déjà présents), %d au total, %d requête(s).",
+                            o.exported(), o.updated(), o.ignored(), o.total(), o.requests())));
         }
 
         void failed(String sessionId, long of, String why, int failures) {
             failedNow.add(sessionId);
-            note(String.format(Locale.FRANCE, "[%d/%d] %s : échec (%d sur %d essais) : %s", attempted, of, sessionId, failures,
-                    MessagesState.MAX_FAILURES, why));
+            note(String.format(Locale.FRANCE, "[%d/%d] %s : échec (%d sur %d essais) : %s", attempted, of, sessionId, failures, MessagesState.MAX_FAILURES, why));
         }
 
         void summary(MessagesPlan plan, MessagesState state, int requests, long remaining) {
             note(String.format(Locale.FRANCE, "Terminé : %d conversation(s) traitée(s), %d ignorée(s) (%d à jour, %d identifiant(s) refusé(s), "
-                    + "%d introuvable(s) chez Crisp) ; %d message(s) exporté(s), %d mis à jour, %d ignoré(s) (déjà présents).",
-                    processed, plan.upToDate + plan.refused + plan.gone + gone, plan.upToDate, plan.refused, plan.gone + gone, exported, updated, ignored));
-            note(String.format(Locale.FRANCE, "%s contient désormais %d fichier(s) de messages ; %d requête(s) API utilisée(s).",
-                    state.folder(), state.files(), requests));
+                    + "%d introuvable(s) chez Crisp) ; %d message(s) exporté(s), %d mis à jour, %d ignoré(s) (déjà présents).", processed,
+                    plan.upToDate + plan.refused + plan.gone + gone, plan.upToDate, plan.refused, plan.gone + gone, exported, updated, ignored));
+            note(String.format(Locale.FRANCE, "%s contient désormais %d fichier(s) de messages ; %d requête(s) API utilisée(s).", state.folder(), state.files(), requests));
             if (!tiesCut.isEmpty())
                 note(tiesCut.size() + " conversation(s) ont plus d'une page de messages sur une même milliseconde, lus aussi loin que l'API "
-                        + "le permet (il peut en manquer) : " + names(tiesCut) + ".");
+                        + "le permet (il peut en manquer) : " + names(tiesCut, tiesCut.size()) + ".");
             if (!failedNow.isEmpty())
-                note(failedNow.size() + " conversation(s) en échec cette fois, réessayée(s) aux prochaines exécutions : " + names(failedNow) + ".");
+                note(failedNow.size() + " conversation(s) en échec cette fois, réessayée(s) aux prochaines exécutions : " + names(failedNow, failedNow.size()) + ".");
             if (plan.abandoned > 0)
                 note(plan.abandoned + " conversation(s) abandonnée(s) après " + MessagesState.MAX_FAILURES + " échecs, réessayée(s) quand elles "
-                        + "bougeront ou avec --reset : " + names(plan.abandonedNames) + (plan.abandoned > 10 ? "…" : "") + ".");
+                        + "bougeront ou avec --reset : " + names(plan.abandonedNames, plan.abandoned) + ".");
             note(remaining > 0 ? "Reste " + remaining + " conversation(s) à interroger : relancez pour continuer."
-                               : failedNow.isEmpty() ? "Les messages de toutes les conversations sont à jour." : "Les autres conversations sont à jour.");
+                    : failedNow.isEmpty() ? "Les messages de toutes les conversations sont à jour." : "Les autres conversations sont à jour.");
         }
 
-        private static String names(List<String> ids) {
-            return String.join(", ", ids.subList(0, Math.min(10, ids.size()))) + (ids.size() > 10 ? "…" : "");
+        private static String names(List<String> ids, long count) {
+            return String.join(", ", ids.subList(0, Math.min(10, ids.size()))) + (count > 10 ? "…" : "");
         }
     }
 
