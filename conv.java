@@ -567,9 +567,6 @@ public class conv implements Callable<Integer> {
                     + "/messages" + (before == null ? "" : "?timestamp_before=" + before)), headers);
             if (answer.status() == 404) return null;
             if (answer.status() >= 200 && answer.status() < 300 && answer.body().path("data").isArray()) return answer;
-            if (answer.status() == 403)
-                throw new Failure(Exit.AUTH, "Crisp refuse l'accès aux messages (HTTP 403) : le jeton n'a pas le droit "
-                        + "website:conversation:messages, ou le plugin n'est pas installé sur ce site.");
             throw refusal(answer);
         }
 
@@ -579,7 +576,8 @@ public class conv implements Callable<Integer> {
             String said = " (HTTP " + answer.status() + (reason.isEmpty() ? "" : " " + reason) + ")";
             return switch (answer.status()) {
                 case 401 -> new Failure(Exit.AUTH, "Crisp refuse l'identifiant ou la clé" + said + " : vérifiez CRISP_IDENTIFIER_PROD et CRISP_KEY_PROD (jeton plugin de production).");
-                case 403 -> new Failure(Exit.AUTH, "Crisp refuse l'accès" + said + " : le jeton n'a pas le droit website:conversation:sessions, ou le plugin n'est pas installé sur ce site.");
+                case 403 -> new Failure(Exit.AUTH, "Crisp refuse l'accès" + said + " : le jeton n'a pas le droit website:conversation:sessions "
+                        + "(ou website:conversation:messages pour les messages), ou le plugin n'est pas installé sur ce site.");
                 case 404 -> new Failure(Exit.AUTH, "Crisp ne trouve pas ce site" + said + " : vérifiez ID_SITE_CRISP (et --base-url s'il est donné).");
                 default -> new Failure(Exit.NETWORK, "Réponse inattendue de Crisp" + said + " : rien n'est perdu, relancez plus tard.");
             };
@@ -2901,15 +2899,13 @@ public class conv implements Callable<Integer> {
             }
         }
 
-        record Failed(String sessionId, long updatedAt, long offset) { }
-
         /** Parcourt les conversations à interroger depuis la position de reprise, en tournant jusqu'au début du fichier. */
         private int run(Crisp crisp, MessagesState state, MessagesPlan plan, MessagesProgress progress) {
             ConversationMessages walker = new ConversationMessages(crisp, state.folder(), progress);
-            int pending = plan.pending(), start = plan.firstAtOrAfter(state.nextOffset()), handled = 0;
-            List<Failed> inARow = new ArrayList<>();   // échecs notés au journal à la réussite suivante : une panne n'use pas leurs essais
+            int pending = plan.pending(), start = plan.firstAtOrAfter(state.nextOffset()), handled = 0, inARow = 0;
+            long of = Math.min(limit, pending);
             Failure stop = null;
-            for (; handled < pending && progress.attempted < limit; handled++) {
+            for (; stop == null && handled < pending && progress.attempted < limit; handled++) {
                 long offset = plan.offset((start + handled) % pending);
                 MessagesPlan.Conversation c = plan.at(offset);
                 // Une ligne en double dans le fichier : déjà traitée plus haut dans cette exécution.
@@ -2918,26 +2914,20 @@ public class conv implements Callable<Integer> {
                 progress.attempted++;
                 try {
                     ConversationMessages.Outcome outcome = walker.fetch(c.sessionId(), need == MessagesState.Need.INCREMENTAL);
-                    inARow.forEach(state::failed);
-                    inARow.clear();
                     state.record(c.sessionId(), c.updatedAt(), outcome);
-                    state.saveCursor(offset + 1);
-                    progress.conversation(c.sessionId(), Math.min(limit, pending), outcome);
+                    progress.conversation(c.sessionId(), of, outcome);
+                    inARow = 0;
                 } catch (Failure f) {
                     if (!f.exit.stopsApiCalls()) throw f;
+                    // Quota ou accès refusé : arrêt, la reprise se fera sur cette conversation.
                     if (f.exit != Exit.NETWORK) { stop = f; break; }
-                    progress.failed(c.sessionId(), Math.min(limit, pending), f.getMessage(), state.failures(c.sessionId(), c.updatedAt()) + 1);
-                    inARow.add(new Failed(c.sessionId(), c.updatedAt(), offset));
-                    if (inARow.size() < FAILURES_IN_A_ROW) continue;
-                    // Une panne, sans doute : seule la première de la série est notée, la suivante reprend après elle.
-                    inARow.subList(1, inARow.size()).clear();
-                    stop = new Failure(Exit.NETWORK, "Crisp échoue pour " + FAILURES_IN_A_ROW + " conversations de suite (dernière erreur : "
-                            + f.getMessage() + ") : l'exécution s'arrête, ce qui était exporté est enregistré ; relancez plus tard.");
-                    break;
+                    progress.failed(c.sessionId(), of, f.getMessage(), state.failed(c.sessionId(), c.updatedAt()));
+                    if (++inARow == FAILURES_IN_A_ROW)
+                        stop = new Failure(Exit.NETWORK, "Crisp échoue pour " + FAILURES_IN_A_ROW + " conversations de suite (dernière erreur : "
+                                + f.getMessage() + ") : l'exécution s'arrête, ce qui était exporté est enregistré ; relancez plus tard.");
                 }
+                state.saveCursor(offset + 1);
             }
-            if (stop == null || stop.exit == Exit.NETWORK) inARow.forEach(state::failed);
-            if ((stop == null || stop.exit == Exit.NETWORK) && !inARow.isEmpty()) state.saveCursor(inARow.get(inARow.size() - 1).offset() + 1);
             if (stop == null || stop.exit != Exit.AUTH) progress.summary(plan, state, crisp.http().requests(), pending - handled);
             if (stop != null) throw stop;
             if (progress.failedNow.isEmpty() && plan.abandoned == 0) return Exit.OK.code;
@@ -2977,12 +2967,10 @@ public class conv implements Callable<Integer> {
         static void checkSite(Path file, String websiteId) {
             try (LineReader lines = new LineReader(Files.newInputStream(file))) {
                 while (lines.next() && lines.isBlank()) { /* lignes vides */ }
-                String site = JSON.readTree(lines.buffer(), lines.start(), lines.length()).path("website_id").asText("");
-                if (!site.isEmpty() && !site.equals(websiteId))
-                    throw new Failure(Exit.CONFIG, file + " est l'export du site Crisp " + site + ", pas celui de ID_SITE_CRISP (" + websiteId
-                            + ") : vérifiez ID_SITE_CRISP ou --input ; rien n'a été demandé ni écrit.");
-            } catch (com.fasterxml.jackson.core.JsonProcessingException unreadable) {
-                // Une première ligne illisible ne dit pas de quel site elle est : le plan la refusera, comptée.
+                Entry first = new Schema("website_id", UPDATED.sort(), UPDATED.walk()).read(lines.buffer(), lines.start(), lines.length());
+                if (first != null && first.id() != null && !first.id().equals(websiteId))
+                    throw new Failure(Exit.CONFIG, file + " est l'export du site Crisp " + first.id() + ", pas celui de ID_SITE_CRISP ("
+                            + websiteId + ") : vérifiez ID_SITE_CRISP ou --input ; rien n'a été demandé ni écrit.");
             } catch (IOException e) {
                 throw Io.fileFailure("lire " + file, e);
             }
@@ -3342,10 +3330,11 @@ public class conv implements Callable<Integer> {
             append(sessionId, updatedAt, outcome.bytes(), 0, outcome.gone());
         }
 
-        /** Note un échec de plus, en gardant la taille connue du fichier (un fichier intact reste lu en tête). */
-        void failed(MessagesCommand.Failed f) {
-            int line = fetched.lineOf(f.sessionId());
-            append(f.sessionId(), f.updatedAt(), line < 0 ? -1 : (records.get(line) & SIZE_BITS) - 1, failures(f.sessionId(), f.updatedAt()) + 1, false);
+        /** Note un échec de plus et le rend, en gardant la taille connue du fichier (un fichier intact reste lu en tête). */
+        int failed(String sessionId, long updatedAt) {
+            int line = fetched.lineOf(sessionId), failures = failures(sessionId, updatedAt) + 1;
+            append(sessionId, updatedAt, line < 0 ? -1 : (records.get(line) & SIZE_BITS) - 1, failures, false);
+            return failures;
         }
 
         /** Une ligne ajoutée au journal et forcée (O(1), sans réécrire de table). */
