@@ -1151,11 +1151,7 @@ public class conv implements Callable<Integer> {
             Entry entry = item.entry();
             if (entry.id() == null) { totals.withoutId++; return null; }
             KnownIds.Status status = store.status(entry);
-            if (status == KnownIds.Status.SAME || status == KnownIds.Status.NEWER && !refresh) {
-                if (status == KnownIds.Status.NEWER) store.moved(entry);
-                totals.alreadyPresent++;
-                return null;
-            }
+            if (status == KnownIds.Status.SAME || status == KnownIds.Status.NEWER && !refresh) { store.seen(entry, status); totals.alreadyPresent++; return null; }
             Conversation conversation = source.complete(item);
             if (conversation.missing() != null) totals.withoutDialog++;
             if (status == KnownIds.Status.NEW) { totals.exported++; return conversation; }
@@ -1399,9 +1395,9 @@ public class conv implements Callable<Integer> {
             }
         }
 
-        /** Crisp : une conversation connue vue avec un updated_at plus récent et pas réécrite ; la commande messages le lira. */
-        void moved(Entry entry) {
-            if (schema == Schema.CRISP)
+        /** Une conversation connue qui n'est pas réécrite : plus récente que sa ligne (Crisp), la commande messages le lira dans FICHIER.moved. */
+        void seen(Entry entry, KnownIds.Status status) {
+            if (status == KnownIds.Status.NEWER && schema == Schema.CRISP)
                 moved.append(List.of(Schema.bytes(JSON.createObjectNode().put("session_id", entry.id()).put("updated_at", entry.walkKey()))));
         }
 
@@ -2902,7 +2898,7 @@ public class conv implements Callable<Integer> {
         /** Parcourt les conversations à interroger depuis la position de reprise, en tournant jusqu'au début du fichier. */
         private int run(Crisp crisp, MessagesState state, MessagesPlan plan, MessagesProgress progress) {
             ConversationMessages walker = new ConversationMessages(crisp, state.folder(), progress);
-            int pending = plan.pending(), start = plan.firstAtOrAfter(state.nextOffset()), handled = 0, inARow = 0;
+            int pending = plan.pending(), start = plan.start(), handled = 0, inARow = 0;
             long of = Math.min(limit, pending);
             Failure stop = null;
             for (; stop == null && handled < pending && progress.attempted < limit; handled++) {
@@ -2938,9 +2934,8 @@ public class conv implements Callable<Integer> {
     }
 
     /**
-     * Une lecture en flux du fichier des conversations : ce qu'il faut interroger (la position de chaque ligne,
-     * 8 octets par conversation à interroger), ce qui est à jour, ce qui est refusé. Le fichier reste ouvert :
-     * si conv le remplace pendant l'exécution, on continue de lire la même version.
+     * Une lecture en flux du fichier des conversations : la position de chaque ligne à interroger (8 octets chacune), ce
+     * qui est à jour, refusé, supprimé ou abandonné. Le fichier reste ouvert : s'il est remplacé, on lit la même version.
      */
     static final class MessagesPlan implements AutoCloseable {
         /** Ce qui sert des conversations : l'identifiant et updated_at (l'activité « active.last » ne dit rien des messages). */
@@ -2957,11 +2952,18 @@ public class conv implements Callable<Integer> {
         private final LongList movedAt = new LongList();
         final List<String> abandonedNames = new ArrayList<>();
         long conversations, upToDate, refused, gone, abandoned;
+        private int start = -1;
 
         private MessagesPlan(FileChannel channel) { this.channel = channel; }
 
         /** Un identifiant de Crisp : « session_ » et un UUID en minuscules ; rien d'autre ne devient un nom de fichier. */
         static boolean validSessionId(String id) { return id != null && SESSION_ID.matcher(id).matches(); }
+
+        /** La ligne courante lue comme conversation (identifiant, updated_at), ou null si son identifiant n'est pas valide. */
+        static Entry valid(LineReader line) {
+            Entry entry = UPDATED.read(line.buffer(), line.start(), line.length());
+            return entry != null && validSessionId(entry.id()) ? entry : null;
+        }
 
         /** Avant toute requête et toute écriture : le fichier d'un autre site que ID_SITE_CRISP est refusé (d'après sa première conversation). */
         static void checkSite(Path file, String websiteId) {
@@ -2987,13 +2989,16 @@ public class conv implements Callable<Integer> {
                 while (lines.next()) {
                     if (lines.isBlank()) continue;
                     plan.conversations++;
-                    Entry entry = UPDATED.read(lines.buffer(), lines.start(), lines.length());
-                    if (entry == null || !validSessionId(entry.id())) { plan.refused++; continue; }
+                    Entry entry = valid(lines);
+                    if (entry == null) { plan.refused++; continue; }
                     switch (state.need(entry.id(), plan.updatedAt(entry))) {
                         case UP_TO_DATE -> plan.upToDate++;
                         case GONE -> plan.gone++;
                         case ABANDONED -> { if (plan.abandoned++ < 10) plan.abandonedNames.add(entry.id()); }
-                        default -> plan.offsets.add(lines.offset());
+                        default -> {
+                            if (plan.start < 0 && lines.offset() >= state.nextOffset()) plan.start = plan.offsets.size();
+                            plan.offsets.add(lines.offset());
+                        }
                     }
                 }
                 return plan;
@@ -3007,9 +3012,8 @@ public class conv implements Callable<Integer> {
         private void readMoved(Path moved, MessagesState state) throws IOException {
             if (!Files.exists(moved)) return;
             try (LineReader lines = new LineReader(Files.newInputStream(moved))) {
-                while (lines.next()) {
-                    Entry e = UPDATED.read(lines.buffer(), lines.start(), lines.length());
-                    if (e == null || !validSessionId(e.id()) || state.readAt(e.id(), e.walkKey())) continue;
+                for (Entry e; lines.next(); ) {
+                    if ((e = valid(lines)) == null || state.readAt(e.id(), e.walkKey())) continue;
                     movedIds.keepNewest(e, movedAt.size());
                     movedAt.add(e.walkKey());
                 }
@@ -3025,19 +3029,15 @@ public class conv implements Callable<Integer> {
         int pending() { return offsets.size(); }
         long offset(int index) { return offsets.get(index); }
 
-        /** L'indice de la première conversation à interroger située à {@code offset} ou après (0 si aucune : on fait le tour). */
-        int firstAtOrAfter(long offset) {
-            int at = Arrays.binarySearch(offsets.values(), 0, offsets.size(), offset);
-            return at >= 0 ? at : -at - 1 == offsets.size() ? 0 : -at - 1;
-        }
+        /** L'indice de la première conversation à interroger à la position de reprise ou après (0 si aucune : on fait le tour). */
+        int start() { return Math.max(0, start); }
 
         /** Relit la ligne qui commence à {@code offset}. */
         Conversation at(long offset) {
             try {
                 LineReader line = new LineReader(Channels.newInputStream(channel.position(offset)), Long.MAX_VALUE, 1 << 14);
-                if (!line.next()) return null;
-                Entry entry = UPDATED.read(line.buffer(), line.start(), line.length());
-                return entry == null || !validSessionId(entry.id()) ? null : new Conversation(entry.id(), updatedAt(entry));
+                Entry entry = line.next() ? valid(line) : null;
+                return entry == null ? null : new Conversation(entry.id(), updatedAt(entry));
             } catch (IOException e) {
                 throw Io.fileFailure("relire le fichier des conversations", e);
             }
@@ -3056,8 +3056,7 @@ public class conv implements Callable<Integer> {
      */
     static final class ConversationMessages {
         static final Schema MESSAGE = new Schema("fingerprint", new KeyPath(null, "timestamp", false), new KeyPath(null, "timestamp", false));
-        /** Une page pleine selon l'exemple d'export de Crisp ; une page plus grande déjà vue compte aussi. */
-        static final int PAGE = 40;
+        static final int PAGE = 40;     // une page pleine selon l'exemple d'export de Crisp (une plus grande déjà vue compte aussi)
 
         /** Le bilan d'une conversation ; {@code bytes} : la taille de son fichier, -1 si elle est supprimée chez Crisp. */
         record Outcome(boolean gone, int exported, int updated, int ignored, int total, int requests, boolean tiesCut, long bytes, boolean created) { }
@@ -3270,7 +3269,7 @@ public class conv implements Callable<Integer> {
             journal.repairTail(MessagesPlan.UPDATED);
             try (LineReader lines = new LineReader(Files.newInputStream(journal.file))) {
                 while (lines.next()) {
-                    Entry entry = valid(lines);
+                    Entry entry = MessagesPlan.valid(lines);
                     JsonNode n = entry == null ? JSON.missingNode() : JSON.readTree(lines.buffer(), lines.start(), lines.length());
                     if (entry != null) fetched.put(entry, records.size());
                     records.add(pack(n.path("bytes").asLong(-1), n.path("failures").asInt(0), n.path("gone").asBoolean(false)));
@@ -3280,7 +3279,7 @@ public class conv implements Callable<Integer> {
             // Une ligne par conversation, celle qui fait foi ; renumérotée sur place (une seconde table doublerait la mémoire).
             LongList kept = new LongList();
             AtomicFile.keepLines(journal.file, (line, index) -> {
-                Entry entry = valid(line);
+                Entry entry = MessagesPlan.valid(line);
                 if (entry == null || fetched.lineOf(entry.id()) != index) return false;
                 fetched.put(entry, kept.size());
                 kept.add(records.get(index));
@@ -3288,11 +3287,6 @@ public class conv implements Callable<Integer> {
             });
             progress.note("Journal des messages compacté : " + records.size() + " ligne(s) → " + kept.size() + ".");
             records = kept;
-        }
-
-        private static Entry valid(LineReader line) {
-            Entry entry = MessagesPlan.UPDATED.read(line.buffer(), line.start(), line.length());
-            return entry != null && MessagesPlan.validSessionId(entry.id()) ? entry : null;
         }
 
         /** Vrai si les messages ont été lus (ou la suppression constatée) à cet updated_at ou après. */
@@ -3317,11 +3311,7 @@ public class conv implements Callable<Integer> {
         }
 
         static long size(Path file) {
-            try {
-                return Files.size(file);
-            } catch (IOException missing) {
-                return -1;
-            }
+            try { return Files.size(file); } catch (IOException missing) { return -1; }
         }
 
         /** Note la conversation comme lue (ou supprimée), après son fichier. */
