@@ -2615,6 +2615,32 @@ public class ConvTest {
         }
 
         @Test
+        void theExportCompactsItsTraceOfMovedConversationsUnderItsLock() throws Exception {
+            fake = FakeServer.crisp(5);
+            List<String> ids = fake.ids();
+            exportEverything();
+            fake.answer(ids.get(1));
+            assertEquals(0, run("--nb", "100000").code());
+            Path moved = sibling(".moved");
+            List<String> trace = Files.readAllLines(moved);
+            assertEquals(1, trace.size(), trace.toString());
+            long current = JSON.readTree(trace.get(0)).path("updated_at").asLong();
+            StringBuilder bloated = new StringBuilder();
+            for (int i = 0; i < 12_000; i++) {
+                bloated.append("{\"session_id\":\"").append(ids.get(1)).append("\",\"updated_at\":").append(current - 1 - i).append("}\n");
+                bloated.append("{\"session_id\":\"").append(ids.get(3)).append("\",\"updated_at\":1}\n");   // déjà rattrapée par sa ligne
+            }
+            Files.writeString(moved, bloated + trace.get(0) + "\n" + "{\"session_id\":\"" + ids.get(4) + "\",\"upd");   // fin déchirée
+            assertEquals(0, run("--nb", "100000").code());
+            assertEquals(trace, Files.readAllLines(moved), "une ligne par conversation encore plus récente que sa ligne");
+            int before = fake.messageRequests;
+            Run r = messages();
+            assertEquals(0, r.code(), r.all());
+            assertEquals(1, fake.messageRequests - before);
+            assertMessagesMatchServer();
+        }
+
+        @Test
         void aFailingConversationIsNamedRetriedThenLeftAsideWhileTheOthersGoOn() throws Exception {
             for (String how : List.of("500", "400", "deep", "utf8")) {
                 if (fake != null) fake.close();

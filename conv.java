@@ -3047,12 +3047,10 @@ public class conv implements Callable<Integer> {
     }
 
     /**
-     * Les messages d'une conversation : pages du plus récent au plus ancien, chaque page suivante demandée avec
-     * timestamp_before = la date la plus ancienne vue + 1 (la milliseconde de la couture est relue, que la borne soit
-     * incluse ou non) et dédoublonnée par empreinte. Le code 200/206 ne suffit jamais seul : une page qui n'apporte
-     * rien de plus ancien finit le parcours, et seul un 200 sur une page incomplète le finit plus tôt. Fusion avec le
-     * fichier existant (une version modifiée remplace l'ancienne), remplacement atomique du fichier. Rien n'est écrit
-     * si la conversation est interrompue (quota, réseau) : un fichier partiel ferait croire son historique complet.
+     * Les messages d'une conversation, du plus récent au plus ancien : la page suivante est demandée avec timestamp_before
+     * = la date la plus ancienne vue + 1 (la couture est relue, la borne incluse ou non), dédoublonnée par empreinte ; le
+     * code seul ne finit ni ne prolonge le parcours. Fusion avec le fichier (une version modifiée remplace l'ancienne),
+     * remplacé d'un coup ; rien n'est écrit si la conversation est interrompue : un fichier partiel passerait pour complet.
      */
     static final class ConversationMessages {
         static final Schema MESSAGE = new Schema("fingerprint", new KeyPath(null, "timestamp", false), new KeyPath(null, "timestamp", false));
@@ -3063,8 +3061,9 @@ public class conv implements Callable<Integer> {
 
         /** Un message : son empreinte, sa date, ses octets (ceux du fichier, ou ceux de l'API re-sérialisés sans changement). */
         record Message(String fingerprint, long timestamp, byte[] bytes) {
+            // Des empreintes numériques (positives, sans zéro en tête) : par longueur puis par texte, c'est l'ordre des nombres.
             static final Comparator<Message> NEWEST_FIRST = Comparator.comparingLong(Message::timestamp).reversed()
-                    .thenComparing(Message::fingerprint, ConversationMessages::compareFingerprints);
+                    .thenComparingInt((Message m) -> m.fingerprint().length()).thenComparing(Message::fingerprint);
         }
 
         private final Crisp crisp;
@@ -3184,15 +3183,6 @@ public class conv implements Callable<Integer> {
                 throw Io.fileFailure("écrire " + file, e);
             }
             return all.stream().mapToLong(m -> m.bytes().length + 1L).sum();
-        }
-
-        /** Empreintes numériques comparées comme des nombres, sinon comme du texte. */
-        static int compareFingerprints(String a, String b) {
-            try {
-                return new java.math.BigInteger(a).compareTo(new java.math.BigInteger(b));
-            } catch (NumberFormatException notNumbers) {
-                return a.compareTo(b);
-            }
         }
     }
 
