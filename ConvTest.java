@@ -2734,6 +2734,28 @@ public class ConvTest {
         }
 
         @Test
+        void aJournalOfThePreviousVersionMakesEachConversationReadOnceInFull() throws Exception {
+            fake = FakeServer.crisp(4);
+            List<String> ids = fake.ids();
+            fake.messagesFor(ids.get(0), 0);
+            fake.messagesFor(ids.get(1), 60);
+            exportEverything();
+            Files.delete(folder().resolve(ids.get(0) + ".jsonl"));          // l'ancienne version n'écrivait rien sans message
+            StringBuilder old = new StringBuilder();
+            for (String line : Files.readAllLines(folder().resolve("messages.jsonl.fetched")))
+                old.append(line.replaceAll(",\"bytes\":\\d+", "")).append('\n');
+            Files.writeString(folder().resolve("messages.jsonl.fetched"), old);
+            int before = fake.messageRequests;
+            Run r = messages();
+            assertEquals(0, r.code(), r.all());
+            assertEquals(1 + 2 + 1 + 1, fake.messageRequests - before, "chacune relue en entier, une seule fois");
+            assertMessagesMatchServer();
+            before = fake.messageRequests;
+            assertEquals(0, messages().code());
+            assertEquals(before, fake.messageRequests);
+        }
+
+        @Test
         void exportOptionsBeforeMessagesAreRefusedAndSigtermSaysWhatToDo() throws Exception {
             fake = FakeServer.crisp(30);
             exportAll("--nb", "100000");

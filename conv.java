@@ -3281,7 +3281,7 @@ public class conv implements Callable<Integer> {
 
         /** Vrai si les messages ont été lus (ou la suppression constatée) à cet updated_at ou après. */
         boolean readAt(String sessionId, long updatedAt) {
-            return fetched.lineOf(sessionId) >= 0 && fetched.status(new Entry(sessionId, 0, updatedAt)) == KnownIds.Status.SAME;
+            return fetched.status(new Entry(sessionId, 0, updatedAt)) == KnownIds.Status.SAME;
         }
 
         /** Échecs déjà notés pour cette conversation à cet updated_at. */
@@ -3289,15 +3289,19 @@ public class conv implements Callable<Integer> {
             return readAt(sessionId, updatedAt) ? (int) (records.get(fetched.lineOf(sessionId)) >>> 48 & 0xFF) : 0;
         }
 
-        /** Un fichier qui manque ou n'a plus la taille notée (ligne retirée, coupée) est relu en entier ; intact, seulement en tête. */
+        /**
+         * Un fichier qui manque ou n'a plus la taille notée (ligne retirée ou coupée, taille inconnue d'un ancien journal)
+         * est relu en entier ; un fichier intact dont la conversation a bougé ou a échoué, seulement en tête.
+         */
         Need need(String sessionId, long updatedAt) {
             int line = fetched.lineOf(sessionId);
-            long record = line < 0 ? 0 : records.get(line);
-            boolean same = readAt(sessionId, updatedAt);
+            long record = line < 0 ? 0 : records.get(line), bytes = (record & SIZE_BITS) - 1;
+            boolean same = line >= 0 && readAt(sessionId, updatedAt);
+            int failures = same ? (int) (record >>> 48 & 0xFF) : 0;
             if (same && (record & GONE) != 0) return Need.GONE;
-            if (same && failures(sessionId, updatedAt) >= MAX_FAILURES) return Need.ABANDONED;
-            boolean intact = line >= 0 && (record & GONE) == 0 && (record & SIZE_BITS) - 1 == size(folder.resolve(sessionId + ".jsonl"));
-            return !intact ? Need.FULL : same && failures(sessionId, updatedAt) == 0 ? Need.UP_TO_DATE : Need.INCREMENTAL;
+            if (failures >= MAX_FAILURES) return Need.ABANDONED;
+            boolean intact = bytes >= 0 && (record & GONE) == 0 && bytes == size(folder.resolve(sessionId + ".jsonl"));
+            return !intact ? Need.FULL : same && failures == 0 ? Need.UP_TO_DATE : Need.INCREMENTAL;
         }
 
         static long size(Path file) {
