@@ -3284,11 +3284,6 @@ public class conv implements Callable<Integer> {
             return fetched.status(new Entry(sessionId, 0, updatedAt)) == KnownIds.Status.SAME;
         }
 
-        /** Échecs déjà notés pour cette conversation à cet updated_at. */
-        int failures(String sessionId, long updatedAt) {
-            return readAt(sessionId, updatedAt) ? (int) (records.get(fetched.lineOf(sessionId)) >>> 48 & 0xFF) : 0;
-        }
-
         /**
          * Un fichier qui manque ou n'a plus la taille notée (ligne retirée ou coupée, taille inconnue d'un ancien journal)
          * est relu en entier ; un fichier intact dont la conversation a bougé ou a échoué, seulement en tête.
@@ -3316,7 +3311,7 @@ public class conv implements Callable<Integer> {
 
         /** Note un échec de plus et le rend, en gardant la taille connue du fichier (un fichier intact reste lu en tête). */
         int failed(String sessionId, long updatedAt) {
-            int line = fetched.lineOf(sessionId), failures = failures(sessionId, updatedAt) + 1;
+            int line = fetched.lineOf(sessionId), failures = (readAt(sessionId, updatedAt) ? (int) (records.get(line) >>> 48 & 0xFF) : 0) + 1;
             append(sessionId, updatedAt, line < 0 ? -1 : (records.get(line) & SIZE_BITS) - 1, failures, false);
             return failures;
         }
