@@ -2897,7 +2897,7 @@ public class conv implements Callable<Integer> {
 
         /** Parcourt les conversations à interroger depuis la position de reprise, en tournant jusqu'au début du fichier. */
         private int run(Crisp crisp, MessagesState state, MessagesPlan plan, MessagesProgress progress) {
-            ConversationMessages walker = new ConversationMessages(crisp, state.folder(), progress);
+            ConversationMessages walker = new ConversationMessages(crisp, state.folder, progress);
             int pending = plan.pending(), start = plan.start(), handled = 0, inARow = 0;
             long of = Math.min(limit, pending);
             Failure stop = null;
@@ -2996,7 +2996,7 @@ public class conv implements Callable<Integer> {
                         case GONE -> plan.gone++;
                         case ABANDONED -> { if (plan.abandoned++ < 10) plan.abandonedNames.add(entry.id()); }
                         default -> {
-                            if (plan.start < 0 && lines.offset() >= state.nextOffset()) plan.start = plan.offsets.size();
+                            if (plan.start < 0 && lines.offset() >= state.nextOffset) plan.start = plan.offsets.size();
                             plan.offsets.add(lines.offset());
                         }
                     }
@@ -3200,13 +3200,13 @@ public class conv implements Callable<Integer> {
         /** Ce qu'il faut faire d'une conversation ; les trois premiers cas la passent. */
         enum Need { UP_TO_DATE, GONE, ABANDONED, INCREMENTAL, FULL }
 
-        private final Path folder, stateFile;
+        final Path folder;
+        private final Path stateFile;
         private final FileChannel lock;
         private final Journal journal;
         private final KnownIds fetched = new KnownIds(0);
         private LongList records = new LongList();   // par ligne du journal : taille du fichier + 1, échecs << 48, GONE
-        private long nextOffset;
-        long filesAtStart, filesCreated;
+        long nextOffset, files;                      // position de reprise ; fichiers de messages du dossier
 
         private MessagesState(Path folder, FileChannel lock) {
             this.folder = folder;
@@ -3214,10 +3214,6 @@ public class conv implements Callable<Integer> {
             this.stateFile = folder.resolve("messages.jsonl.state.json");
             this.lock = lock;
         }
-
-        Path folder() { return folder; }
-        long nextOffset() { return nextOffset; }
-        long files() { return filesAtStart + filesCreated; }
 
         static MessagesState open(Path folder, boolean reset, MessagesProgress progress) {
             FileChannel channel = null;
@@ -3236,7 +3232,7 @@ public class conv implements Callable<Integer> {
                     for (Path p : entries) {    // restes d'écritures interrompues effacés, fichiers de messages comptés
                         String name = p.getFileName().toString();
                         if (name.endsWith(".tmp")) Io.deleteQuietly(p);
-                        else if (name.endsWith(".jsonl") && MessagesPlan.validSessionId(name.substring(0, name.length() - 6))) state.filesAtStart++;
+                        else if (name.endsWith(".jsonl") && MessagesPlan.validSessionId(name.substring(0, name.length() - 6))) state.files++;
                     }
                 }
                 state.loadJournal(progress);
@@ -3305,7 +3301,7 @@ public class conv implements Callable<Integer> {
 
         /** Note la conversation comme lue (ou supprimée), après son fichier. */
         void record(String sessionId, long updatedAt, ConversationMessages.Outcome outcome) {
-            if (outcome.created()) filesCreated++;
+            if (outcome.created()) files++;
             append(sessionId, updatedAt, outcome.bytes(), 0, outcome.gone());
         }
 
@@ -3394,7 +3390,7 @@ public class conv implements Callable<Integer> {
             note(String.format(Locale.FRANCE, "Terminé : %d conversation(s) traitée(s), %d ignorée(s) (%d à jour, %d identifiant(s) refusé(s), "
                     + "%d introuvable(s) chez Crisp) ; %d message(s) exporté(s), %d mis à jour, %d ignoré(s) (déjà présents).", processed,
                     plan.upToDate + plan.refused + plan.gone + gone, plan.upToDate, plan.refused, plan.gone + gone, exported, updated, ignored));
-            note(String.format(Locale.FRANCE, "%s contient désormais %d fichier(s) de messages ; %d requête(s) API utilisée(s).", state.folder(), state.files(), requests));
+            note(String.format(Locale.FRANCE, "%s contient désormais %d fichier(s) de messages ; %d requête(s) API utilisée(s).", state.folder, state.files, requests));
             if (!tiesCut.isEmpty())
                 note(tiesCut.size() + " conversation(s) ont plus d'une page de messages sur une même milliseconde, lus aussi loin que l'API "
                         + "le permet (il peut en manquer) : " + names(tiesCut, tiesCut.size()) + ".");
