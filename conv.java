@@ -1401,11 +1401,14 @@ public class conv implements Callable<Integer> {
                 moved.append(List.of(Schema.bytes(JSON.createObjectNode().put("session_id", entry.id()).put("updated_at", entry.walkKey()))));
         }
 
-        /** Au-delà de 1 Mo, FICHIER.moved garde une ligne par conversation (la plus récente), si sa ligne est encore plus ancienne. */
+        /**
+         * Au-delà de 1 Mo (plus de quoi tenir une ligne par conversation : pas de réécriture à chaque exécution), FICHIER.moved
+         * garde une ligne par conversation, la plus récente, et seulement si sa ligne est encore plus ancienne.
+         */
         private void compactMoved() throws IOException {
             if (!Files.exists(moved.file)) return;
             moved.repairTail(schema);
-            if (Files.size(moved.file) < 1 << 20) return;
+            if (Files.size(moved.file) < (1 << 20) + 100L * ids.size()) return;
             KnownIds last = new KnownIds(0);
             try (LineReader lines = new LineReader(Files.newInputStream(moved.file))) {
                 for (int n = 0; lines.next(); n++) if (newer(lines) != null) last.keepNewest(newer(lines), n);
