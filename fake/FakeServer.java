@@ -125,7 +125,9 @@ public class FakeServer implements AutoCloseable {
     private final Set<String> lostDetails = new HashSet<>();
     private boolean withoutIdEvery5, withoutActivityEvery7;
     private boolean brokenOrder, samePage, inclusiveBefore;
-    private String redirectOrigin, armedHostile, hostileId;
+    private String redirectOrigin, armedHostile, hostileId, messageHabit = "crisp";
+    private final Map<String, String> messageFailures = new HashMap<>();
+    private final Map<String, Integer> notFound = new HashMap<>();
     private int dripRate, tieGroup, tieLeft;
     private volatile boolean closed;
     /** {@code partialAnswers} : réponses 206 de la liste Crisp (pas celles de la route des messages). */
@@ -338,6 +340,38 @@ public class FakeServer implements AutoCloseable {
 
     /** Crisp : {@code timestamp_before} inclus plutôt qu'exclu (le vrai n'est pas documenté). */
     public synchronized void inclusiveTimestampBefore(boolean on) { inclusiveBefore = on; }
+
+    /**
+     * Crisp : le code de la route des messages ; {@code "crisp"} (défaut) : 206 tant qu'il en reste, 200 sur la dernière ;
+     * {@code "206"} : toujours 206 (dernière page comprise) ; {@code "200"} : toujours 200 (pages pleines comprises).
+     */
+    public synchronized void messageStatusHabit(String habit) { messageHabit = habit; }
+
+    /**
+     * Crisp : les {@code count} messages à partir du {@code fromNewest}-ième en partant du plus récent (0 : le plus récent)
+     * prennent la date du plus récent d'entre eux : des ex aequo sur une milliseconde, dans l'ordre de la liste.
+     */
+    public synchronized void tieMessages(String id, int fromNewest, int count) {
+        List<ObjectNode> m = crispOf(id).messages;
+        int newest = m.size() - 1 - fromNewest;
+        long at = m.get(newest).path("timestamp").asLong();
+        for (int i = newest; i > newest - count; i--) m.get(i).put("timestamp", at);
+    }
+
+    /** Crisp : un opérateur modifie un message (même empreinte, {@code edited}, {@code read} changé) ; 0 : le plus récent. */
+    public synchronized void editMessage(String id, int fromNewest, String content) {
+        List<ObjectNode> m = crispOf(id).messages;
+        m.get(m.size() - 1 - fromNewest).put("content", content).put("edited", true).put("read", "urn:edited");
+    }
+
+    /**
+     * Crisp : la route des messages de cette conversation échoue toujours : {@code "500"}, {@code "400"}, {@code "deep"}
+     * (imbrication au-delà des limites), {@code "huge"} (chaîne de plus de 32 Mo), {@code "utf8"} (UTF-8 invalide) ; null : plus d'échec.
+     */
+    public synchronized void failMessages(String id, String how) { if (how == null) messageFailures.remove(id); else messageFailures.put(id, how); }
+
+    /** Crisp : les {@code times} prochaines requêtes sur cette conversation (messages ou conversation seule) répondent 404. */
+    public synchronized void notFound(String id, int times) { notFound.put(id, times); }
 
     /** Crisp : remplace l'historique de la conversation par {@code n} messages (le plus récent à {@code updated_at}). */
     public synchronized void messagesFor(String id, int n) {
@@ -819,7 +853,7 @@ public class FakeServer implements AutoCloseable {
         String body;
         synchronized (this) {
             detailRequests++;
-            Conversation c = find(sessionId);
+            Conversation c = vanished(sessionId) ? null : find(sessionId);
             body = c == null ? null : JSON.writeValueAsString(JSON.createObjectNode().put("error", false).put("reason", "resolved").set("data", served(c)));
         }
         if (body == null) send(exchange, 404, NOT_FOUND, "application/json");
@@ -827,12 +861,13 @@ public class FakeServer implements AutoCloseable {
     }
 
     private void crispMessages(HttpExchange exchange, String sessionId, Map<String, String> query) throws IOException {
-        String body = null;
+        String body = null, failure;
         boolean more = false;
         synchronized (this) {
             messageRequests++;
-            Conversation c = find(sessionId);
-            if (c != null) {
+            failure = messageFailures.get(sessionId);
+            Conversation c = vanished(sessionId) ? null : find(sessionId);
+            if (c != null && failure == null) {
                 long before = Long.MAX_VALUE;
                 String raw = query.get("timestamp_before");
                 if (raw != null) {
@@ -853,9 +888,34 @@ public class FakeServer implements AutoCloseable {
                 body = JSON.writeValueAsString(envelope);
             }
         }
+        if (failure != null) { failMessage(exchange, failure); return; }
         // 206 : il reste des messages plus anciens ; 200 : dernière page (les mots des mainteneurs de Crisp).
         if (body == null) send(exchange, 404, NOT_FOUND, "application/json");
-        else send(exchange, more ? 206 : 200, body, "application/json");
+        else send(exchange, switch (messageHabit) { case "206" -> 206; case "200" -> 200; default -> more ? 206 : 200; }, body, "application/json");
+    }
+
+    /** Vrai (et décompté) si cette conversation doit encore répondre 404. */
+    private boolean vanished(String sessionId) {
+        Integer left = notFound.get(sessionId);
+        if (left == null || left <= 0) return false;
+        notFound.put(sessionId, left - 1);
+        return true;
+    }
+
+    private void failMessage(HttpExchange exchange, String how) throws IOException {
+        String page = "{\"error\":false,\"reason\":\"resolved\",\"data\":[{\"fingerprint\":1,\"timestamp\":1,\"content\":";
+        switch (how) {
+            case "500", "400" -> send(exchange, Integer.parseInt(how), "{\"error\":true,\"reason\":\"injected\",\"data\":{}}", "application/json");
+            case "deep" -> send(exchange, 200, page + "[".repeat(2000) + "]".repeat(2000) + "}]}", "application/json");
+            case "huge" -> send(exchange, 200, page + "\"" + "x".repeat(33 << 20) + "\"}]}", "application/json");
+            default -> {
+                byte[] start = page.getBytes(StandardCharsets.UTF_8), end = "\"\u00ff\"}]}".getBytes(StandardCharsets.ISO_8859_1);
+                byte[] bytes = java.util.Arrays.copyOf(start, start.length + end.length);
+                System.arraycopy(end, 0, bytes, start.length, end.length);
+                exchange.sendResponseHeaders(200, bytes.length);
+                exchange.getResponseBody().write(bytes);
+            }
+        }
     }
 
     private void weba(HttpExchange exchange, Map<String, String> query) throws IOException {
@@ -1059,7 +1119,8 @@ public class FakeServer implements AutoCloseable {
         System.out.println("Réglages disponibles depuis le code (tests) : add, touch, delete, inject, always, rateLimit, quota,");
         System.out.println("  forbidden, beforeListPage, withGaps, samePageForEveryPage, redirectTo (+ recorder()), drip,");
         System.out.println("  hugeString, deepNesting ; Crisp : answer, resolve, visit, setUpdatedAt, rawUpdatedAt, setPresence,");
-        System.out.println("  breakOrder, messagesFor, inclusiveTimestampBefore, addHostileSession ; Weba-AI : withTies, sameVisitor,");
+        System.out.println("  breakOrder, messagesFor, inclusiveTimestampBefore, messageStatusHabit, tieMessages, editMessage, failMessages,");
+        System.out.println("  notFound, addHostileSession ; Weba-AI : withTies, sameVisitor,");
         System.out.println("  loseDetail. Vérification du faux serveur : ./jbang fake/FakeServer.java selftest");
         System.out.println("Ctrl-C pour arrêter.");
         Thread.currentThread().join();
