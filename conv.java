@@ -137,6 +137,10 @@ public class conv implements Callable<Integer> {
     @Option(names = "--sort-chunk-bytes", hidden = true, defaultValue = "" + Store.DEFAULT_CHUNK_BYTES)
     long sortChunkBytes;
 
+    // Décalage de l'horloge de cette machine : les tests simulent un serveur en avance (l'en-tête Date du faux serveur est exact).
+    @Option(names = "--clock-offset-ms", hidden = true, defaultValue = "0")
+    long clockOffsetMs;
+
     private final Map<String, String> env;
 
     public conv() { this(System.getenv()); }
@@ -198,7 +202,7 @@ public class conv implements Callable<Integer> {
              Store store = Store.open(outputFile(), source.info(), source.account(), progress, reset, sortChunkBytes)) {   // verrou, état validé, puis fichier lu
             Phases.mark("open");
             Exporter.Options options = new Exporter.Options(limit, refresh || fullRefresh, fullRefresh, maxRequests);
-            RunResult result = new Exporter(source, store, progress, options).run(store.state());
+            RunResult result = new Exporter(source, store, progress, options).run(store.state(), System.currentTimeMillis() + clockOffsetMs);
             Phases.mark("requests");
             store.finish();
             Phases.mark("rewrite");
@@ -452,20 +456,20 @@ public class conv implements Callable<Integer> {
 
     /** Lecture des variables d'environnement : présentes, et utilisables telles quelles dans un en-tête HTTP. */
     static final class Credentials {
+        /** Toutes les variables manquantes ou invalides sont nommées en une phrase : une seule exécution pour tout corriger. */
         static Map<String, String> read(Map<String, String> env, List<Variable> variables) {
             Map<String, String> values = new LinkedHashMap<>();
+            List<String> wrong = new ArrayList<>();
             for (Variable variable : variables) {
-                String value = env.get(variable.name());
-                if (value == null || value.isBlank())
-                    throw new Failure(Exit.CONFIG, "La variable d'environnement " + variable.name() + " (" + variable.what()
-                            + ") est absente : définissez-la puis relancez.");
-                value = value.strip();
+                String value = env.get(variable.name()) == null ? "" : env.get(variable.name()).strip();
                 // Un retour à la ligne au milieu d'un secret casserait l'en-tête, et l'erreur du JDK le citerait.
-                if (value.chars().anyMatch(c -> c < 0x20 || c == 0x7f))
-                    throw new Failure(Exit.CONFIG, "La variable d'environnement " + variable.name() + " contient un caractère de contrôle "
-                            + "(un retour à la ligne copié avec la valeur ?) : corrigez-la puis relancez.");
+                if (value.isEmpty()) wrong.add(variable.name() + " (" + variable.what() + ") est absente");
+                else if (value.chars().anyMatch(c -> c < 0x20 || c == 0x7f))
+                    wrong.add(variable.name() + " contient un caractère de contrôle (un retour à la ligne copié avec la valeur ?)");
                 values.put(variable.name(), value);
             }
+            if (!wrong.isEmpty())
+                throw new Failure(Exit.CONFIG, "Variable(s) d'environnement à corriger : " + String.join(" ; ", wrong) + ". Définissez-les ou corrigez-les, puis relancez.");
             return values;
         }
     }
@@ -481,9 +485,11 @@ public class conv implements Callable<Integer> {
 
     /**
      * Une page de la liste : ses éléments, la position de son premier élément, celle où lire la suite, son numéro
-     * (pour l'affichage), si c'est la fin de la liste et le total annoncé (-1 si l'API n'en donne pas).
+     * (pour l'affichage), si c'est la fin de la liste, le total annoncé (-1 si l'API n'en donne pas) et l'heure du serveur (ou null).
      */
-    record Page(List<Listed> items, long offset, long next, long number, boolean last, long total) { }
+    record Page(List<Listed> items, long offset, long next, long number, boolean last, long total, Instant date) {
+        Page(List<Listed> items, long offset, long next, long number, boolean last, long total) { this(items, offset, next, number, last, total, null); }
+    }
 
     /** Une conversation prête à écrire ; {@code missing} dit pourquoi son contenu complet manque, s'il manque. */
     record Conversation(Entry entry, byte[] bytes, String missing) { }
@@ -497,6 +503,8 @@ public class conv implements Callable<Integer> {
         Page list(long offset);
         /** La conversation complète telle qu'elle sera écrite. */
         Conversation complete(Listed item);
+        /** Une conversation demandée seule (Weba-AI : par son visiteur, user_id), ou null si l'API répond 404. */
+        Conversation one(String id);
     }
 
     /** Crisp REST v1 : chaque élément de la liste est déjà la conversation complète. */
@@ -546,12 +554,20 @@ public class conv implements Callable<Integer> {
                 List<Listed> items = new ArrayList<>();
                 answer.body().path("data").forEach(node -> items.add(Listed.of(INFO.schema(), node)));
                 long first = (number - 1) * perPage;
-                return new Page(items, first, first + perPage, number, items.isEmpty(), -1);
+                return new Page(items, first, first + perPage, number, items.isEmpty(), -1, answer.date());
             }
             throw refusal(answer);
         }
 
         public Conversation complete(Listed item) { return new Conversation(item.entry(), item.bytes(), null); }
+
+        public Conversation one(String id) {
+            Http.Answer answer = http.get(URI.create(base + "/website/" + encode(websiteId) + "/conversation/" + encode(id)), headers);
+            if (answer.status() == 404) return null;
+            if (answer.status() >= 300 || !answer.body().path("data").isObject()) throw refusal(answer);
+            Listed listed = Listed.of(INFO.schema(), answer.body().path("data"));
+            return new Conversation(listed.entry(), listed.bytes(), null);
+        }
 
         /** Un refus de Crisp en une phrase qui dit quoi faire. */
         static Failure refusal(Http.Answer answer) {
@@ -609,7 +625,7 @@ public class conv implements Callable<Integer> {
                 JsonNode hasMore = body.path("pagination").path("has_more");
                 boolean more = hasMore.isBoolean() ? hasMore.asBoolean() : items.size() >= PER_PAGE;
                 return new Page(items, offset, offset + resumeAt(items), offset / (PER_PAGE - OVERLAP) + 1,
-                        !more || items.isEmpty(), body.path("pagination").path("total").asLong(-1));
+                        !more || items.isEmpty(), body.path("pagination").path("total").asLong(-1), answer.date());
             }
             throw refusal(answer);
         }
@@ -632,18 +648,18 @@ public class conv implements Callable<Integer> {
         public Conversation complete(Listed item) {
             String userId = item.node().path("user_id").asText("");
             if (userId.isEmpty()) return withoutDialog(item, "sans_user_id");
+            Conversation found = one(userId);
+            if (found == null) return withoutDialog(item, "introuvable");
+            // La fiche est cherchée par visiteur : un visiteur qui a deux conversations peut en renvoyer une autre.
+            return item.entry().id().equals(found.entry().id()) ? found : withoutDialog(item, "autre_conversation");
+        }
+
+        public Conversation one(String userId) {
             Http.Answer answer = call("user_id=" + encode(userId));
-            JsonNode conversation = answer.body().path("conversation");
-            if (answer.status() == 200 && conversation.isObject()) {
-                byte[] bytes = Schema.bytes(conversation);
-                Entry entry = INFO.schema().read(bytes, 0, bytes.length);
-                // La fiche est cherchée par visiteur : un visiteur qui a deux conversations peut en renvoyer une autre.
-                if (entry != null && item.entry().id().equals(entry.id())) return new Conversation(entry, bytes, null);
-                return withoutDialog(item, "autre_conversation");
-            }
-            if (answer.status() == 404 && "CONVERSATION_NOT_FOUND".equals(answer.body().path("code").asText()))
-                return withoutDialog(item, "introuvable");
-            throw refusal(answer);
+            if (answer.status() == 404 && "CONVERSATION_NOT_FOUND".equals(answer.body().path("code").asText())) return null;
+            if (answer.status() != 200 || !answer.body().path("conversation").isObject()) throw refusal(answer);
+            Listed listed = Listed.of(INFO.schema(), answer.body().path("conversation"));
+            return new Conversation(listed.entry(), listed.bytes(), null);
         }
 
         /** L'élément de la liste tel quel, marqué : la conversation reste dans le fichier, même sans son dialogue. */
@@ -739,7 +755,7 @@ public class conv implements Callable<Integer> {
      */
     static final class Http {
         /** Une réponse définitive (succès ou refus) ; le corps vaut MissingNode s'il n'est pas du JSON. */
-        record Answer(int status, JsonNode body) { }
+        record Answer(int status, JsonNode body, Instant date) { }
 
         /** Ce que l'on fait d'une réponse ou d'un échec réseau : l'ensemble des cas est fermé. */
         sealed interface Outcome permits Final, RateLimited, Transient { }
@@ -801,7 +817,7 @@ public class conv implements Callable<Integer> {
                 JsonNode parsed = parse(body);
                 // Une page HTML d'un proxy à la place d'une réponse réussie est passagère ; un refus (4xx) se lit à son code.
                 if (parsed == null && status < 400) return new Transient("réponse illisible (pas du JSON, HTTP " + status + ")");
-                return new Final(new Answer(status, parsed == null ? JSON.missingNode() : parsed));
+                return new Final(new Answer(status, parsed == null ? JSON.missingNode() : parsed, date(connection.getHeaderField("Date"))));
             } catch (SocketTimeoutException e) {
                 return new Transient("pas de réponse dans le délai imparti");
             } catch (IOException e) {
@@ -844,6 +860,15 @@ public class conv implements Callable<Integer> {
             } catch (IllegalArgumentException unreadable) { /* adresse illisible : on n'en dit rien */ }
             return new Failure(Exit.NETWORK, "L'API a répondu par une redirection (HTTP " + status + where + ") : conv ne suit jamais "
                     + "une redirection, pour que vos identifiants ne partent pas ailleurs ; vérifiez --base-url.");
+        }
+
+        /** L'en-tête Date du serveur (RFC 1123) : son horloge juge les dates de ses données ; null s'il manque ou est illisible. */
+        static Instant date(String header) {
+            try {
+                return header == null ? null : ZonedDateTime.parse(header.strip(), DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
+            } catch (DateTimeParseException unreadable) {
+                return null;
+            }
         }
 
         private static Duration retryAfter(String header) {
@@ -893,9 +918,10 @@ public class conv implements Callable<Integer> {
     record Walk(Long floor, long offset, boolean refresh) { }
 
     /** L'état de reprise, tel qu'il est écrit dans FICHIER.state.json. */
-    record State(int format, String source, String account, Long watermark, List<Walk> walks, String savedAt) {
-        static final int FORMAT = 2;
-        static State fresh(String source, String account) { return new State(FORMAT, source, account, null, List.of(), null); }
+    /** {@code refreshedTo} : clé jusqu'à laquelle les changements sont appliqués (null : inconnu) ; {@code recover} : lignes retirées à redemander. */
+    record State(int format, String source, String account, Long watermark, Long refreshedTo, List<Walk> walks, List<String> recover, String savedAt) {
+        static final int FORMAT = 3;
+        static State fresh(String source, String account) { return new State(FORMAT, source, account, null, null, List.of(), List.of(), null); }
     }
 
     /** Les compteurs d'une exécution. */
@@ -913,49 +939,72 @@ public class conv implements Callable<Integer> {
      * décroissante et bouge pendant qu'on la lit : une conversation nouvelle ou modifiée remonte en tête avec une clé
      * plus récente que tout ce qui a été vu. D'où deux sortes de parcours : le premier descend tout l'historique ;
      * ensuite, chaque exécution qui voit en page 1 une clé au-dessus du filigrane (la plus récente déjà vue) ajoute un
-     * parcours de tête qui descend jusqu'au filigrane. L'ordre est vérifié page à page : un désordre au-delà de la marge
-     * empêche la page de terminer un parcours, qui continue alors jusqu'à la fin de l'historique.
+     * parcours de tête qui descend jusqu'au filigrane (avec --refresh, jusqu'à {@code refreshedTo} : les changements vus
+     * par les exécutions sans --refresh). L'ordre est vérifié page à page, page 1 comprise : un désordre au-delà de la
+     * marge empêche la page de terminer un parcours, qui continue alors jusqu'à la fin de l'historique. Les dates sont
+     * jugées à l'heure du serveur (en-tête Date), à défaut à celle de cette machine.
      */
     static final class WalkPlan {
         // Les pages de Crisp peuvent venir d'un cache un peu ancien : on tolère ce décalage, et le parcours de tête descend d'autant.
         static final long MARGIN_MS = 60_000;
 
         private final Deque<Walk> walks;
-        private final long now;
-        private Long watermark;
-        private boolean begun, currentDisordered, disorderSeen, urgent;
+        private final List<String> recover;
+        private long now;
+        private Long watermark, refreshedTo;
+        private boolean begun, currentDisordered, disorderSeen, urgent, implausible;
 
         WalkPlan(State state, long now) {
             this.walks = new ArrayDeque<>(state.walks());
+            this.recover = new ArrayList<>(state.recover());
             this.now = now;
-            // Un filigrane dans le futur (état abîmé) cacherait tout : il est borné à maintenant.
-            this.watermark = state.watermark() == null ? null : Math.min(state.watermark(), now + MARGIN_MS);
+            this.watermark = state.watermark();
+            this.refreshedTo = state.refreshedTo();
         }
 
         /** La page 1 décide : au premier lancement, tout l'historique ; ensuite, un parcours de tête si elle montre du nouveau. */
-        void begin(Page first, boolean fullRefresh) {
-            long top = Long.MIN_VALUE;
-            boolean fresh = false;
+        void begin(Page first, boolean refresh, boolean fullRefresh) {
+            if (first.date() != null) now = first.date().toEpochMilli();
+            // Un filigrane dans le futur (état abîmé) cacherait tout : il est borné à maintenant.
+            if (watermark != null) watermark = Math.min(watermark, now + MARGIN_MS);
+            long top = Long.MIN_VALUE, lowest = Long.MAX_VALUE;
+            // Une page 1 hors d'ordre (paramètre d'ordre ignoré ?) ne prouve pas qu'il n'y a rien de nouveau plus bas.
+            boolean fresh = !inOrder(List.of(), first.items());
             for (Listed item : first.items()) {
                 long key = item.entry().walkKey();
                 // Une clé absente ne dit rien de la place de la conversation : on descend pour la voir.
                 if (key == Entry.MISSING || watermark != null && key > watermark) fresh = true;
+                if (key != Entry.MISSING) lowest = Math.min(lowest, key);
                 // Une seule date dans le futur ne doit pas emporter le filigrane : seules comptent les dates plausibles.
                 if (key != Entry.MISSING && key <= now + MARGIN_MS) top = Math.max(top, key);
             }
-            if (watermark == null) {
-                walks.addLast(new Walk(null, 0, false));
-                watermark = Math.max(top, 0);
-            } else if (fresh) {
-                // Un parcours déjà en tête de liste descend plus bas que le nouveau : il suffit, et la page 1 n'est pas relue deux fois.
-                if (walks.isEmpty() || walks.peekFirst().offset() != 0) walks.addFirst(new Walk(watermark - MARGIN_MS, 0, false));
-                watermark = Math.max(watermark, top);
-            }
-            if (fullRefresh && walks.stream().noneMatch(Walk::refresh)) walks.addLast(new Walk(null, 0, true));
+            // Aucune date plausible : le filigrane reste, ou (premier lancement) prend la plus basse, jamais 0.
+            implausible = top == Long.MIN_VALUE && lowest != Long.MAX_VALUE;
+            boolean full = fullRefresh && walks.stream().noneMatch(w -> w.refresh() && w.floor() == null), firstRun = watermark == null;
+            boolean behind = refresh && !firstRun && (refreshedTo == null || refreshedTo < watermark);
+            if (firstRun || full) head(null, refresh);
+            else if (behind) head(refreshedTo == null ? null : refreshedTo - MARGIN_MS, true);
+            else if (fresh) head(watermark - MARGIN_MS, refresh);
+            watermark = watermark != null ? Math.max(watermark, top) : implausible ? lowest : Math.max(top, 0);
+            // Le premier export écrit chaque conversation telle qu'elle est : les changements d'avant son début sont appliqués.
+            if (refresh || firstRun) refreshedTo = watermark;
             begun = true;
         }
 
+        /** Un parcours de tête ; un parcours déjà en tête de liste est fusionné avec lui (la page 1 n'est pas relue deux fois). */
+        private void head(Long floor, boolean refresh) {
+            Walk there = walks.peekFirst();
+            if (there != null && there.offset() == 0) {
+                walks.removeFirst();
+                floor = floor == null || there.floor() == null ? null : Math.min(floor, there.floor());
+                refresh |= there.refresh();
+            }
+            walks.addFirst(new Walk(floor, 0, refresh));
+        }
+
         boolean hasWalk() { return !walks.isEmpty(); }
+        boolean implausible() { return implausible; }
+        List<String> recover() { return recover; }
         Walk current() { return walks.peekFirst(); }
         boolean begun() { return begun; }
 
@@ -991,7 +1040,7 @@ public class conv implements Callable<Integer> {
         }
 
         State state(String source, String account) {
-            return new State(State.FORMAT, source, account, watermark, List.copyOf(walks), Instant.ofEpochMilli(now).toString());
+            return new State(State.FORMAT, source, account, watermark, refreshedTo, List.copyOf(walks), List.copyOf(recover), Instant.ofEpochMilli(now).toString());
         }
 
         /**
@@ -1045,14 +1094,19 @@ public class conv implements Callable<Integer> {
         }
 
         /** Exporte jusqu'à une limite ou la fin ; un arrêt de l'API (quota, panne, refus) est rendu dans le résultat. */
-        RunResult run(State saved) {
-            WalkPlan plan = new WalkPlan(saved, System.currentTimeMillis());
+        RunResult run(State saved, long now) {
+            WalkPlan plan = new WalkPlan(saved, now);
             progress.start(options.limit());
             Failure stop = null;
             try {
                 Page first = source.list(0);
-                plan.begin(first, options.fullRefresh());
+                plan.begin(first, options.refresh(), options.fullRefresh());
                 checkpoint(plan, true);
+                if (plan.implausible()) progress.note("Attention : toutes les dates de la page 1 sont dans le futur (heure du serveur, ou de cette machine "
+                        + "s'il ne la donne pas) : le filigrane n'en tient pas compte.");
+                recover(plan);
+                // Page 1 lue sans être parcourue : ce qu'elle montre est compté (et exporté s'il y manquait), sans requête de plus.
+                if (!plan.hasWalk() || plan.current().offset() != 0) take(first, List.of(), options.refresh());
                 walkAll(plan, first);
             } catch (Failure f) {
                 if (!f.exit.stopsApiCalls()) throw f;
@@ -1133,7 +1187,10 @@ public class conv implements Callable<Integer> {
             Entry entry = item.entry();
             if (entry.id() == null) { totals.withoutId++; return null; }
             KnownIds.Status status = store.status(entry);
-            if (status == KnownIds.Status.SAME || status == KnownIds.Status.NEWER && !refresh) { totals.alreadyPresent++; return null; }
+            if (status == KnownIds.Status.SAME || status == KnownIds.Status.NEWER && !refresh) {
+                if (store.firstSight(entry.id())) totals.alreadyPresent++;
+                return null;
+            }
             Conversation conversation = source.complete(item);
             if (conversation.missing() != null) totals.withoutDialog++;
             if (status == KnownIds.Status.NEW) { totals.exported++; return conversation; }
@@ -1141,6 +1198,23 @@ public class conv implements Callable<Integer> {
             if (conversation.missing() != null) return null;
             totals.updated++;
             return conversation;
+        }
+
+        /** Les conversations des lignes retirées par la réparation, redemandées une à une ; elles quittent l'état une fois écrites. */
+        private void recover(WalkPlan plan) {
+            int asked = 0, written = 0;
+            for (String id : List.copyOf(plan.recover())) {
+                if (!requestLeft()) break;
+                Conversation conversation = source.one(id);
+                asked++;
+                if (conversation != null && conversation.entry().id() != null && store.status(conversation.entry()) != KnownIds.Status.SAME) {
+                    store.accept(List.of(conversation));
+                    written++;
+                }
+                plan.recover().remove(id);
+            }
+            if (asked > 0) progress.note("Lignes retirées par la réparation : " + asked + " conversation(s) redemandée(s) à l'API, " + written
+                    + " réécrite(s)" + (asked > written ? ", " + (asked - written) + " déjà à jour ou introuvable(s) (supprimée(s) en amont ?)" : "") + ".");
         }
 
         private void flush(List<Conversation> batch) {
@@ -1326,6 +1400,8 @@ public class conv implements Callable<Integer> {
         private final BitSet dropped = new BitSet();       // lignes à ne pas recopier : illisibles, vides, anciennes versions
         private final BitSet aside = new BitSet();         // … dont celles à mettre de côté dans FICHIER.rejected
         private long lines, sortedLines, sortedBytes;      // lignes du fichier ; les [0, sortedLines) sont dans l'ordre
+        private long loadedLines;                          // … dont celles lues au démarrage, revues au plus une fois (seen)
+        private final BitSet seen = new BitSet();
         private boolean appended, indexed;
 
         private Store(ExportFiles files, Schema schema, Progress progress, long chunkBytes) {
@@ -1453,19 +1529,20 @@ public class conv implements Callable<Integer> {
                 ids = index.get().ids();
                 keys = index.get().keys();
                 offsets = index.get().offsets();
-                lines = sortedLines = keys.size();
+                lines = sortedLines = loadedLines = keys.size();
                 sortedBytes = Files.size(files.file);
                 indexed = true;
                 return;
             }
-            long torn = journal.repairTail(schema);
+            String[] recovery = {""};
+            long torn = journal.repairTail(schema, fragment -> recovery[0] = recoverLater(List.of(fragment)));
             if (torn > 0)
                 progress.note("Dernière ligne incomplète (" + torn + " octets, reste d'une exécution interrompue) retirée de " + files.file.getFileName()
-                        + (state.walks().isEmpty() ? " ; " + howToRecover() : " ; la page où elle avait été lue sera relue et la conversation exportée à nouveau."));
+                        + " ; " + recovery[0]);
             // Une estimation basse du nombre de lignes (4 Ko chacune) : la table grandit au besoin, jamais trop grande d'emblée.
             ids = new KnownIds((int) Math.min(1 << 24, Files.size(files.file) / 4096));
             Journal.Scan scan = journal.scan(schema, ids, keys, offsets, dropped, aside);
-            lines = scan.lines();
+            lines = loadedLines = scan.lines();
             sortedLines = scan.sortedLines();
             sortedBytes = scan.sortedBytes();
             if (lines > 0 && ids.size() == 0 && state.watermark() == null)
@@ -1474,11 +1551,20 @@ public class conv implements Callable<Integer> {
             report(scan);
         }
 
-        private void report(Journal.Scan scan) {
+        private void report(Journal.Scan scan) throws IOException {
             String name = files.file.getFileName().toString();
+            List<byte[]> damaged = new ArrayList<>();
+            try (FileChannel in = FileChannel.open(files.file)) {
+                for (long number : scan.unreadable()) {
+                    long from = offsets.get((int) number - 1), to = number < lines ? offsets.get((int) number) : in.size();
+                    ByteBuffer line = ByteBuffer.allocate((int) Math.min(to - from, 1 << 20));
+                    in.read(line, from);
+                    damaged.add(line.array());
+                }
+            }
             if (!scan.unreadable().isEmpty())
                 progress.note("Attention : " + scan.unreadable().size() + " ligne(s) illisible(s) dans " + name + " (ligne(s) " + abbreviate(scan.unreadable())
-                        + ") : mise(s) de côté dans " + files.rejected.getFileName() + ", rien n'est supprimé ; " + howToRecover());
+                        + ") : mise(s) de côté dans " + files.rejected.getFileName() + ", rien n'est supprimé ; " + recoverLater(damaged));
             if (scan.duplicates() > 0)
                 progress.note(scan.duplicates() + " ancienne(s) version(s) en double retirée(s) de " + name + " (la plus récente est gardée, "
                         + "l'autre mise de côté dans " + files.rejected.getFileName() + ").");
@@ -1486,12 +1572,35 @@ public class conv implements Callable<Integer> {
                 progress.note(name + " n'est pas entièrement trié (exécution interrompue ou modification à la main) : il le sera à la fin.");
         }
 
-        /** Ce qui ramène une conversation dont la ligne a été retirée : un parcours de toute la liste. */
-        private String howToRecover() {
+        /**
+         * Ce qui ramène les conversations des lignes retirées : chacune est redemandée seule si son identifiant s'y lit
+         * encore (Weba-AI : celui du visiteur, clé de sa fiche), gardé dans l'état jusqu'à sa réécriture ; sinon, un
+         * parcours de toute la liste.
+         */
+        private String recoverLater(List<byte[]> damaged) {
+            java.util.regex.Pattern id = java.util.regex.Pattern.compile("\"" + (schema == Schema.WEBA ? "user_id" : schema.idField()) + "\"\\s*:\\s*\"([^\"\\\\]{1,200})\"");
+            Set<String> recover = new java.util.LinkedHashSet<>(state.recover());
+            int unnamed = 0;
+            for (byte[] line : damaged) {
+                java.util.regex.Matcher found = id.matcher(new String(line, StandardCharsets.UTF_8));
+                if (found.find()) recover.add(found.group(1)); else unnamed++;
+            }
+            State s = state;
+            checkpoint(new State(s.format(), s.source(), s.account(), s.watermark(), s.refreshedTo(), s.walks(), List.copyOf(recover), s.savedAt()));
+            String named = damaged.size() - unnamed + " conversation(s) redemandée(s) une à une à l'API";
+            if (unnamed == 0) return named + ".";
             boolean fullWalkPending = state.walks().stream().anyMatch(w -> w.floor() == null && w.offset() == 0);
-            if (fullWalkPending) return "le parcours de l'historique en cours la réexportera si elle est encore listée.";
-            return "pour réexporter ce qui manquerait, lancez une fois conv --full-refresh (environ une requête par page de la liste, "
-                    + "soit " + (ids.size() / 20 + 1) + " pour 20 conversations par page).";
+            return named + ", " + unnamed + " sans identifiant lisible : " + (fullWalkPending ? "le parcours de l'historique en cours la réexportera si elle est encore listée."
+                    : "pour réexporter ce qui manquerait, lancez une fois conv --full-refresh (environ une requête par page de la liste, soit "
+                      + (ids.size() / 20 + 1) + " pour 20 conversations par page).");
+        }
+
+        /** Vrai la première fois dans l'exécution qu'une conversation déjà dans le fichier avant elle est revue (un bit par ligne). */
+        boolean firstSight(String id) {
+            int line = ids.lineOf(id);
+            if (line < 0 || line >= loadedLines || seen.get(line)) return false;
+            seen.set(line);
+            return true;
         }
 
         private static String abbreviate(List<Long> numbers) {
@@ -1658,17 +1767,23 @@ public class conv implements Callable<Integer> {
             }
             if (node == null || !node.isObject()) throw invalid(path, "invalide", "ce n'est pas un objet JSON");
             int format = node.path("format").isInt() ? node.path("format").asInt() : -1;
-            if (format != 1 && format != State.FORMAT) throw invalid(path, "invalide", "format inconnu");
+            if (format < 1 || format > State.FORMAT) throw invalid(path, "invalide", "format inconnu");
             String source = text(path, node, "source"), owner = text(path, node, "account");
             if (!source.equals(info.name()) || !owner.equals(account))
                 throw new Failure(Exit.CONFIG, file + " est l'export " + source + " du compte " + owner + " (d'après son état), pas celui de "
-                        + info.name() + " " + account + " : choisissez un autre fichier avec --output.");
+                        + info.name() + " " + account + " : " + (source.equals(info.name()) ? "si " + info.variables().get(info.variables().size() - 1).name()
+                        + " (le compte, dernière variable de la source) est faux, corrigez-le ; sinon, " : "") + "choisissez un autre fichier avec --output.");
             Long watermark = optionalLong(path, node, "watermark");
             List<Walk> walks = walks(path, node, format, info);
             if (format == 1 && info.name().equals("crisp"))
                 // Les parcours d'avant suivaient active.last, qui n'est pas l'ordre de la liste : on refait un parcours complet.
                 return new Loaded(State.fresh(info.name(), account), true);
-            return new Loaded(new State(State.FORMAT, source, owner, watermark, walks, node.path("savedAt").asText(null)), false);
+            // Format 2 : rien ne dit jusqu'où les changements ont été appliqués (null) ; le premier --refresh parcourt tout, une fois.
+            List<String> recover = new ArrayList<>();
+            for (JsonNode id : node.path("recover"))
+                if (id.isTextual()) recover.add(id.asText()); else throw invalid(path, "invalide", "« recover » n'est pas une liste d'identifiants");
+            return new Loaded(new State(State.FORMAT, source, owner, watermark, optionalLong(path, node, "refreshedTo"), walks, recover,
+                    node.path("savedAt").asText(null)), false);
         }
 
         static void save(Path path, State state) throws IOException {
@@ -1793,7 +1908,7 @@ public class conv implements Callable<Integer> {
         }
 
         /** Une dernière ligne sans fin de ligne est le reste d'un ajout interrompu : retirée (sa taille est rendue), sauf si elle est complète. */
-        long repairTail(Schema schema) throws IOException {
+        long repairTail(Schema schema, java.util.function.Consumer<byte[]> beforeCut) throws IOException {
             try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
                 long size = in.size();
                 if (size == 0 || byteAt(in, size - 1) == '\n') return 0;
@@ -1805,6 +1920,7 @@ public class conv implements Callable<Integer> {
                 if (entry != null && entry.id() != null) {
                     in.write(ByteBuffer.wrap(new byte[] {'\n'}), size);
                 } else {
+                    beforeCut.accept(fragment);    // ce qu'on en lit encore est noté avant de le retirer
                     in.truncate(start);
                     removed = size - start;
                 }
