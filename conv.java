@@ -138,8 +138,7 @@ public class conv implements Callable<Integer> {
     long sortChunkBytes;
 
     // Décalage de l'horloge de cette machine : les tests simulent un serveur en avance (l'en-tête Date du faux serveur est exact).
-    @Option(names = "--clock-offset-ms", hidden = true, defaultValue = "0")
-    long clockOffsetMs;
+    @Option(names = "--clock-offset-ms", hidden = true, defaultValue = "0") long clockOffsetMs;
 
     private final Map<String, String> env;
 
@@ -456,7 +455,6 @@ public class conv implements Callable<Integer> {
 
     /** Lecture des variables d'environnement : présentes, et utilisables telles quelles dans un en-tête HTTP. */
     static final class Credentials {
-        /** Toutes les variables manquantes ou invalides sont nommées en une phrase : une seule exécution pour tout corriger. */
         static Map<String, String> read(Map<String, String> env, List<Variable> variables) {
             Map<String, String> values = new LinkedHashMap<>();
             List<String> wrong = new ArrayList<>();
@@ -464,12 +462,10 @@ public class conv implements Callable<Integer> {
                 String value = env.get(variable.name()) == null ? "" : env.get(variable.name()).strip();
                 // Un retour à la ligne au milieu d'un secret casserait l'en-tête, et l'erreur du JDK le citerait.
                 if (value.isEmpty()) wrong.add(variable.name() + " (" + variable.what() + ") est absente");
-                else if (value.chars().anyMatch(c -> c < 0x20 || c == 0x7f))
-                    wrong.add(variable.name() + " contient un caractère de contrôle (un retour à la ligne copié avec la valeur ?)");
+                else if (value.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) wrong.add(variable.name() + " contient un caractère de contrôle (un retour à la ligne copié avec la valeur ?)");
                 values.put(variable.name(), value);
             }
-            if (!wrong.isEmpty())
-                throw new Failure(Exit.CONFIG, "Variable(s) d'environnement à corriger : " + String.join(" ; ", wrong) + ". Définissez-les ou corrigez-les, puis relancez.");
+            if (!wrong.isEmpty()) throw new Failure(Exit.CONFIG, "Variable(s) d'environnement à corriger : " + String.join(" ; ", wrong) + ". Corrigez-les, puis relancez.");
             return values;
         }
     }
@@ -492,7 +488,9 @@ public class conv implements Callable<Integer> {
     }
 
     /** Une conversation prête à écrire ; {@code missing} dit pourquoi son contenu complet manque, s'il manque. */
-    record Conversation(Entry entry, byte[] bytes, String missing) { }
+    record Conversation(Entry entry, byte[] bytes, String missing) {
+        static Conversation of(Listed item) { return new Conversation(item.entry(), item.bytes(), null); }
+    }
 
     /** Une API de conversations : une liste paginée triée par clé de parcours décroissante, et le contenu complet d'un élément. */
     sealed interface Source permits Crisp, Weba {
@@ -559,14 +557,13 @@ public class conv implements Callable<Integer> {
             throw refusal(answer);
         }
 
-        public Conversation complete(Listed item) { return new Conversation(item.entry(), item.bytes(), null); }
+        public Conversation complete(Listed item) { return Conversation.of(item); }
 
         public Conversation one(String id) {
             Http.Answer answer = http.get(URI.create(base + "/website/" + encode(websiteId) + "/conversation/" + encode(id)), headers);
             if (answer.status() == 404) return null;
             if (answer.status() >= 300 || !answer.body().path("data").isObject()) throw refusal(answer);
-            Listed listed = Listed.of(INFO.schema(), answer.body().path("data"));
-            return new Conversation(listed.entry(), listed.bytes(), null);
+            return Conversation.of(Listed.of(INFO.schema(), answer.body().path("data")));
         }
 
         /** Un refus de Crisp en une phrase qui dit quoi faire. */
@@ -658,8 +655,7 @@ public class conv implements Callable<Integer> {
             Http.Answer answer = call("user_id=" + encode(userId));
             if (answer.status() == 404 && "CONVERSATION_NOT_FOUND".equals(answer.body().path("code").asText())) return null;
             if (answer.status() != 200 || !answer.body().path("conversation").isObject()) throw refusal(answer);
-            Listed listed = Listed.of(INFO.schema(), answer.body().path("conversation"));
-            return new Conversation(listed.entry(), listed.bytes(), null);
+            return Conversation.of(Listed.of(INFO.schema(), answer.body().path("conversation")));
         }
 
         /** L'élément de la liste tel quel, marqué : la conversation reste dans le fichier, même sans son dialogue. */
@@ -817,7 +813,8 @@ public class conv implements Callable<Integer> {
                 JsonNode parsed = parse(body);
                 // Une page HTML d'un proxy à la place d'une réponse réussie est passagère ; un refus (4xx) se lit à son code.
                 if (parsed == null && status < 400) return new Transient("réponse illisible (pas du JSON, HTTP " + status + ")");
-                return new Final(new Answer(status, parsed == null ? JSON.missingNode() : parsed, date(connection.getHeaderField("Date"))));
+                long date = connection.getDate();    // l'en-tête Date, heure du serveur qui juge ses dates (0 : absent ou illisible)
+                return new Final(new Answer(status, parsed == null ? JSON.missingNode() : parsed, date == 0 ? null : Instant.ofEpochMilli(date)));
             } catch (SocketTimeoutException e) {
                 return new Transient("pas de réponse dans le délai imparti");
             } catch (IOException e) {
@@ -860,15 +857,6 @@ public class conv implements Callable<Integer> {
             } catch (IllegalArgumentException unreadable) { /* adresse illisible : on n'en dit rien */ }
             return new Failure(Exit.NETWORK, "L'API a répondu par une redirection (HTTP " + status + where + ") : conv ne suit jamais "
                     + "une redirection, pour que vos identifiants ne partent pas ailleurs ; vérifiez --base-url.");
-        }
-
-        /** L'en-tête Date du serveur (RFC 1123) : son horloge juge les dates de ses données ; null s'il manque ou est illisible. */
-        static Instant date(String header) {
-            try {
-                return header == null ? null : ZonedDateTime.parse(header.strip(), DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
-            } catch (DateTimeParseException unreadable) {
-                return null;
-            }
         }
 
         private static Duration retryAfter(String header) {
@@ -917,8 +905,7 @@ public class conv implements Callable<Integer> {
      */
     record Walk(Long floor, long offset, boolean refresh) { }
 
-    /** L'état de reprise, tel qu'il est écrit dans FICHIER.state.json. */
-    /** {@code refreshedTo} : clé jusqu'à laquelle les changements sont appliqués (null : inconnu) ; {@code recover} : lignes retirées à redemander. */
+    /** L'état de reprise (FICHIER.state.json) ; refreshedTo : clé jusqu'où les changements sont appliqués (null : inconnu) ; recover : lignes à redemander. */
     record State(int format, String source, String account, Long watermark, Long refreshedTo, List<Walk> walks, List<String> recover, String savedAt) {
         static final int FORMAT = 3;
         static State fresh(String source, String account) { return new State(FORMAT, source, account, null, null, List.of(), List.of(), null); }
@@ -939,10 +926,9 @@ public class conv implements Callable<Integer> {
      * décroissante et bouge pendant qu'on la lit : une conversation nouvelle ou modifiée remonte en tête avec une clé
      * plus récente que tout ce qui a été vu. D'où deux sortes de parcours : le premier descend tout l'historique ;
      * ensuite, chaque exécution qui voit en page 1 une clé au-dessus du filigrane (la plus récente déjà vue) ajoute un
-     * parcours de tête qui descend jusqu'au filigrane (avec --refresh, jusqu'à {@code refreshedTo} : les changements vus
-     * par les exécutions sans --refresh). L'ordre est vérifié page à page, page 1 comprise : un désordre au-delà de la
-     * marge empêche la page de terminer un parcours, qui continue alors jusqu'à la fin de l'historique. Les dates sont
-     * jugées à l'heure du serveur (en-tête Date), à défaut à celle de cette machine.
+     * parcours de tête qui descend jusqu'au filigrane (avec --refresh, jusqu'à refreshedTo). L'ordre est vérifié page à
+     * page, page 1 comprise : un désordre au-delà de la marge empêche la page de terminer un parcours, qui continue alors
+     * jusqu'à la fin de l'historique. Les dates sont jugées à l'heure du serveur (en-tête Date), à défaut à la nôtre.
      */
     static final class WalkPlan {
         // Les pages de Crisp peuvent venir d'un cache un peu ancien : on tolère ce décalage, et le parcours de tête descend d'autant.
@@ -986,20 +972,14 @@ public class conv implements Callable<Integer> {
             else if (behind) head(refreshedTo == null ? null : refreshedTo - MARGIN_MS, true);
             else if (fresh) head(watermark - MARGIN_MS, refresh);
             watermark = watermark != null ? Math.max(watermark, top) : implausible ? lowest : Math.max(top, 0);
-            // Le premier export écrit chaque conversation telle qu'elle est : les changements d'avant son début sont appliqués.
-            if (refresh || firstRun) refreshedTo = watermark;
+            if (refresh || firstRun) refreshedTo = watermark;      // un premier export écrit chaque conversation à jour
             begun = true;
         }
 
         /** Un parcours de tête ; un parcours déjà en tête de liste est fusionné avec lui (la page 1 n'est pas relue deux fois). */
         private void head(Long floor, boolean refresh) {
-            Walk there = walks.peekFirst();
-            if (there != null && there.offset() == 0) {
-                walks.removeFirst();
-                floor = floor == null || there.floor() == null ? null : Math.min(floor, there.floor());
-                refresh |= there.refresh();
-            }
-            walks.addFirst(new Walk(floor, 0, refresh));
+            Walk there = walks.isEmpty() || walks.peekFirst().offset() != 0 ? new Walk(floor, 0, refresh) : walks.removeFirst();
+            walks.addFirst(new Walk(floor == null || there.floor() == null ? null : Math.min(floor, there.floor()), 0, refresh || there.refresh()));
         }
 
         boolean hasWalk() { return !walks.isEmpty(); }
@@ -1009,11 +989,7 @@ public class conv implements Callable<Integer> {
         boolean begun() { return begun; }
 
         /** Vrai une fois après qu'un parcours a perdu son plancher : l'état doit le dire sans attendre. */
-        boolean takeUrgent() {
-            boolean was = urgent;
-            urgent = false;
-            return was;
-        }
+        boolean takeUrgent() { boolean was = urgent; urgent = false; return was; }
         boolean complete() { return begun && walks.isEmpty(); }
         boolean disorderSeen() { return disorderSeen; }
 
@@ -1032,8 +1008,7 @@ public class conv implements Callable<Integer> {
             }
             if (currentDisordered) totals.pagesAfterDisorder++;
             boolean keyed = page.items().stream().allMatch(i -> i.entry().walkKey() != Entry.MISSING);
-            boolean ended = !stoppedInside && (page.last()
-                    || floor != null && keyed && lowestKey(page.items()) < floor);
+            boolean ended = !stoppedInside && (page.last() || floor != null && keyed && lowestKey(page.items()) < floor);
             if (ended) currentDisordered = false;
             else walks.addFirst(new Walk(floor, page.offset(), walk.refresh()));
             return ended;
@@ -1102,8 +1077,7 @@ public class conv implements Callable<Integer> {
                 Page first = source.list(0);
                 plan.begin(first, options.refresh(), options.fullRefresh());
                 checkpoint(plan, true);
-                if (plan.implausible()) progress.note("Attention : toutes les dates de la page 1 sont dans le futur (heure du serveur, ou de cette machine "
-                        + "s'il ne la donne pas) : le filigrane n'en tient pas compte.");
+                if (plan.implausible()) progress.note("Attention : toutes les dates de la page 1 sont dans le futur (heure du serveur) : le filigrane n'en tient pas compte.");
                 recover(plan);
                 // Page 1 lue sans être parcourue : ce qu'elle montre est compté (et exporté s'il y manquait), sans requête de plus.
                 if (!plan.hasWalk() || plan.current().offset() != 0) take(first, List.of(), options.refresh());
@@ -1187,10 +1161,7 @@ public class conv implements Callable<Integer> {
             Entry entry = item.entry();
             if (entry.id() == null) { totals.withoutId++; return null; }
             KnownIds.Status status = store.status(entry);
-            if (status == KnownIds.Status.SAME || status == KnownIds.Status.NEWER && !refresh) {
-                if (store.firstSight(entry.id())) totals.alreadyPresent++;
-                return null;
-            }
+            if (status == KnownIds.Status.SAME || status == KnownIds.Status.NEWER && !refresh) { totals.alreadyPresent += store.firstSight(entry.id()) ? 1 : 0; return null; }
             Conversation conversation = source.complete(item);
             if (conversation.missing() != null) totals.withoutDialog++;
             if (status == KnownIds.Status.NEW) { totals.exported++; return conversation; }
@@ -1203,18 +1174,13 @@ public class conv implements Callable<Integer> {
         /** Les conversations des lignes retirées par la réparation, redemandées une à une ; elles quittent l'état une fois écrites. */
         private void recover(WalkPlan plan) {
             int asked = 0, written = 0;
-            for (String id : List.copyOf(plan.recover())) {
-                if (!requestLeft()) break;
-                Conversation conversation = source.one(id);
-                asked++;
-                if (conversation != null && conversation.entry().id() != null && store.status(conversation.entry()) != KnownIds.Status.SAME) {
-                    store.accept(List.of(conversation));
-                    written++;
-                }
-                plan.recover().remove(id);
+            for (var pending = plan.recover().iterator(); pending.hasNext() && requestLeft(); asked++) {
+                Conversation found = source.one(pending.next());
+                pending.remove();     // l'état qui l'oublie n'est écrit qu'après la ligne
+                if (found != null && found.entry().id() != null && store.status(found.entry()) != KnownIds.Status.SAME) { store.accept(List.of(found)); written++; }
             }
-            if (asked > 0) progress.note("Lignes retirées par la réparation : " + asked + " conversation(s) redemandée(s) à l'API, " + written
-                    + " réécrite(s)" + (asked > written ? ", " + (asked - written) + " déjà à jour ou introuvable(s) (supprimée(s) en amont ?)" : "") + ".");
+            if (asked > 0) progress.note("Lignes retirées par la réparation : " + asked + " conversation(s) redemandée(s) à l'API, " + written + " réécrite(s)"
+                    + (asked > written ? ", " + (asked - written) + " déjà à jour ou introuvable(s) (supprimée(s) en amont ?)" : "") + ".");
         }
 
         private void flush(List<Conversation> batch) {
@@ -1400,8 +1366,7 @@ public class conv implements Callable<Integer> {
         private final BitSet dropped = new BitSet();       // lignes à ne pas recopier : illisibles, vides, anciennes versions
         private final BitSet aside = new BitSet();         // … dont celles à mettre de côté dans FICHIER.rejected
         private long lines, sortedLines, sortedBytes;      // lignes du fichier ; les [0, sortedLines) sont dans l'ordre
-        private long loadedLines;                          // … dont celles lues au démarrage, revues au plus une fois (seen)
-        private final BitSet seen = new BitSet();
+        private final BitSet seen = new BitSet();           // lignes dont la conversation a été revue dans cette exécution
         private boolean appended, indexed;
 
         private Store(ExportFiles files, Schema schema, Progress progress, long chunkBytes) {
@@ -1529,20 +1494,17 @@ public class conv implements Callable<Integer> {
                 ids = index.get().ids();
                 keys = index.get().keys();
                 offsets = index.get().offsets();
-                lines = sortedLines = loadedLines = keys.size();
+                lines = sortedLines = keys.size();
                 sortedBytes = Files.size(files.file);
                 indexed = true;
                 return;
             }
-            String[] recovery = {""};
-            long torn = journal.repairTail(schema, fragment -> recovery[0] = recoverLater(List.of(fragment)));
-            if (torn > 0)
-                progress.note("Dernière ligne incomplète (" + torn + " octets, reste d'une exécution interrompue) retirée de " + files.file.getFileName()
-                        + " ; " + recovery[0]);
+            journal.repairTail(schema, torn -> progress.note("Dernière ligne incomplète (" + torn.length + " octets, reste d'une exécution interrompue) "
+                    + "retirée de " + files.file.getFileName() + " ; " + recoverLater(List.of(torn))));
             // Une estimation basse du nombre de lignes (4 Ko chacune) : la table grandit au besoin, jamais trop grande d'emblée.
             ids = new KnownIds((int) Math.min(1 << 24, Files.size(files.file) / 4096));
             Journal.Scan scan = journal.scan(schema, ids, keys, offsets, dropped, aside);
-            lines = loadedLines = scan.lines();
+            lines = scan.lines();
             sortedLines = scan.sortedLines();
             sortedBytes = scan.sortedBytes();
             if (lines > 0 && ids.size() == 0 && state.watermark() == null)
@@ -1555,10 +1517,9 @@ public class conv implements Callable<Integer> {
             String name = files.file.getFileName().toString();
             List<byte[]> damaged = new ArrayList<>();
             try (FileChannel in = FileChannel.open(files.file)) {
-                for (long number : scan.unreadable()) {
-                    long from = offsets.get((int) number - 1), to = number < lines ? offsets.get((int) number) : in.size();
-                    ByteBuffer line = ByteBuffer.allocate((int) Math.min(to - from, 1 << 20));
-                    in.read(line, from);
+                for (long n : scan.unreadable()) {
+                    ByteBuffer line = ByteBuffer.allocate((int) Math.min((n < lines ? offsets.get(n) : in.size()) - offsets.get(n - 1), 1 << 20));
+                    in.read(line, offsets.get(n - 1));
                     damaged.add(line.array());
                 }
             }
@@ -1572,33 +1533,24 @@ public class conv implements Callable<Integer> {
                 progress.note(name + " n'est pas entièrement trié (exécution interrompue ou modification à la main) : il le sera à la fin.");
         }
 
-        /**
-         * Ce qui ramène les conversations des lignes retirées : chacune est redemandée seule si son identifiant s'y lit
-         * encore (Weba-AI : celui du visiteur, clé de sa fiche), gardé dans l'état jusqu'à sa réécriture ; sinon, un
-         * parcours de toute la liste.
-         */
+        /** Une ligne retirée est redemandée seule si son identifiant s'y lit (Weba-AI : le visiteur), gardé dans l'état jusque-là. */
         private String recoverLater(List<byte[]> damaged) {
             java.util.regex.Pattern id = java.util.regex.Pattern.compile("\"" + (schema == Schema.WEBA ? "user_id" : schema.idField()) + "\"\\s*:\\s*\"([^\"\\\\]{1,200})\"");
             Set<String> recover = new java.util.LinkedHashSet<>(state.recover());
             int unnamed = 0;
             for (byte[] line : damaged) {
-                java.util.regex.Matcher found = id.matcher(new String(line, StandardCharsets.UTF_8));
+                var found = id.matcher(new String(line, StandardCharsets.UTF_8));
                 if (found.find()) recover.add(found.group(1)); else unnamed++;
             }
-            State s = state;
-            checkpoint(new State(s.format(), s.source(), s.account(), s.watermark(), s.refreshedTo(), s.walks(), List.copyOf(recover), s.savedAt()));
-            String named = damaged.size() - unnamed + " conversation(s) redemandée(s) une à une à l'API";
-            if (unnamed == 0) return named + ".";
-            boolean fullWalkPending = state.walks().stream().anyMatch(w -> w.floor() == null && w.offset() == 0);
-            return named + ", " + unnamed + " sans identifiant lisible : " + (fullWalkPending ? "le parcours de l'historique en cours la réexportera si elle est encore listée."
-                    : "pour réexporter ce qui manquerait, lancez une fois conv --full-refresh (environ une requête par page de la liste, soit "
-                      + (ids.size() / 20 + 1) + " pour 20 conversations par page).");
+            checkpoint(new State(state.format(), state.source(), state.account(), state.watermark(), state.refreshedTo(), state.walks(), List.copyOf(recover), state.savedAt()));
+            return damaged.size() - unnamed + " conversation(s) redemandée(s) une à une à l'API" + (unnamed == 0 ? "." : ", " + unnamed + " sans identifiant lisible : pour la réexporter, lancez une fois conv --full-refresh "
+                    + "(environ une requête par page de la liste, soit " + (ids.size() / 20 + 1) + " pour 20 conversations par page).");
         }
 
-        /** Vrai la première fois dans l'exécution qu'une conversation déjà dans le fichier avant elle est revue (un bit par ligne). */
+        /** Vrai la première fois dans l'exécution qu'une conversation du fichier est revue (un bit par ligne, pas d'identifiant gardé). */
         boolean firstSight(String id) {
             int line = ids.lineOf(id);
-            if (line < 0 || line >= loadedLines || seen.get(line)) return false;
+            if (line < 0 || seen.get(line)) return false;
             seen.set(line);
             return true;
         }
@@ -1770,9 +1722,9 @@ public class conv implements Callable<Integer> {
             if (format < 1 || format > State.FORMAT) throw invalid(path, "invalide", "format inconnu");
             String source = text(path, node, "source"), owner = text(path, node, "account");
             if (!source.equals(info.name()) || !owner.equals(account))
-                throw new Failure(Exit.CONFIG, file + " est l'export " + source + " du compte " + owner + " (d'après son état), pas celui de "
-                        + info.name() + " " + account + " : " + (source.equals(info.name()) ? "si " + info.variables().get(info.variables().size() - 1).name()
-                        + " (le compte, dernière variable de la source) est faux, corrigez-le ; sinon, " : "") + "choisissez un autre fichier avec --output.");
+                throw new Failure(Exit.CONFIG, file + " est l'export " + source + " du compte " + owner + " (d'après son état), pas celui de " + info.name()
+                        + " " + account + " : " + (source.equals(info.name()) ? "si " + info.variables().get(info.variables().size() - 1).name() // le compte
+                        + " est faux, corrigez-le ; sinon, " : "") + "choisissez un autre fichier avec --output.");
             Long watermark = optionalLong(path, node, "watermark");
             List<Walk> walks = walks(path, node, format, info);
             if (format == 1 && info.name().equals("crisp"))
@@ -1907,25 +1859,22 @@ public class conv implements Callable<Integer> {
             }
         }
 
-        /** Une dernière ligne sans fin de ligne est le reste d'un ajout interrompu : retirée (sa taille est rendue), sauf si elle est complète. */
-        long repairTail(Schema schema, java.util.function.Consumer<byte[]> beforeCut) throws IOException {
+        /** Une dernière ligne sans fin de ligne est le reste d'un ajout interrompu : retirée (confiée d'abord à beforeCut), sauf si elle est complète. */
+        void repairTail(Schema schema, java.util.function.Consumer<byte[]> beforeCut) throws IOException {
             try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
                 long size = in.size();
-                if (size == 0 || byteAt(in, size - 1) == '\n') return 0;
+                if (size == 0 || byteAt(in, size - 1) == '\n') return;
                 long start = lastLineStart(in, size);
                 byte[] fragment = new byte[(int) Math.min(size - start, Integer.MAX_VALUE - 8)];
                 in.read(ByteBuffer.wrap(fragment), start);
                 Entry entry = schema.read(fragment, 0, fragment.length);
-                long removed = 0;
                 if (entry != null && entry.id() != null) {
                     in.write(ByteBuffer.wrap(new byte[] {'\n'}), size);
                 } else {
                     beforeCut.accept(fragment);    // ce qu'on en lit encore est noté avant de le retirer
                     in.truncate(start);
-                    removed = size - start;
                 }
                 in.force(true);
-                return removed;
             }
         }
 
