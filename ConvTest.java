@@ -1447,7 +1447,7 @@ public class ConvTest {
                 int details = fake.detailRequests;
                 Run r = run();
                 assertEquals(0, r.code(), r.all());
-                assertTrue(r.out().contains("2 conversation(s) redemandée(s) à l'API, 2 réécrite(s)"), r.out());
+                assertTrue(r.out().contains("Lignes réparées : 2 conversation(s) redemandée(s), 2 réécrite(s)."), r.out());
                 assertEquals(2, fake.detailRequests - details, kind + " : une requête par conversation retirée");
                 assertEquals(0, state().path("recover").size());
                 Set<String> got = new HashSet<>(assertValidFile());
@@ -1583,6 +1583,42 @@ public class ConvTest {
             conv.WalkPlan again = new conv.WalkPlan(state(9000_000L), NOW);
             again.begin(page(0, false, "future", 4_102_444_800_000L, "c", 9000_000L), false, false);
             assertEquals(1, again.state("crisp", "site").walks().size(), "la date future en tête déclenche un parcours de tête, peu coûteux");
+        }
+
+        @Test
+        void walkPlanJudgesDatesOnTheServersClockAndNeverSavesAWatermarkOfZero() {
+            long server = NOW + 3_600_000L;                                 // le serveur a une heure d'avance sur nous
+            conv.Page ahead = page(0, false, "a", server - 1000, "b", server - 2000);
+            conv.Page dated = new conv.Page(ahead.items(), 0, 20, 1, false, -1, java.time.Instant.ofEpochMilli(server));
+            conv.WalkPlan judged = new conv.WalkPlan(state(null), NOW);
+            assertFalse(judged.begin(dated, false, false), "à l'heure du serveur, ces dates sont plausibles");
+            assertEquals(server - 1000, judged.state("crisp", "site").watermark());
+            conv.WalkPlan undated = new conv.WalkPlan(state(null), NOW);
+            assertTrue(undated.begin(ahead, false, false), "sans en-tête Date, elles paraissent futures : il faut le dire");
+            assertEquals(server - 2000, undated.state("crisp", "site").watermark(), "la plus basse de la page 1, jamais 0");
+            conv.WalkPlan kept = new conv.WalkPlan(state(5000_000L), NOW);
+            kept.begin(ahead, false, false);
+            assertEquals(5000_000L, kept.state("crisp", "site").watermark(), "aucune date plausible : le filigrane reste");
+        }
+
+        @Test
+        void walkPlanRefreshCatchesUpFromRefreshedToAndChecksAPage1ReadAlone() {
+            conv.State behind = new conv.State(3, "crisp", "site", 9000_000L, 5000_000L, List.of(), List.of(), null);
+            conv.WalkPlan plan = new conv.WalkPlan(behind, NOW);
+            plan.begin(page(0, false, "c", 9000_000L, "a", 8000_000L), true, false);
+            assertEquals(List.of(new conv.Walk(5000_000L - conv.WalkPlan.MARGIN_MS, 0, true)), plan.state("crisp", "site").walks(),
+                    "rien de neuf en page 1, mais des changements vus sans --refresh depuis 5000 s");
+            assertEquals(9000_000L, plan.state("crisp", "site").refreshedTo());
+            conv.WalkPlan without = new conv.WalkPlan(behind, NOW);
+            without.begin(page(0, false, "c", 9000_000L, "a", 8000_000L), false, false);
+            assertTrue(without.complete(), "sans --refresh, rien à faire");
+            assertEquals(5000_000L, without.state("crisp", "site").refreshedTo(), "et refreshedTo ne bouge pas");
+            conv.WalkPlan unknown = new conv.WalkPlan(new conv.State(3, "crisp", "site", 9000_000L, null, List.of(), List.of(), null), NOW);
+            unknown.begin(page(0, false, "c", 9000_000L), true, false);
+            assertEquals(List.of(new conv.Walk(null, 0, true)), unknown.state("crisp", "site").walks(), "inconnu : tout l'historique, une fois");
+            conv.WalkPlan disordered = new conv.WalkPlan(state(9000_000L), NOW);
+            disordered.begin(page(0, false, "a", 1000_000L, "c", 9000_000L), false, false);
+            assertFalse(disordered.complete(), "une page 1 hors d'ordre ne termine rien à elle seule");
         }
 
         @Test

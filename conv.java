@@ -137,8 +137,7 @@ public class conv implements Callable<Integer> {
     @Option(names = "--sort-chunk-bytes", hidden = true, defaultValue = "" + Store.DEFAULT_CHUNK_BYTES)
     long sortChunkBytes;
 
-    // Décalage de l'horloge de cette machine : les tests simulent un serveur en avance (l'en-tête Date du faux serveur est exact).
-    @Option(names = "--clock-offset-ms", hidden = true, defaultValue = "0") long clockOffsetMs;
+    @Option(names = "--clock-offset-ms", hidden = true, defaultValue = "0") long clockOffsetMs;   // notre horloge décalée : un serveur en avance, pour les tests
 
     private final Map<String, String> env;
 
@@ -477,6 +476,7 @@ public class conv implements Callable<Integer> {
             Entry entry = schema.read(bytes, 0, bytes.length);
             return new Listed(node, bytes, entry != null ? entry : Entry.NONE);
         }
+        Conversation complete() { return new Conversation(entry, bytes, null); }
     }
 
     /**
@@ -488,9 +488,7 @@ public class conv implements Callable<Integer> {
     }
 
     /** Une conversation prête à écrire ; {@code missing} dit pourquoi son contenu complet manque, s'il manque. */
-    record Conversation(Entry entry, byte[] bytes, String missing) {
-        static Conversation of(Listed item) { return new Conversation(item.entry(), item.bytes(), null); }
-    }
+    record Conversation(Entry entry, byte[] bytes, String missing) { }
 
     /** Une API de conversations : une liste paginée triée par clé de parcours décroissante, et le contenu complet d'un élément. */
     sealed interface Source permits Crisp, Weba {
@@ -557,13 +555,13 @@ public class conv implements Callable<Integer> {
             throw refusal(answer);
         }
 
-        public Conversation complete(Listed item) { return Conversation.of(item); }
+        public Conversation complete(Listed item) { return item.complete(); }
 
         public Conversation one(String id) {
             Http.Answer answer = http.get(URI.create(base + "/website/" + encode(websiteId) + "/conversation/" + encode(id)), headers);
             if (answer.status() == 404) return null;
             if (answer.status() >= 300 || !answer.body().path("data").isObject()) throw refusal(answer);
-            return Conversation.of(Listed.of(INFO.schema(), answer.body().path("data")));
+            return Listed.of(INFO.schema(), answer.body().path("data")).complete();
         }
 
         /** Un refus de Crisp en une phrase qui dit quoi faire. */
@@ -655,7 +653,7 @@ public class conv implements Callable<Integer> {
             Http.Answer answer = call("user_id=" + encode(userId));
             if (answer.status() == 404 && "CONVERSATION_NOT_FOUND".equals(answer.body().path("code").asText())) return null;
             if (answer.status() != 200 || !answer.body().path("conversation").isObject()) throw refusal(answer);
-            return Conversation.of(Listed.of(INFO.schema(), answer.body().path("conversation")));
+            return Listed.of(INFO.schema(), answer.body().path("conversation")).complete();
         }
 
         /** L'élément de la liste tel quel, marqué : la conversation reste dans le fichier, même sans son dialogue. */
@@ -938,7 +936,7 @@ public class conv implements Callable<Integer> {
         private final List<String> recover;
         private long now;
         private Long watermark, refreshedTo;
-        private boolean begun, currentDisordered, disorderSeen, urgent, implausible;
+        private boolean begun, currentDisordered, disorderSeen, urgent;
 
         WalkPlan(State state, long now) {
             this.walks = new ArrayDeque<>(state.walks());
@@ -948,14 +946,13 @@ public class conv implements Callable<Integer> {
             this.refreshedTo = state.refreshedTo();
         }
 
-        /** La page 1 décide : au premier lancement, tout l'historique ; ensuite, un parcours de tête si elle montre du nouveau. */
-        void begin(Page first, boolean refresh, boolean fullRefresh) {
+        /** La page 1 décide : au premier lancement, tout l'historique ; ensuite, un parcours de tête si elle montre du nouveau. Vrai si aucune date n'y est plausible. */
+        boolean begin(Page first, boolean refresh, boolean fullRefresh) {
             if (first.date() != null) now = first.date().toEpochMilli();
             // Un filigrane dans le futur (état abîmé) cacherait tout : il est borné à maintenant.
             if (watermark != null) watermark = Math.min(watermark, now + MARGIN_MS);
             long top = Long.MIN_VALUE, lowest = Long.MAX_VALUE;
-            // Une page 1 hors d'ordre (paramètre d'ordre ignoré ?) ne prouve pas qu'il n'y a rien de nouveau plus bas.
-            boolean fresh = !inOrder(List.of(), first.items());
+            boolean fresh = !inOrder(List.of(), first.items());     // hors d'ordre, elle ne prouve pas qu'il n'y a rien de neuf plus bas
             for (Listed item : first.items()) {
                 long key = item.entry().walkKey();
                 // Une clé absente ne dit rien de la place de la conversation : on descend pour la voir.
@@ -965,7 +962,7 @@ public class conv implements Callable<Integer> {
                 if (key != Entry.MISSING && key <= now + MARGIN_MS) top = Math.max(top, key);
             }
             // Aucune date plausible : le filigrane reste, ou (premier lancement) prend la plus basse, jamais 0.
-            implausible = top == Long.MIN_VALUE && lowest != Long.MAX_VALUE;
+            boolean implausible = top == Long.MIN_VALUE && lowest != Long.MAX_VALUE;
             boolean full = fullRefresh && walks.stream().noneMatch(w -> w.refresh() && w.floor() == null), firstRun = watermark == null;
             boolean behind = refresh && !firstRun && (refreshedTo == null || refreshedTo < watermark);
             if (firstRun || full) head(null, refresh);
@@ -974,6 +971,7 @@ public class conv implements Callable<Integer> {
             watermark = watermark != null ? Math.max(watermark, top) : implausible ? lowest : Math.max(top, 0);
             if (refresh || firstRun) refreshedTo = watermark;      // un premier export écrit chaque conversation à jour
             begun = true;
+            return implausible;
         }
 
         /** Un parcours de tête ; un parcours déjà en tête de liste est fusionné avec lui (la page 1 n'est pas relue deux fois). */
@@ -983,7 +981,6 @@ public class conv implements Callable<Integer> {
         }
 
         boolean hasWalk() { return !walks.isEmpty(); }
-        boolean implausible() { return implausible; }
         List<String> recover() { return recover; }
         Walk current() { return walks.peekFirst(); }
         boolean begun() { return begun; }
@@ -1075,12 +1072,11 @@ public class conv implements Callable<Integer> {
             Failure stop = null;
             try {
                 Page first = source.list(0);
-                plan.begin(first, options.refresh(), options.fullRefresh());
+                boolean implausible = plan.begin(first, options.refresh(), options.fullRefresh());
                 checkpoint(plan, true);
-                if (plan.implausible()) progress.note("Attention : toutes les dates de la page 1 sont dans le futur (heure du serveur) : le filigrane n'en tient pas compte.");
+                if (implausible) progress.note("Attention : toutes les dates de la page 1 sont dans le futur (heure du serveur) : le filigrane n'en tient pas compte.");
                 recover(plan);
-                // Page 1 lue sans être parcourue : ce qu'elle montre est compté (et exporté s'il y manquait), sans requête de plus.
-                if (!plan.hasWalk() || plan.current().offset() != 0) take(first, List.of(), options.refresh());
+                if (!plan.hasWalk() || plan.current().offset() != 0) take(first, List.of(), options.refresh());   // page 1 lue seule : comptée aussi
                 walkAll(plan, first);
             } catch (Failure f) {
                 if (!f.exit.stopsApiCalls()) throw f;
@@ -1179,8 +1175,7 @@ public class conv implements Callable<Integer> {
                 pending.remove();     // l'état qui l'oublie n'est écrit qu'après la ligne
                 if (found != null && found.entry().id() != null && store.status(found.entry()) != KnownIds.Status.SAME) { store.accept(List.of(found)); written++; }
             }
-            if (asked > 0) progress.note("Lignes retirées par la réparation : " + asked + " conversation(s) redemandée(s) à l'API, " + written + " réécrite(s)"
-                    + (asked > written ? ", " + (asked - written) + " déjà à jour ou introuvable(s) (supprimée(s) en amont ?)" : "") + ".");
+            if (asked > 0) progress.note("Lignes réparées : " + asked + " conversation(s) redemandée(s), " + written + " réécrite(s)" + (asked > written ? ", les autres à jour ou supprimées." : "."));
         }
 
         private void flush(List<Conversation> batch) {
@@ -1543,8 +1538,8 @@ public class conv implements Callable<Integer> {
                 if (found.find()) recover.add(found.group(1)); else unnamed++;
             }
             checkpoint(new State(state.format(), state.source(), state.account(), state.watermark(), state.refreshedTo(), state.walks(), List.copyOf(recover), state.savedAt()));
-            return damaged.size() - unnamed + " conversation(s) redemandée(s) une à une à l'API" + (unnamed == 0 ? "." : ", " + unnamed + " sans identifiant lisible : pour la réexporter, lancez une fois conv --full-refresh "
-                    + "(environ une requête par page de la liste, soit " + (ids.size() / 20 + 1) + " pour 20 conversations par page).");
+            return damaged.size() - unnamed + " conversation(s) redemandée(s) une à une à l'API" + (unnamed == 0 ? "." : ", " + unnamed + " sans identifiant lisible : "
+                    + "pour la réexporter, lancez une fois conv --full-refresh (environ une requête par page de la liste, soit " + (ids.size() / 20 + 1) + " à 20 par page).");
         }
 
         /** Vrai la première fois dans l'exécution qu'une conversation du fichier est revue (un bit par ligne, pas d'identifiant gardé). */
