@@ -1458,6 +1458,34 @@ public class ConvTest {
         }
 
         @Test
+        void killedBetweenTheRepairAndTheFetchTheTornConversationStillComesBack() throws Exception {
+            fake = FakeServer.crisp(60);
+            exportAll();
+            String torn = fake.ids().get(40);
+            List<String> lines = new ArrayList<>(Files.readAllLines(file()));
+            String tornLine = lines.stream().filter(l -> l.contains(torn)).findFirst().orElseThrow();
+            lines.remove(tornLine);
+            Files.writeString(file(), String.join("\n", lines) + "\n" + tornLine.substring(0, tornLine.length() / 2));
+            fake.inject(new FakeServer.Pass(), new FakeServer.Hang(60_000));    // la page 1 répond, la conversation redemandée non
+            int start = fake.requests;
+            Process p = child(fake.env(), "--timeout", "120").start();
+            Thread drain = Reliability.drain(p);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (fake.requests < start + 2 && System.nanoTime() < deadline) Thread.sleep(5);
+            assertTrue(p.isAlive(), "l'export devait attendre la conversation redemandée");
+            assertTrue(fake.log.get(fake.log.size() - 1).contains("/conversation/"), fake.log.toString());
+            p.destroyForcibly().waitFor();
+            drain.join();
+            assertEquals(59, Files.readAllLines(file()).size(), "la ligne déchirée est déjà retirée");
+            assertEquals(torn, state().path("recover").get(0).asText(), "mais son identifiant est dans l'état");
+            Run r = run();
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("1 réécrite(s)"), r.out());
+            assertEquals(fake.conversation(torn), lineOf(torn));
+            assertComplete();
+        }
+
+        @Test
         void aServerClockAheadOfTheClientsDoesNotMakeIdleRunsWalkTheHistory() throws Exception {
             fake = FakeServer.crisp(0).clockAt(System.currentTimeMillis() - 10 * 60_000);   // l'heure du serveur, juste, et des dates récentes
             fake.add(90, true);
