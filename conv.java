@@ -106,8 +106,8 @@ public class conv implements Callable<Integer> {
             description = "Nombre maximum de nouvelles conversations à exporter (défaut : ${DEFAULT-VALUE}).")
     int limit;
 
-    @Option(names = "--refresh", description = "Met aussi à jour les conversations déjà exportées qui ont changé depuis "
-            + "(sans requête de plus chez Crisp, une par conversation chez Weba-AI) ; ne compte pas dans --nb.")
+    @Option(names = "--refresh", description = "Met aussi à jour les conversations déjà exportées qui ont changé, y compris celles "
+            + "vues par les exécutions sans --refresh (les pages qu'elles occupent, plus une fiche chacune chez Weba-AI) ; ne compte pas dans --nb.")
     boolean refresh;
 
     @Option(names = "--full-refresh", description = "Parcourt tout l'historique une fois pour mettre à jour chaque "
