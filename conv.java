@@ -1054,6 +1054,7 @@ public class conv implements Callable<Integer> {
         private final Progress progress;
         private final Options options;
         private final Totals totals = new Totals();
+        private final BitSet seen = new BitSet();           // lignes du fichier dont la conversation a été revue dans cette exécution
         private long lastCheckpoint;
 
         Exporter(Source source, Store store, Progress progress, Options options) {
@@ -1072,9 +1073,8 @@ public class conv implements Callable<Integer> {
             Failure stop = null;
             try {
                 Page first = source.list(0);
-                boolean implausible = plan.begin(first, options.refresh(), options.fullRefresh());
+                if (plan.begin(first, options.refresh(), options.fullRefresh())) progress.note("Attention : les dates de la page 1 sont toutes futures (heure du serveur) : le filigrane les ignore.");
                 checkpoint(plan, true);
-                if (implausible) progress.note("Attention : toutes les dates de la page 1 sont dans le futur (heure du serveur) : le filigrane n'en tient pas compte.");
                 recover(plan);
                 if (!plan.hasWalk() || plan.current().offset() != 0) take(first, List.of(), options.refresh());   // page 1 lue seule : comptée aussi
                 walkAll(plan, first);
@@ -1109,13 +1109,9 @@ public class conv implements Callable<Integer> {
         }
 
         /** Plus d'élément à traiter dans la page : --nb atteint, ou (Weba-AI, une fiche par conversation) plus une requête. */
-        private boolean itemLimitReached() {
-            return totals.exported >= options.limit() || source.info().detailRequest() && !requestLeft();
-        }
+        private boolean itemLimitReached() { return totals.exported >= options.limit() || source.info().detailRequest() && !requestLeft(); }
 
-        private boolean requestLeft() {
-            return options.maxRequests() == null || http.calls() < options.maxRequests();
-        }
+        private boolean requestLeft() { return options.maxRequests() == null || http.calls() < options.maxRequests(); }
 
         /** Une page ; celle qui répète la précédente à l'identique sous un autre numéro arrête tout, sans épuiser le quota. */
         private Page fetch(long offset, List<Listed> previous) {
@@ -1157,7 +1153,7 @@ public class conv implements Callable<Integer> {
             Entry entry = item.entry();
             if (entry.id() == null) { totals.withoutId++; return null; }
             KnownIds.Status status = store.status(entry);
-            if (status == KnownIds.Status.SAME || status == KnownIds.Status.NEWER && !refresh) { totals.alreadyPresent += store.firstSight(entry.id()) ? 1 : 0; return null; }
+            if (status == KnownIds.Status.SAME || status == KnownIds.Status.NEWER && !refresh) { totals.alreadyPresent += firstSight(entry.id()) ? 1 : 0; return null; }
             Conversation conversation = source.complete(item);
             if (conversation.missing() != null) totals.withoutDialog++;
             if (status == KnownIds.Status.NEW) { totals.exported++; return conversation; }
@@ -1165,6 +1161,14 @@ public class conv implements Callable<Integer> {
             if (conversation.missing() != null) return null;
             totals.updated++;
             return conversation;
+        }
+
+        /** Vrai la première fois dans l'exécution qu'une conversation du fichier est revue (un bit par ligne, pas d'identifiant gardé). */
+        private boolean firstSight(String id) {
+            int line = store.lineOf(id);
+            if (line < 0 || seen.get(line)) return false;
+            seen.set(line);
+            return true;
         }
 
         /** Les conversations des lignes retirées par la réparation, redemandées une à une ; elles quittent l'état une fois écrites. */
@@ -1361,7 +1365,6 @@ public class conv implements Callable<Integer> {
         private final BitSet dropped = new BitSet();       // lignes à ne pas recopier : illisibles, vides, anciennes versions
         private final BitSet aside = new BitSet();         // … dont celles à mettre de côté dans FICHIER.rejected
         private long lines, sortedLines, sortedBytes;      // lignes du fichier ; les [0, sortedLines) sont dans l'ordre
-        private final BitSet seen = new BitSet();           // lignes dont la conversation a été revue dans cette exécution
         private boolean appended, indexed;
 
         private Store(ExportFiles files, Schema schema, Progress progress, long chunkBytes) {
@@ -1397,6 +1400,7 @@ public class conv implements Callable<Integer> {
         long count() { return ids.size(); }
         boolean indexed() { return indexed; }
         KnownIds.Status status(Entry entry) { return ids.status(entry); }
+        int lineOf(String id) { return ids.lineOf(id); }
 
         /** Ajoute des lignes, forcées sur le disque ; un identifiant n'est connu qu'une fois sa ligne écrite. */
         void accept(List<Conversation> batch) {
@@ -1510,17 +1514,9 @@ public class conv implements Callable<Integer> {
 
         private void report(Journal.Scan scan) throws IOException {
             String name = files.file.getFileName().toString();
-            List<byte[]> damaged = new ArrayList<>();
-            try (FileChannel in = FileChannel.open(files.file)) {
-                for (long n : scan.unreadable()) {
-                    ByteBuffer line = ByteBuffer.allocate((int) Math.min((n < lines ? offsets.get(n) : in.size()) - offsets.get(n - 1), 1 << 20));
-                    in.read(line, offsets.get(n - 1));
-                    damaged.add(line.array());
-                }
-            }
             if (!scan.unreadable().isEmpty())
                 progress.note("Attention : " + scan.unreadable().size() + " ligne(s) illisible(s) dans " + name + " (ligne(s) " + abbreviate(scan.unreadable())
-                        + ") : mise(s) de côté dans " + files.rejected.getFileName() + ", rien n'est supprimé ; " + recoverLater(damaged));
+                        + ") : mise(s) de côté dans " + files.rejected.getFileName() + ", rien n'est supprimé ; " + recoverLater(journal.lines(scan.unreadable(), offsets)));
             if (scan.duplicates() > 0)
                 progress.note(scan.duplicates() + " ancienne(s) version(s) en double retirée(s) de " + name + " (la plus récente est gardée, "
                         + "l'autre mise de côté dans " + files.rejected.getFileName() + ").");
@@ -1542,13 +1538,6 @@ public class conv implements Callable<Integer> {
                     + "pour la réexporter, lancez une fois conv --full-refresh (environ une requête par page de la liste, soit " + (ids.size() / 20 + 1) + " à 20 par page).");
         }
 
-        /** Vrai la première fois dans l'exécution qu'une conversation du fichier est revue (un bit par ligne, pas d'identifiant gardé). */
-        boolean firstSight(String id) {
-            int line = ids.lineOf(id);
-            if (line < 0 || seen.get(line)) return false;
-            seen.set(line);
-            return true;
-        }
 
         private static String abbreviate(List<Long> numbers) {
             String shown = numbers.stream().limit(10).map(String::valueOf).reduce((a, b) -> a + ", " + b).orElse("");
@@ -1725,12 +1714,10 @@ public class conv implements Callable<Integer> {
             if (format == 1 && info.name().equals("crisp"))
                 // Les parcours d'avant suivaient active.last, qui n'est pas l'ordre de la liste : on refait un parcours complet.
                 return new Loaded(State.fresh(info.name(), account), true);
-            // Format 2 : rien ne dit jusqu'où les changements ont été appliqués (null) ; le premier --refresh parcourt tout, une fois.
             List<String> recover = new ArrayList<>();
-            for (JsonNode id : node.path("recover"))
-                if (id.isTextual()) recover.add(id.asText()); else throw invalid(path, "invalide", "« recover » n'est pas une liste d'identifiants");
-            return new Loaded(new State(State.FORMAT, source, owner, watermark, optionalLong(path, node, "refreshedTo"), walks, recover,
-                    node.path("savedAt").asText(null)), false);
+            for (JsonNode id : node.path("recover")) if (id.isTextual()) recover.add(id.asText()); else throw invalid(path, "invalide", "« recover » n'a pas que des identifiants");
+            // Sans refreshedTo (format 2), on ignore jusqu'où les changements sont appliqués : le premier --refresh parcourt tout, une fois.
+            return new Loaded(new State(State.FORMAT, source, owner, watermark, optionalLong(path, node, "refreshedTo"), walks, recover, node.path("savedAt").asText(null)), false);
         }
 
         static void save(Path path, State state) throws IOException {
@@ -1871,6 +1858,19 @@ public class conv implements Callable<Integer> {
                 }
                 in.force(true);
             }
+        }
+
+        /** Les lignes de ces numéros (à partir de 1 ; un mégaoctet au plus chacune), pour y lire ce qui reste d'une ligne abîmée. */
+        List<byte[]> lines(List<Long> numbers, LongList offsets) throws IOException {
+            List<byte[]> lines = new ArrayList<>();
+            try (FileChannel in = FileChannel.open(file)) {
+                for (long n : numbers) {
+                    ByteBuffer line = ByteBuffer.allocate((int) Math.min((n < offsets.size() ? offsets.get(n) : in.size()) - offsets.get(n - 1), 1 << 20));
+                    in.read(line, offsets.get(n - 1));
+                    lines.add(line.array());
+                }
+            }
+            return lines;
         }
 
         /** Le début de la dernière ligne, cherché à reculons par blocs (pas un octet par appel système). */
