@@ -464,7 +464,7 @@ public class conv implements Callable<Integer> {
                 else if (value.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) wrong.add(variable.name() + " contient un caractère de contrôle (un retour à la ligne copié avec la valeur ?)");
                 values.put(variable.name(), value);
             }
-            if (!wrong.isEmpty()) throw new Failure(Exit.CONFIG, "Variable(s) d'environnement à corriger : " + String.join(" ; ", wrong) + ". Corrigez-les, puis relancez.");
+            if (!wrong.isEmpty()) throw new Failure(Exit.CONFIG, "Variable(s) d'environnement à corriger : " + String.join(" ; ", wrong) + ". Définissez ou corrigez chacune, puis relancez.");
             return values;
         }
     }
