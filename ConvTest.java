@@ -957,7 +957,7 @@ public class ConvTest {
             assertEquals(0, r.code(), r.all());
             assertTrue(r.out().contains("ligne(s) 12") && r.out().contains(".rejected"), r.out());
             assertEquals(damaged + "\n", Files.readString(sibling(".rejected")));
-            assertEquals(40, assertValidFile().size(), "sur la page 1, lue de toute façon, elle est réexportée");
+            assertEquals(39, assertValidFile().size());
         }
 
         @Test
@@ -1214,6 +1214,55 @@ public class ConvTest {
             assertEquals(6, r.code(), r.all());
             assertTrue(r.err().contains("connexion impossible"), r.err());
             fake = null;
+        }
+
+        @Test
+        void anEndlessBodyIsCutAtTheSizeCapWhileItIsRead() throws Exception {
+            fake = FakeServer.crisp(20);
+            fake.inject(new FakeServer.Endless());
+            // Un client qui lirait tout avant de compter n'atteindrait jamais la fin : il tomberait sur le délai, réessaierait et réussirait.
+            Run r = run("--timeout", "30");
+            assertEquals(6, r.code(), r.all());
+            assertTrue(r.err().contains("plus de " + (conv.MAX_BODY >> 20) + " Mo") && r.err().contains("signalez-le"), r.err());
+            assertEquals(1, fake.requests, "pas de nouvel essai");
+            assertTrue(fake.awaitHangUps(1), "conv a fermé la connexion");
+            assertFalse(Files.exists(file()));
+        }
+
+        @Test
+        void answersCarryTheServerDateAndRequestsNameConv() throws Exception {
+            try (FakeServer.Recorder other = FakeServer.recorder()) {
+                conv.Http http = new conv.Http(Duration.ofSeconds(30), conv.RetryPolicy.standard(Duration.ofMillis(1)), new conv.Pacer(null), "");
+                conv.Http.Answer answer = http.get(java.net.URI.create(other.url() + "/v1/essai"), Map.of("X-Essai", "1"));
+                assertEquals(200, answer.status());
+                assertNotNull(answer.date(), "l'en-tête Date du serveur est lu");
+                Map<String, List<String>> sent = other.headers.get(0);
+                assertTrue(sent.get("user-agent").get(0).startsWith("conv/"), sent.toString());
+                assertEquals(List.of("1"), sent.get("x-essai"));
+            }
+            java.time.Instant at = java.time.Instant.parse("2026-12-01T08:53:16Z");
+            assertEquals(at, conv.Http.date("Tue, 1 Dec 2026 08:53:16 GMT"));
+            for (String unreadable : new String[] {null, "", "demain", "2026-12-01T08:53:16Z", "Tue, 32 Dec 2026 08:53:16 GMT"})
+                assertEquals(null, conv.Http.date(unreadable), unreadable);
+            // Une date de Retry-After se lit sur l'horloge du serveur quand il la donne, pas sur la nôtre.
+            assertEquals(Duration.ofSeconds(90), conv.Http.retryAfter("Tue, 1 Dec 2026 08:54:46 GMT", at));
+            assertEquals(Duration.ZERO, conv.Http.retryAfter("Tue, 1 Dec 2026 08:50:00 GMT", at));
+            assertEquals(Duration.ofSeconds(7), conv.Http.retryAfter(" 7 ", null));
+            assertEquals(null, conv.Http.retryAfter("bientôt", at));
+        }
+
+        @Test
+        void credentialsAHeaderCannotCarryAreRefusedWithoutBeingPrinted() throws Exception {
+            fake = FakeServer.weba(5);
+            for (String value : List.of("tok-secret-9f1€", "tok-secret-9f1\u00a0")) {
+                Map<String, String> env = new HashMap<>(fake.env());
+                env.put("WEBA_AUTH_TOKEN", value);
+                Run r = runWith(env);
+                assertEquals(3, r.code(), r.all());
+                assertTrue(r.err().contains("WEBA_AUTH_TOKEN") && r.err().contains("non ASCII"), r.err());
+                assertFalse(r.all().contains("tok-secret"), r.all());
+            }
+            assertEquals(0, fake.requests);
         }
     }
 
@@ -1875,6 +1924,34 @@ public class ConvTest {
             assertTrue(served.values().stream().anyMatch(n -> n.path("dialog").size() > 1), "le faux serveur ne sert plus de dialogue complet");
             assertLinesAreWhatWasServed(served);
         }
+
+        /** Le faux serveur dans un JVM à part : sa sortie, et son code s'il s'est arrêté seul dans la minute (sinon -1, arrêté). */
+        Run fakeServerMain(String... args) throws Exception {
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            List<String> command = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"), "FakeServer"));
+            command.addAll(List.of(args));
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            boolean ended = p.waitFor(60, TimeUnit.SECONDS);
+            if (!ended) p.destroyForcibly().waitFor();
+            return new Run(ended ? p.exitValue() : -1, new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8), "");
+        }
+
+        @Test
+        void theFakeServerAnswersHelpInsteadOfStartingAndRefusesWrongArguments() throws Exception {
+            for (String help : List.of("--help", "-h")) {
+                Run r = fakeServerMain("crisp", help);
+                assertEquals(0, r.code(), r.out());
+                assertTrue(r.out().startsWith("Usage : ./jbang fake/FakeServer.java") && r.out().contains("selftest"), r.out());
+                assertFalse(r.out().contains("Faux serveur crisp"), "il a démarré : " + r.out());
+            }
+            for (String[] wrong : List.of(new String[] {"--port", "80"}, new String[] {"zendesk"}, new String[] {"crisp", "beaucoup"},
+                    new String[] {"weba", "10", "20"}, new String[] {"crisp", "0"})) {
+                Run r = fakeServerMain(wrong);
+                assertEquals(2, r.code(), String.join(" ", wrong) + " → " + r.out());
+                assertTrue(r.out().contains("Voir « ./jbang fake/FakeServer.java --help ».") && r.out().strip().lines().count() == 1, r.out());
+                assertFalse(r.out().contains("Exception"), r.out());
+            }
+        }
     }
 
     // ------------------------------------------------------------------ amont et utilisateur hostiles (issue 9, et Weba-AI de l'issue 8)
@@ -2171,6 +2248,7 @@ public class ConvTest {
             assertEquals(7, fake.requests, "un essai et six nouveaux essais, chacun coupé à l'échéance");
             assertTrue(r.err().contains("après 7 essais"), r.err());
             assertFalse(Files.exists(file()));
+            assertTrue(fake.awaitHangUps(7), "chaque échange coupé est fermé : le serveur a vu " + fake.hungUp + " clients raccrocher");
         }
 
         @Test
@@ -2513,14 +2591,14 @@ public class ConvTest {
             return nodes;
         }
 
-        /** Chaque conversation a exactement les messages du serveur, champs égaux ; pas de fichier sans message. */
+        /** Chaque conversation a exactement les messages du serveur, champs égaux ; un fichier vide sans message. */
         void assertMessagesMatchServer() throws IOException {
             for (String id : fake.ids()) {
                 Set<JsonNode> expected = new HashSet<>();
                 for (JsonNode m : fake.messages(id)) expected.add(JSON.readTree(JSON.writeValueAsString(m)));
                 Path f = folder().resolve(id + ".jsonl");
                 if (expected.isEmpty()) {
-                    assertFalse(Files.exists(f), "fichier pour une conversation sans message : " + id);
+                    assertEquals(0, Files.size(f), "fichier vide pour une conversation sans message : " + id);
                     continue;
                 }
                 List<JsonNode> got = messageFile(id);
@@ -2538,7 +2616,7 @@ public class ConvTest {
             fake.messagesFor(ids.get(2), 75);
             exportEverything();
             assertMessagesMatchServer();
-            long files = ids.stream().filter(id -> !fake.messages(id).isEmpty()).count();
+            long files = ids.size();
             Set<String> kinds = new HashSet<>();
             for (String id : ids) for (JsonNode m : messageFile(id)) kinds.add(m.path("type").asText() + (m.path("content").isObject() ? "/objet" : "/texte"));
             assertTrue(kinds.containsAll(Set.of("text/texte", "file/objet", "note/texte", "event/objet", "picker/objet")), kinds.toString());
@@ -2568,8 +2646,8 @@ public class ConvTest {
                 assertMessagesMatchServer();
                 assertEquals(437, messageFile(ids.get(0)).size());
                 assertTrue(r.out().contains("437 message(s) exporté(s)"), r.out());
-                // 11 pages de 40 (une de plus si la borne est répétée), pas davantage.
-                assertTrue(fake.messageRequests <= (inclusive ? 12 + 2 + 3 + 2 : 11 + 1 + 2 + 2), "requêtes : " + fake.messageRequests);
+                // La milliseconde de la couture est relue : 40 puis 39 nouveaux par page ; une page pleine en 200 en demande une de plus.
+                assertEquals(12 + 2 + 3 + 2, fake.messageRequests, "requêtes");
                 java.nio.file.Files.walk(dir).sorted(Collections.reverseOrder()).forEach(p -> p.toFile().delete());
                 Files.createDirectories(dir);
             }
@@ -2588,7 +2666,7 @@ public class ConvTest {
             refreshConversations();
             Run r = messages();
             assertEquals(0, r.code(), r.all());
-            assertTrue(fake.messageRequests - before <= 2, "une ou deux pages suffisent : " + (fake.messageRequests - before));
+            assertEquals(1, fake.messageRequests - before, "une page suffit : elle rejoint l'historique déjà complet");
             assertTrue(r.out().contains("3 message(s) exporté(s)"), r.out());
             assertTrue(r.out().contains("1 conversation(s) traitée(s)"), r.out());
             assertMessagesMatchServer();
@@ -2731,7 +2809,7 @@ public class ConvTest {
         }
 
         @Test
-        void serverRepeatingTheSamePageForeverIsStoppedWithCodeSix() throws Exception {
+        void aServerIgnoringTimestampBeforeIsCaughtAndNothingIsWritten() throws Exception {
             fake = FakeServer.crisp(0);
             String id = "session_0b0e9a54-5b7e-4c52-9f55-3a1a3c1f2a10";
             Files.writeString(file(), "{\"session_id\":\"" + id + "\",\"updated_at\":1763800000000}\n");
@@ -2751,8 +2829,8 @@ public class ConvTest {
                 Run r = bare(fake.env(), "messages", "--input", file().toString(), "--base-url", "http://127.0.0.1:" + loop.getAddress().getPort() + "/v1",
                         "--retry-base-ms", "1");
                 assertEquals(6, r.code(), r.all());
-                assertTrue(r.err().contains("renvoie sans fin la même page"), r.err());
-                assertEquals(2, served[0], "arrêt dès la première page répétée");
+                assertTrue(r.out().contains("ne respecte pas timestamp_before") && r.out().contains(id), r.out());
+                assertEquals(2, served[0], "arrêt dès la page qui ignore la borne");
                 assertFalse(Files.exists(folder().resolve(id + ".jsonl")), "rien d'écrit pour cette conversation");
             } finally {
                 loop.stop(0);
@@ -2765,9 +2843,12 @@ public class ConvTest {
             exportAll("--nb", "100000");
             Map<String, String> otherSite = new HashMap<>(fake.env());
             otherSite.put("ID_SITE_CRISP", "11111111-2222-3333-4444-555555555555");
+            int before = fake.requests;
             Run site = messagesWith(otherSite);
-            assertEquals(4, site.code(), site.all());
-            assertTrue(site.err().contains("Crisp ne trouve pas ce site"), site.err());
+            assertEquals(3, site.code(), site.all());
+            assertTrue(site.err().contains(FakeServer.WEBSITE) && site.err().contains("11111111-2222-3333-4444-555555555555"), site.err());
+            assertEquals(before, fake.requests, "refusé avant toute requête");
+            assertFalse(Files.exists(folder()), "rien d'écrit");
             Map<String, String> badKey = new HashMap<>(fake.env());
             badKey.put("CRISP_KEY_PROD", "mauvaise-cle");
             Run key = messagesWith(badKey);
@@ -2783,6 +2864,256 @@ public class ConvTest {
             Run noInput = bare(fake.env(), "messages", "--input", dir.resolve("absent.jsonl").toString(), "--base-url", fake.url());
             assertEquals(3, noInput.code());
             assertTrue(noInput.err().contains("exportez d'abord les conversations"), noInput.err());
+        }
+
+        /** Le fichier des messages de cette conversation, tel quel. */
+        String raw(String id) throws IOException { return Files.readString(folder().resolve(id + ".jsonl")); }
+
+        @Test
+        void sameResultWhateverTheBoundInclusivenessAndTheStatusHabit() throws Exception {
+            for (boolean inclusive : List.of(false, true)) for (String habit : List.of("crisp", "206", "200")) {
+                if (fake != null) fake.close();
+                java.nio.file.Files.walk(dir).sorted(Collections.reverseOrder()).filter(p -> !p.equals(dir)).forEach(p -> p.toFile().delete());
+                fake = FakeServer.crisp(6);
+                fake.inclusiveTimestampBefore(inclusive);
+                fake.messageStatusHabit(habit);
+                List<String> ids = fake.ids();
+                int[] sizes = {0, 1, 40, 41, 80, 130};
+                for (int i = 0; i < ids.size(); i++) fake.messagesFor(ids.get(i), sizes[i]);
+                fake.tieMessages(ids.get(4), 39, 2);                   // les 40e et 41e depuis le plus récent : à la couture
+                fake.tieMessages(ids.get(5), 78, 3);
+                fake.tieMessages(ids.get(5), 110, 12);
+                exportAll("--nb", "100000");
+                Run r = messages();
+                assertEquals(0, r.code(), inclusive + "/" + habit + " : " + r.all());
+                assertMessagesMatchServer();
+                int before = fake.messageRequests;
+                assertEquals(0, messages().code());
+                assertEquals(before, fake.messageRequests, "rien n'a bougé : aucune requête");
+            }
+        }
+
+        @Test
+        void moreThanAPageOnOneMillisecondIsReadAsFarAsTheApiAllowsAndNamed() throws Exception {
+            for (boolean inclusive : List.of(false, true)) {
+                if (fake != null) fake.close();
+                java.nio.file.Files.walk(dir).sorted(Collections.reverseOrder()).filter(p -> !p.equals(dir)).forEach(p -> p.toFile().delete());
+                fake = FakeServer.crisp(3);
+                fake.inclusiveTimestampBefore(inclusive);
+                String tied = fake.ids().get(1);
+                fake.messagesFor(tied, 70);
+                fake.tieMessages(tied, 0, 45);
+                exportAll("--nb", "100000");
+                Run r = messages();
+                assertEquals(0, r.code(), r.all());
+                List<JsonNode> server = fake.messages(tied);
+                long at = server.get(server.size() - 1).path("timestamp").asLong();
+                List<JsonNode> got = messageFile(tied);
+                assertEquals(25, got.stream().filter(m -> m.path("timestamp").asLong() < at).count(), "tous les plus anciens, au-delà du groupe");
+                assertTrue(got.stream().filter(m -> m.path("timestamp").asLong() == at).count() >= 40, "au moins une page du groupe");
+                assertTrue(r.out().contains("1 conversation(s) ont plus d'une page de messages sur une même milliseconde") && r.out().contains(tied), r.out());
+                for (String id : fake.ids()) if (!id.equals(tied)) assertEquals(fake.messages(id).size(), messageFile(id).size());
+                int before = fake.messageRequests;
+                assertEquals(0, messages().code());
+                assertEquals(before, fake.messageRequests, "lue aussi loin que possible, elle ne coûte plus rien");
+            }
+        }
+
+        @Test
+        void anEditReplacesTheStoredVersionAndNewMessagesComeWithoutRefresh() throws Exception {
+            fake = FakeServer.crisp(4);
+            String busy = fake.ids().get(2);
+            fake.messagesFor(busy, 100);
+            exportEverything();
+            String line = Files.readString(file());
+            fake.editMessage(busy, 3, "Message corrigé par l'opérateur.");
+            fake.answer(busy);
+            Run list = run("--nb", "100000");                     // sans --refresh : la ligne reste telle quelle
+            assertEquals(0, list.code(), list.all());
+            assertEquals(line, Files.readString(file()), "la ligne de la conversation n'est pas réécrite sans --refresh");
+            int before = fake.messageRequests;
+            Run r = messages();
+            assertEquals(0, r.code(), r.all());
+            assertEquals(1, fake.messageRequests - before, "une requête : la page rejoint l'historique inchangé");
+            assertTrue(r.out().contains("1 message(s) exporté(s), 1 mis à jour"), r.out());
+            assertMessagesMatchServer();
+            before = fake.messageRequests;
+            assertEquals(0, messages().code());
+            assertEquals(before, fake.messageRequests, "la trace de l'export est rattrapée : rien à redemander");
+            fake.editMessage(busy, 90, "Ancien message corrigé.");     // loin de la tête : seul --reset le revoit
+            Run reset = messages("--reset");
+            assertEquals(0, reset.code(), reset.all());
+            assertTrue(reset.out().contains("1 mis à jour"), reset.out());
+            assertMessagesMatchServer();
+        }
+
+        @Test
+        void theExportCompactsItsTraceOfMovedConversationsUnderItsLock() throws Exception {
+            fake = FakeServer.crisp(5);
+            List<String> ids = fake.ids();
+            exportEverything();
+            fake.answer(ids.get(1));
+            assertEquals(0, run("--nb", "100000").code());
+            Path moved = sibling(".moved");
+            List<String> trace = Files.readAllLines(moved);
+            assertEquals(1, trace.size(), trace.toString());
+            long current = JSON.readTree(trace.get(0)).path("updated_at").asLong();
+            StringBuilder bloated = new StringBuilder();
+            for (int i = 0; i < 12_000; i++) {
+                bloated.append("{\"session_id\":\"").append(ids.get(1)).append("\",\"updated_at\":").append(current - 1 - i).append("}\n");
+                bloated.append("{\"session_id\":\"").append(ids.get(3)).append("\",\"updated_at\":1}\n");   // déjà rattrapée par sa ligne
+            }
+            Files.writeString(moved, bloated + trace.get(0) + "\n" + "{\"session_id\":\"" + ids.get(4) + "\",\"upd");   // fin déchirée
+            assertEquals(0, run("--nb", "100000").code());
+            assertEquals(trace, Files.readAllLines(moved), "une ligne par conversation encore plus récente que sa ligne");
+            int before = fake.messageRequests;
+            Run r = messages();
+            assertEquals(0, r.code(), r.all());
+            assertEquals(1, fake.messageRequests - before);
+            assertMessagesMatchServer();
+        }
+
+        @Test
+        void aFailingConversationIsNamedRetriedThenLeftAsideWhileTheOthersGoOn() throws Exception {
+            for (String how : List.of("500", "400", "deep", "utf8")) {
+                if (fake != null) fake.close();
+                java.nio.file.Files.walk(dir).sorted(Collections.reverseOrder()).filter(p -> !p.equals(dir)).forEach(p -> p.toFile().delete());
+                fake = FakeServer.crisp(6);
+                String bad = fake.ids().get(1);
+                fake.failMessages(bad, how);
+                exportAll("--nb", "100000");
+                Run r = messages();
+                assertEquals(6, r.code(), how + " : " + r.all());
+                assertTrue(r.out().contains("1 conversation(s) en échec cette fois") && r.out().contains(bad + " : échec (1 sur 3"), how + " : " + r.out());
+                assertTrue(r.out().contains("5 conversation(s) traitée(s)"), how + " : " + r.out());
+                assertFalse(Files.exists(folder().resolve(bad + ".jsonl")));
+                if (!how.equals("500")) continue;
+                for (int run = 2; run <= 3; run++) {
+                    int before = fake.messageRequests;
+                    Run again = messages();
+                    assertEquals(6, again.code(), again.all());
+                    assertTrue(fake.messageRequests > before && again.out().contains(bad + " : échec (" + run + " sur 3"), again.out());
+                }
+                int before = fake.messageRequests;
+                Run aside = messages();
+                assertEquals(6, aside.code(), aside.all());
+                assertEquals(before, fake.messageRequests, "abandonnée après 3 échecs : plus demandée");
+                assertTrue(aside.out().contains("1 conversation(s) abandonnée(s)") && aside.out().contains(bad), aside.out());
+                fake.failMessages(bad, null);
+                fake.answer(bad);
+                assertEquals(0, run("--nb", "100000").code());
+                Run back = messages();
+                assertEquals(0, back.code(), back.all());
+                assertMessagesMatchServer();
+            }
+        }
+
+        @Test
+        void threeFailuresInARowStopTheRunCleanly() throws Exception {
+            fake = FakeServer.crisp(8);
+            exportAll("--nb", "100000");
+            fake.always(new FakeServer.Status(500, null));
+            Run down = messages();
+            assertEquals(6, down.code(), down.all());
+            assertTrue(down.err().contains("3 conversations de suite"), down.err());
+            fake.always(null);
+            Run back = messages();
+            assertEquals(0, back.code(), back.all());
+            assertTrue(back.out().contains("8 conversation(s) traitée(s)"), back.out());
+            assertMessagesMatchServer();
+        }
+
+        @Test
+        void aTransient404IsNotADeletionAndAConfirmedOneIsForgottenWhenTheConversationMoves() throws Exception {
+            fake = FakeServer.crisp(4);
+            List<String> ids = fake.ids();
+            exportAll("--nb", "100000");
+            fake.notFound(ids.get(1), 1);                        // les messages seulement : la conversation existe
+            fake.notFound(ids.get(2), 2);                        // les messages puis la conversation : supprimée
+            Run first = messages();
+            assertEquals(6, first.code(), first.all());
+            assertTrue(first.out().contains(ids.get(1) + " : échec") && first.out().contains(ids.get(2) + " : introuvable"), first.out());
+            Run second = messages();
+            assertEquals(0, second.code(), second.all());
+            assertTrue(second.out().contains("1 conversation(s) traitée(s)") && second.out().contains("1 introuvable(s)"), second.out());
+            assertFalse(Files.exists(folder().resolve(ids.get(2) + ".jsonl")));
+            fake.answer(ids.get(2));
+            assertEquals(0, run("--nb", "100000").code());
+            Run moved = messages();
+            assertEquals(0, moved.code(), moved.all());
+            assertMessagesMatchServer();
+        }
+
+        @Test
+        void aMissingOrDamagedFileIsReadAgainInFull() throws Exception {
+            fake = FakeServer.crisp(4);
+            List<String> ids = fake.ids();
+            for (String id : ids) fake.messagesFor(id, 100);
+            exportEverything();
+            Files.delete(folder().resolve(ids.get(0) + ".jsonl"));
+            List<String> lines = new ArrayList<>(Files.readAllLines(folder().resolve(ids.get(1) + ".jsonl")));
+            lines.remove(50);
+            Files.write(folder().resolve(ids.get(1) + ".jsonl"), lines);
+            String torn = raw(ids.get(2));
+            Files.writeString(folder().resolve(ids.get(2) + ".jsonl"), torn.substring(0, torn.length() - 30));
+            int before = fake.messageRequests;
+            Run r = messages();
+            assertEquals(0, r.code(), r.all());
+            assertEquals(3 * 3, fake.messageRequests - before, "trois conversations relues en entier (3 pages chacune), la quatrième pas");
+            assertMessagesMatchServer();
+            before = fake.messageRequests;
+            assertEquals(0, messages().code());
+            assertEquals(before, fake.messageRequests);
+        }
+
+        @Test
+        void aJournalOfThePreviousVersionMakesEachConversationReadOnceInFull() throws Exception {
+            fake = FakeServer.crisp(4);
+            List<String> ids = fake.ids();
+            fake.messagesFor(ids.get(0), 0);
+            fake.messagesFor(ids.get(1), 60);
+            exportEverything();
+            Files.delete(folder().resolve(ids.get(0) + ".jsonl"));          // l'ancienne version n'écrivait rien sans message
+            StringBuilder old = new StringBuilder();
+            for (String line : Files.readAllLines(folder().resolve("messages.jsonl.fetched")))
+                old.append(line.replaceAll(",\"bytes\":\\d+", "")).append('\n');
+            Files.writeString(folder().resolve("messages.jsonl.fetched"), old);
+            int before = fake.messageRequests;
+            Run r = messages();
+            assertEquals(0, r.code(), r.all());
+            assertEquals(1 + 2 + 1 + 1, fake.messageRequests - before, "chacune relue en entier, une seule fois");
+            assertMessagesMatchServer();
+            before = fake.messageRequests;
+            assertEquals(0, messages().code());
+            assertEquals(before, fake.messageRequests);
+        }
+
+        @Test
+        void exportOptionsBeforeMessagesAreRefusedAndSigtermSaysWhatToDo() throws Exception {
+            fake = FakeServer.crisp(30);
+            exportAll("--nb", "100000");
+            for (String option : List.of("--nb 1", "--reset")) {
+                List<String> args = new ArrayList<>(List.of(option.split(" ")));
+                args.addAll(List.of("messages", "--input", file().toString(), "--base-url", fake.url()));
+                Run r = bare(fake.env(), args.toArray(String[]::new));
+                assertEquals(2, r.code(), r.all());
+                assertTrue(r.err().contains("placez-les après"), r.err());
+            }
+            assertFalse(Files.exists(folder()), "rien d'écrit");
+            int before = fake.requests;
+            fake.inject(new FakeServer.Hang(20_000));
+            Process p = bareChild(fake.env(), "messages", "--input", file().toString(), "--base-url", fake.url(), "--timeout", "30").start();
+            try {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (fake.requests == before && System.nanoTime() < deadline) Thread.sleep(20);
+                assertTrue(p.isAlive() && fake.requests > before, "la commande doit être en cours quand le signal arrive");
+                assertEquals(0, Reliability.exec("kill", "-TERM", String.valueOf(p.pid())));
+                String out = output(p);
+                assertEquals(143, p.exitValue(), out);
+                assertTrue(out.contains("Interrompu : ce qui était exporté est enregistré ; relancez la même commande"), out);
+            } finally {
+                p.destroyForcibly().waitFor();
+            }
         }
     }
 

@@ -4,8 +4,7 @@
 //DEPS info.picocli:picocli:4.7.6
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.17.2
 //CDS
-// TieredStopAtLevel=1 : une exécution dure quelques secondes, le compilateur C2 y coûte plus qu'il ne rapporte
-// (mesuré : −33 % de temps processeur sur une première lecture de 100 000 lignes, −45 % sur un export propre).
+// TieredStopAtLevel=1 : une exécution dure quelques secondes, le compilateur C2 y coûte plus qu'il ne rapporte (README).
 //RUNTIME_OPTIONS -XX:+UseSerialGC -Xms16m -XX:TieredStopAtLevel=1 -Xlog:disable -Xlog:all=error:stderr
 
 import com.fasterxml.jackson.core.JsonFactory;
@@ -20,15 +19,15 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.BufferedOutputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintWriter;
-import java.net.HttpURLConnection;
-import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
@@ -69,11 +68,14 @@ import java.util.Optional;
 import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.Flow;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
 import picocli.CommandLine;
@@ -155,6 +157,7 @@ public class conv implements Callable<Integer> {
                     + "par exemple JAVA_TOOL_OPTIONS=-Xmx512m, et signalez-le si cela persiste.");
             code = Exit.BUG.code;
         }
+        Http.release();
         Phases.print();
         System.exit(code);
     }
@@ -218,7 +221,9 @@ public class conv implements Callable<Integer> {
     }
 
     /** Crisp, ouvert depuis les variables d'environnement : sert aussi à la commande messages. */
-    Crisp openCrisp(ApiOptions options) { return (Crisp) SourceKind.crisp.open(env, options, 20); }
+    Crisp openCrisp(ApiOptions options) {
+        return Crisp.of(options.http(null, Crisp.RATE_LIMIT_ADVICE), options.base(Crisp.INFO.defaultUrl()), Credentials.read(env, Crisp.INFO.variables()), 20);
+    }
 
     private Path outputFile() {
         Path file = output != null ? output : exportFolder().resolve(sourceKind.info.defaultFile());
@@ -284,42 +289,34 @@ public class conv implements Callable<Integer> {
         }
 
         /** L'adresse de l'API sans barre finale. */
-        String base(String byDefault) {
-            String url = baseUrl != null ? baseUrl.toString() : byDefault;
-            return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
-        }
+        String base(String byDefault) { return (baseUrl != null ? baseUrl.toString() : byDefault).replaceAll("/+$", ""); }
     }
 
-    static final class PositiveInt implements ITypeConverter<Integer> {
+    /** Le seul convertisseur d'entiers : au moins 1 ; une option aux autres bornes en fait une sous-classe d'une ligne. */
+    static class PositiveInt implements ITypeConverter<Integer> {
+        private final int min, max;
+        private final String outside;
+        PositiveInt() { this(1, Integer.MAX_VALUE, "n'est pas un nombre entier supérieur ou égal à 1"); }
+        PositiveInt(int min, int max, String outside) { this.min = min; this.max = max; this.outside = outside; }
+
         public Integer convert(String value) {
             String text = value.strip();
             try {
                 int n = Integer.parseInt(text);
-                if (n >= 1) return n;
+                if (n >= min && n <= max) return n;
             } catch (NumberFormatException e) {
                 if (text.matches("\\+?\\d+"))
                     throw new TypeConversionException("« " + value + " » est trop grand (au plus " + Integer.MAX_VALUE + ")");
             }
-            throw new TypeConversionException("« " + value + " » n'est pas un nombre entier supérieur ou égal à 1");
+            throw new TypeConversionException("« " + value + " » " + outside);
         }
     }
 
-    static final class PerPage implements ITypeConverter<Integer> {
-        public Integer convert(String value) {
-            int n = new PositiveInt().convert(value);
-            if (n < 20 || n > 50) throw new TypeConversionException("« " + value + " » n'est pas entre 20 et 50 (ce que Crisp accepte)");
-            return n;
-        }
-    }
+    static final class PerPage extends PositiveInt { PerPage() { super(20, 50, "n'est pas un nombre entier entre 20 et 50 (ce que Crisp accepte)"); } }
 
-    static final class MaxRequests implements ITypeConverter<Integer> {
-        public Integer convert(String value) {
-            int n = new PositiveInt().convert(value);
-            // Une exécution lit la page 1 (nouveautés ?) puis relit la page où la précédente s'était arrêtée : avec moins
-            // de trois requêtes, un parcours entamé n'avancerait jamais.
-            if (n < 3) throw new TypeConversionException("« " + value + " » est trop petit : au moins 3 (la page 1, la page où l'export s'était arrêté, et la suivante)");
-            return n;
-        }
+    // Une exécution lit la page 1 (nouveautés ?) puis relit la page où la précédente s'était arrêtée : il faut encore la suivante.
+    static final class MaxRequests extends PositiveInt {
+        MaxRequests() { super(3, Integer.MAX_VALUE, "n'est pas un nombre entier d'au moins 3 (la page 1, la page où l'export s'était arrêté, et la suivante)"); }
     }
 
     static final class HttpUrl implements ITypeConverter<URI> {
@@ -372,30 +369,22 @@ public class conv implements Callable<Integer> {
     static final class Failure extends RuntimeException {
         private static final long serialVersionUID = 1L;
         final Exit exit;
-        Failure(Exit exit, String message) {
-            super(message, null, false, false);
-            this.exit = exit;
-        }
+        Failure(Exit exit, String message) { super(message, null, false, false); this.exit = exit; }
     }
 
     /** Ctrl-C ou SIGTERM pendant un export : une phrase qui dit que rien n'est perdu et quoi faire. */
     static final class Interruption implements AutoCloseable {
-        private final Thread hook;
         private final AtomicBoolean finished = new AtomicBoolean();
+        private final Thread hook;
 
         private Interruption(PrintWriter err) {
             hook = new Thread(() -> {
-                if (finished.get()) return;
-                err.println("Interrompu : ce qui était exporté est enregistré ; relancez la même commande pour reprendre.");
-                err.flush();
+                if (!finished.get()) err.append("Interrompu : ce qui était exporté est enregistré ; relancez la même commande pour reprendre.\n").flush();
             }, "interruption");
+            Runtime.getRuntime().addShutdownHook(hook);
         }
 
-        static Interruption watch(PrintWriter err) {
-            Interruption interruption = new Interruption(err);
-            Runtime.getRuntime().addShutdownHook(interruption.hook);
-            return interruption;
-        }
+        static Interruption watch(PrintWriter err) { return new Interruption(err); }
 
         void done() { finished.set(true); }
 
@@ -413,9 +402,7 @@ public class conv implements Callable<Integer> {
         private static final boolean ON = System.getenv("CONV_PHASES") != null;
         private static final Map<String, Long> AT = new LinkedHashMap<>();
 
-        static void mark(String phase) {
-            if (ON) AT.put(phase, System.currentTimeMillis());
-        }
+        static void mark(String phase) { if (ON) AT.put(phase, System.currentTimeMillis()); }
 
         static void print() {
             if (!ON) return;
@@ -459,9 +446,10 @@ public class conv implements Callable<Integer> {
             List<String> wrong = new ArrayList<>();
             for (Variable variable : variables) {
                 String value = env.get(variable.name()) == null ? "" : env.get(variable.name()).strip();
-                // Un retour à la ligne au milieu d'un secret casserait l'en-tête, et l'erreur du JDK le citerait.
+                // Un en-tête HTTP ne porte ni retour à la ligne ni caractère hors ASCII, et l'erreur du JDK citerait le secret.
                 if (value.isEmpty()) wrong.add(variable.name() + " (" + variable.what() + ") est absente");
-                else if (value.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) wrong.add(variable.name() + " contient un caractère de contrôle (un retour à la ligne copié avec la valeur ?)");
+                else if (value.chars().anyMatch(c -> c < 0x20 || c >= 0x7f))
+                    wrong.add(variable.name() + " contient un caractère de contrôle ou non ASCII (un retour à la ligne, une espace insécable copiés avec la valeur ?)");
                 values.put(variable.name(), value);
             }
             if (!wrong.isEmpty()) throw new Failure(Exit.CONFIG, "Variable(s) d'environnement à corriger : " + String.join(" ; ", wrong) + ". Définissez ou corrigez chacune, puis relancez.");
@@ -511,9 +499,7 @@ public class conv implements Callable<Integer> {
                 List.of(new Variable("CRISP_IDENTIFIER_PROD", "l'identifiant du jeton plugin Crisp"),
                         new Variable("CRISP_KEY_PROD", "la clé du jeton plugin Crisp"),
                         new Variable("ID_SITE_CRISP", "l'identifiant du site Crisp")),
-                Schema.CRISP, RATE_LIMIT_ADVICE, false,
-                (http, base, values, perPage) -> new Crisp(http, base, values.get("ID_SITE_CRISP"),
-                        values.get("CRISP_IDENTIFIER_PROD"), values.get("CRISP_KEY_PROD"), perPage));
+                Schema.CRISP, RATE_LIMIT_ADVICE, false, Crisp::of);
 
         private final Http http;
         private final String base;
@@ -530,10 +516,9 @@ public class conv implements Callable<Integer> {
             this.headers = Map.of("Authorization", "Basic " + basic, "X-Crisp-Tier", "plugin", "Content-Type", "application/json");
         }
 
-        /** En-têtes d'authentification (plugin) : servent aussi à la route des messages. */
-        Map<String, String> headers() { return headers; }
-        String base() { return base; }
-        String websiteId() { return websiteId; }
+        static Crisp of(Http http, String base, Map<String, String> values, int perPage) {
+            return new Crisp(http, base, values.get("ID_SITE_CRISP"), values.get("CRISP_IDENTIFIER_PROD"), values.get("CRISP_KEY_PROD"), perPage);
+        }
 
         public SourceInfo info() { return INFO; }
         public String account() { return websiteId; }
@@ -557,11 +542,22 @@ public class conv implements Callable<Integer> {
 
         public Conversation complete(Listed item) { return item.complete(); }
 
+        /** Une conversation par son identifiant, telle que la liste la donne ; null si Crisp répond 404. */
         public Conversation one(String id) {
             Http.Answer answer = http.get(URI.create(base + "/website/" + encode(websiteId) + "/conversation/" + encode(id)), headers);
             if (answer.status() == 404) return null;
-            if (answer.status() >= 300 || !answer.body().path("data").isObject()) throw refusal(answer);
-            return Listed.of(INFO.schema(), answer.body().path("data")).complete();
+            if (answer.status() >= 200 && answer.status() < 300 && answer.body().path("data").isObject())
+                return complete(Listed.of(INFO.schema(), answer.body().path("data")));
+            throw refusal(answer);
+        }
+
+        /** Une page de messages, les plus récents avant {@code before} (borne incluse ou non : non documenté) ; null sur un 404. */
+        Http.Answer messages(String sessionId, Long before) {
+            Http.Answer answer = http.get(URI.create(base + "/website/" + encode(websiteId) + "/conversation/" + encode(sessionId)
+                    + "/messages" + (before == null ? "" : "?timestamp_before=" + before)), headers);
+            if (answer.status() == 404) return null;
+            if (answer.status() >= 200 && answer.status() < 300 && answer.body().path("data").isArray()) return answer;
+            throw refusal(answer);
         }
 
         /** Un refus de Crisp en une phrase qui dit quoi faire. */
@@ -570,7 +566,8 @@ public class conv implements Callable<Integer> {
             String said = " (HTTP " + answer.status() + (reason.isEmpty() ? "" : " " + reason) + ")";
             return switch (answer.status()) {
                 case 401 -> new Failure(Exit.AUTH, "Crisp refuse l'identifiant ou la clé" + said + " : vérifiez CRISP_IDENTIFIER_PROD et CRISP_KEY_PROD (jeton plugin de production).");
-                case 403 -> new Failure(Exit.AUTH, "Crisp refuse l'accès" + said + " : le jeton n'a pas le droit website:conversation:sessions, ou le plugin n'est pas installé sur ce site.");
+                case 403 -> new Failure(Exit.AUTH, "Crisp refuse l'accès" + said + " : le jeton n'a pas le droit website:conversation:sessions "
+                        + "(ou website:conversation:messages pour les messages), ou le plugin n'est pas installé sur ce site.");
                 case 404 -> new Failure(Exit.AUTH, "Crisp ne trouve pas ce site" + said + " : vérifiez ID_SITE_CRISP (et --base-url s'il est donné).");
                 default -> new Failure(Exit.NETWORK, "Réponse inattendue de Crisp" + said + " : rien n'est perdu, relancez plus tard.");
             };
@@ -709,9 +706,7 @@ public class conv implements Callable<Integer> {
         private final long intervalNanos;
         private long next = 0;
 
-        Pacer(Integer requestsPerMinute) {
-            this.intervalNanos = requestsPerMinute == null ? 0 : 60_000_000_000L / requestsPerMinute;
-        }
+        Pacer(Integer requestsPerMinute) { intervalNanos = requestsPerMinute == null ? 0 : 60_000_000_000L / requestsPerMinute; }
 
         void await() {
             if (intervalNanos == 0) return;
@@ -742,13 +737,11 @@ public class conv implements Callable<Integer> {
             .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
 
     /**
-     * Appels GET partagés par les sources et les commandes : délais, essais répétés, rythme, compte des requêtes.
-     * Le client du JDK retenu est HttpURLConnection : aucun fil bloqué dans un appel natif ne retarde la sortie de la
-     * JVM, rien de TLS n'est préparé pour une adresse http://, et il ne suit pas les redirections (les identifiants ne
-     * partent jamais vers une autre adresse).
+     * Appels GET partagés par les sources et les commandes : délai sur la réponse entière, essais répétés, rythme,
+     * compte des requêtes. Une redirection n'est jamais suivie : les identifiants ne partent pas vers une autre adresse.
      */
     static final class Http {
-        /** Une réponse définitive (succès ou refus) ; le corps vaut MissingNode s'il n'est pas du JSON. */
+        /** Une réponse définitive (succès ou refus) ; body : MissingNode si ce n'est pas du JSON ; date : l'en-tête Date, ou null. */
         record Answer(int status, JsonNode body, Instant date) { }
 
         /** Ce que l'on fait d'une réponse ou d'un échec réseau : l'ensemble des cas est fermé. */
@@ -756,6 +749,11 @@ public class conv implements Callable<Integer> {
         record Final(Answer answer) implements Outcome { }
         record RateLimited(int status, Duration retryAfter) implements Outcome { }
         record Transient(String why) implements Outcome { }
+
+        // Créé au premier envoi. HTTP/1.1 : une requête à la fois n'a rien à gagner de HTTP/2, et un échange annulé y ferme sa connexion.
+        private static final class Client {
+            static final HttpClient INSTANCE = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).followRedirects(HttpClient.Redirect.NEVER).build();
+        }
 
         private final Duration timeout;
         private final RetryPolicy retry;
@@ -768,6 +766,12 @@ public class conv implements Callable<Integer> {
             this.retry = retry;
             this.pacer = pacer;
             this.rateLimitAdvice = rateLimitAdvice;
+        }
+
+        // Avant la sortie : la JVM attend (jusqu'à 300 ms) tout fil pris dans un appel natif, comme le fil qui guette le
+        // réseau pour le client ; interrompu, il s'arrête (HttpClient.close() n'existe qu'à partir de Java 21).
+        static void release() {
+            Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().matches("HttpClient-\\d+-SelectorManager")).forEach(Thread::interrupt);
         }
 
         int requests() { return requests; }
@@ -791,46 +795,62 @@ public class conv implements Callable<Integer> {
         }
 
         private Outcome send(URI uri, Map<String, String> headers) {
-            AtomicBoolean cut = new AtomicBoolean();
-            ScheduledFuture<?> deadline = null;
+            HttpRequest.Builder request = HttpRequest.newBuilder(uri).header("User-Agent", "conv/2.0 (export de conversations)")
+                    .header("Accept", "application/json");
+            headers.forEach(request::header);
+            CompletableFuture<HttpResponse<byte[]>> exchange = Client.INSTANCE.sendAsync(request.build(), info -> new CappedBody());
+            HttpResponse<byte[]> response;
             try {
-                HttpURLConnection connection = (HttpURLConnection) uri.toURL().openConnection();
-                connection.setInstanceFollowRedirects(false);
-                connection.setConnectTimeout((int) Math.min(timeout.toMillis(), 10_000));
-                connection.setReadTimeout((int) timeout.toMillis());
-                connection.setRequestProperty("User-Agent", "conv/2.0 (export de conversations)");
-                connection.setRequestProperty("Accept", "application/json");
-                headers.forEach(connection::setRequestProperty);
-                // Le délai vaut pour la réponse entière : une réponse qui s'égoutte est coupée à l'échéance.
-                deadline = Watchdog.INSTANCE.schedule(() -> { cut.set(true); connection.disconnect(); }, timeout.toMillis(), TimeUnit.MILLISECONDS);
-                int status = connection.getResponseCode();
-                if (status >= 300 && status < 400) throw redirected(status, connection.getHeaderField("Location"));
-                if (status == 429 || status == 420) return new RateLimited(status, retryAfter(connection.getHeaderField("Retry-After")));
-                byte[] body = readBody(connection, status);
-                if (status >= 500) return new Transient("erreur du serveur (HTTP " + status + ")");
-                JsonNode parsed = parse(body);
-                // Une page HTML d'un proxy à la place d'une réponse réussie est passagère ; un refus (4xx) se lit à son code.
-                if (parsed == null && status < 400) return new Transient("réponse illisible (pas du JSON, HTTP " + status + ")");
-                long date = connection.getDate();    // l'en-tête Date, heure du serveur qui juge ses dates (0 : absent ou illisible)
-                return new Final(new Answer(status, parsed == null ? JSON.missingNode() : parsed, date == 0 ? null : Instant.ofEpochMilli(date)));
-            } catch (SocketTimeoutException e) {
-                return new Transient("pas de réponse dans le délai imparti");
-            } catch (IOException e) {
-                return new Transient(cut.get() ? "réponse incomplète à l'échéance du délai" : "connexion impossible ou interrompue");
+                // Le délai vaut pour la réponse entière : à l'échéance, l'échange est annulé et sa connexion fermée.
+                response = exchange.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                return new Transient("pas de réponse complète dans le délai imparti");
+            } catch (ExecutionException e) {
+                for (Throwable cause = e.getCause(); cause != null; cause = cause.getCause()) if (cause instanceof Failure f) throw f;
+                return new Transient("connexion impossible ou interrompue");
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new Failure(Exit.NETWORK, "Export interrompu pendant une requête : rien n'est perdu, relancez.");
             } finally {
-                if (deadline != null) deadline.cancel(false);
+                exchange.cancel(true);      // sans effet sur un échange terminé
             }
+            int status = response.statusCode();
+            java.net.http.HttpHeaders head = response.headers();
+            Instant date = date(head.firstValue("Date").orElse(null));
+            if (status >= 300 && status < 400) throw redirected(status, head.firstValue("Location").orElse(null));
+            if (status == 429 || status == 420) return new RateLimited(status, retryAfter(head.firstValue("Retry-After").orElse(null), date));
+            if (status >= 500) return new Transient("erreur du serveur (HTTP " + status + ")");
+            JsonNode parsed = parse(response.body());
+            // Une page HTML d'un proxy à la place d'une réponse réussie est passagère ; un refus (4xx) se lit à son code.
+            if (parsed == null && status < 400) return new Transient("réponse illisible (pas du JSON, HTTP " + status + ")");
+            return new Final(new Answer(status, parsed == null ? JSON.missingNode() : parsed, date));
         }
 
-        /** Le corps de la réponse, borné : au-delà de MAX_BODY, ce n'est pas une page de conversations. */
-        private static byte[] readBody(HttpURLConnection connection, int status) throws IOException {
-            try (InputStream in = status >= 400 ? connection.getErrorStream() : connection.getInputStream()) {
-                if (in == null) return new byte[0];
-                byte[] body = in.readNBytes(MAX_BODY + 1);
-                if (body.length > MAX_BODY)
-                    throw new Failure(Exit.NETWORK, "L'API a envoyé une réponse de plus de " + (MAX_BODY >> 20) + " Mo, ce qui n'est pas "
-                            + "une page de conversations : l'export s'arrête sans réessayer, rien n'est perdu ; signalez-le.");
-                return body;
+        /** Le corps, borné pendant la lecture : au-delà de MAX_BODY, ce n'est pas une page de conversations. */
+        private static final class CappedBody implements HttpResponse.BodySubscriber<byte[]> {
+            private final CompletableFuture<byte[]> body = new CompletableFuture<>();
+            private final List<ByteBuffer> received = new ArrayList<>();     // le client ne s'en sert plus (documenté)
+            private Flow.Subscription subscription;
+            private long size;
+
+            public void onSubscribe(Flow.Subscription s) { (subscription = s).request(Long.MAX_VALUE); }
+            public void onError(Throwable error) { body.completeExceptionally(error); }
+            public CompletionStage<byte[]> getBody() { return body; }
+
+            public void onNext(List<ByteBuffer> buffers) {
+                if (body.isDone()) return;
+                received.addAll(buffers);
+                for (ByteBuffer buffer : buffers) size += buffer.remaining();
+                // Annuler ferme la connexion : le reste de la réponse n'est jamais lu.
+                if (size > MAX_BODY && body.completeExceptionally(new Failure(Exit.NETWORK, "L'API a envoyé une réponse de plus de "
+                        + (MAX_BODY >> 20) + " Mo, ce qui n'est pas une page de conversations : l'export s'arrête sans réessayer, "
+                        + "rien n'est perdu ; signalez-le."))) subscription.cancel();
+            }
+
+            public void onComplete() {
+                ByteBuffer all = ByteBuffer.allocate((int) size);
+                received.forEach(all::put);
+                body.complete(all.array());
             }
         }
 
@@ -857,18 +877,25 @@ public class conv implements Callable<Integer> {
                     + "une redirection, pour que vos identifiants ne partent pas ailleurs ; vérifiez --base-url.");
         }
 
-        private static Duration retryAfter(String header) {
-            if (header == null) return null;
-            String value = header.strip();
+        /** Une date HTTP (RFC 1123), null si elle manque ou est illisible. */
+        static Instant date(String header) {
             try {
-                return Duration.ofSeconds(Math.max(0, Long.parseLong(value)));
+                return header == null ? null : ZonedDateTime.parse(header.strip(), DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
+            } catch (DateTimeParseException unreadable) {
+                return null;
+            }
+        }
+
+        /** Retry-After en secondes ou en date, celle-ci lue sur l'horloge du serveur quand il donne la sienne. */
+        static Duration retryAfter(String header, Instant serverNow) {
+            if (header == null) return null;
+            try {
+                return Duration.ofSeconds(Math.max(0, Long.parseLong(header.strip())));
             } catch (NumberFormatException notSeconds) {
-                try {
-                    Duration d = Duration.between(Instant.now(), ZonedDateTime.parse(value, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant());
-                    return d.isNegative() ? Duration.ZERO : d;
-                } catch (DateTimeParseException unreadable) {
-                    return null;
-                }
+                Instant at = date(header);
+                if (at == null) return null;
+                Duration wait = Duration.between(serverNow != null ? serverNow : Instant.now(), at);
+                return wait.isNegative() ? Duration.ZERO : wait;
             }
         }
 
@@ -882,15 +909,6 @@ public class conv implements Callable<Integer> {
             }
             return new Failure(Exit.NETWORK, "L'API " + host + " ne répond pas correctement après " + tries + " ("
                     + ((Transient) outcome).why() + ") : ce qui était exporté est enregistré, relancez plus tard.");
-        }
-
-        /** Un seul fil de garde, endormi en Java et non dans un appel natif : il ne retient pas la sortie de la JVM. */
-        private static final class Watchdog {
-            static final ScheduledExecutorService INSTANCE = Executors.newSingleThreadScheduledExecutor(r -> {
-                Thread thread = new Thread(r, "délai-http");
-                thread.setDaemon(true);
-                return thread;
-            });
         }
     }
 
@@ -1076,7 +1094,8 @@ public class conv implements Callable<Integer> {
                 if (plan.begin(first, options.refresh(), options.fullRefresh())) progress.note("Attention : les dates de la page 1 sont toutes futures (heure du serveur) : le filigrane les ignore.");
                 checkpoint(plan, true);
                 recover(plan);
-                if (!plan.hasWalk() || plan.current().offset() != 0) take(first, List.of(), options.refresh());   // page 1 lue seule : comptée aussi
+                if (!plan.hasWalk() || plan.current().offset() != 0)     // page 1 lue seule : comptée, rien n'est écrit ni tracé
+                    for (Listed i : first.items()) if (i.entry().id() == null) totals.withoutId++; else if (store.status(i.entry()) != KnownIds.Status.NEW && firstSight(i.entry().id())) totals.alreadyPresent++;
                 walkAll(plan, first);
             } catch (Failure f) {
                 if (!f.exit.stopsApiCalls()) throw f;
@@ -1153,7 +1172,7 @@ public class conv implements Callable<Integer> {
             Entry entry = item.entry();
             if (entry.id() == null) { totals.withoutId++; return null; }
             KnownIds.Status status = store.status(entry);
-            if (status == KnownIds.Status.SAME || status == KnownIds.Status.NEWER && !refresh) { totals.alreadyPresent += firstSight(entry.id()) ? 1 : 0; return null; }
+            if (status == KnownIds.Status.SAME || status == KnownIds.Status.NEWER && !refresh) { store.seen(entry, status); totals.alreadyPresent += firstSight(entry.id()) ? 1 : 0; return null; }
             Conversation conversation = source.complete(item);
             if (conversation.missing() != null) totals.withoutDialog++;
             if (status == KnownIds.Status.NEW) { totals.exported++; return conversation; }
@@ -1357,6 +1376,8 @@ public class conv implements Callable<Integer> {
         private final Schema schema;
         private final Progress progress;
         private final Journal journal;
+        // FICHIER.moved : les conversations vues plus récentes que leur ligne gardée telle quelle, pour conv messages.
+        private final Journal moved;
         private final long chunkBytes;
         private State state;
         private KnownIds ids = new KnownIds(0);
@@ -1372,6 +1393,7 @@ public class conv implements Callable<Integer> {
             this.schema = schema;
             this.progress = progress;
             this.journal = new Journal(files.file);
+            this.moved = new Journal(ExportFiles.sibling(files.file, ".moved"));
             this.chunkBytes = chunkBytes;
         }
 
@@ -1385,6 +1407,7 @@ public class conv implements Callable<Integer> {
                 store.state = store.readState(info, account);
                 files.checkWritable();
                 store.load();
+                store.compactMoved();
                 return store;
             } catch (IOException e) {
                 files.close();
@@ -1413,8 +1436,35 @@ public class conv implements Callable<Integer> {
             }
         }
 
+        /** Une conversation connue qui n'est pas réécrite : plus récente que sa ligne (Crisp), la commande messages le lira dans FICHIER.moved. */
+        void seen(Entry entry, KnownIds.Status status) {
+            if (status == KnownIds.Status.NEWER && schema == Schema.CRISP)
+                moved.append(List.of(Schema.bytes(JSON.createObjectNode().put("session_id", entry.id()).put("updated_at", entry.walkKey()))));
+        }
+
+        /**
+         * Au-delà de 1 Mo (plus de quoi tenir une ligne par conversation : pas de réécriture à chaque exécution), FICHIER.moved
+         * garde une ligne par conversation, la plus récente, et seulement si sa ligne est encore plus ancienne.
+         */
+        private void compactMoved() throws IOException {
+            if (!Files.exists(moved.file)) return;
+            moved.repairTail(schema, torn -> { });
+            if (Files.size(moved.file) < (1 << 20) + 100L * ids.size()) return;
+            KnownIds last = new KnownIds(0);
+            try (LineReader lines = new LineReader(Files.newInputStream(moved.file))) {
+                for (int n = 0; lines.next(); n++) if (newer(lines) != null) last.keepNewest(newer(lines), n);
+            }
+            AtomicFile.keepLines(moved.file, (line, n) -> newer(line) != null && last.lineOf(newer(line).id()) == n);
+        }
+
+        private Entry newer(LineReader line) {
+            Entry e = schema.read(line.buffer(), line.start(), line.length());
+            return e != null && e.id() != null && ids.status(e) == KnownIds.Status.NEWER ? e : null;
+        }
+
         /** L'état, écrit après que les lignes auxquelles il se réfère sont forcées sur le disque. */
         void checkpoint(State next) {
+            moved.sync();
             journal.sync();
             try {
                 StateFile.save(files.state, next);
@@ -1449,6 +1499,7 @@ public class conv implements Callable<Integer> {
         @Override
         public void close() {
             journal.close();
+            moved.close();
             files.close();
         }
 
@@ -1789,6 +1840,18 @@ public class conv implements Callable<Integer> {
                 Io.deleteQuietly(tmp);
                 throw e;
             }
+        }
+
+        interface LineFilter { boolean keep(LineReader line, int index) throws IOException; }
+
+        /** Réécrit {@code file} en ne gardant que les lignes acceptées (numérotées à partir de 0), en flux. */
+        static void keepLines(Path file, LineFilter filter) throws IOException {
+            replace(file, out -> {
+                try (LineReader lines = new LineReader(Files.newInputStream(file))) {
+                    for (int n = 0; lines.next(); n++)
+                        if (filter.keep(lines, n)) { out.write(lines.buffer(), lines.start(), lines.length()); out.write('\n'); }
+                }
+            });
         }
 
         /** Rend un renommage durable ; certains systèmes refusent d'ouvrir un dossier : sans gravité. */
@@ -2141,12 +2204,6 @@ public class conv implements Callable<Integer> {
             int previous = low[slot] == 0 ? -1 : line[slot];
             store(slot, entry, lineIndex);
             return previous;
-        }
-
-        /** Vrai si l'identifiant est connu avec exactement cette clé de parcours. */
-        boolean holds(Entry entry) {
-            int slot = find(entry.id());
-            return low[slot] != 0 && walk[slot] == entry.walkKey();
         }
 
         /** La ligne de la version connue, ou -1. */
@@ -2850,10 +2907,13 @@ public class conv implements Callable<Integer> {
             synopsisHeading = "Usage : ", descriptionHeading = "%n", optionListHeading = "%nOptions :%n",
             exitCodeListHeading = "%nCodes de sortie :%n",
             description = {
-                "Exporte l'historique des messages de chaque conversation Crisp du fichier des conversations, dans "
-                    + "<dossier du fichier>/messages/<session_id>.jsonl : tous les champs, sans doublon, le plus récent en haut.",
-                "Une conversation sans message n'a pas de fichier. Seules les conversations nouvelles ou dont updated_at a bougé sont redemandées."})
+                "Exporte l'historique des messages de chaque conversation Crisp du fichier des conversations, dans <dossier du fichier>/messages/"
+                    + "<session_id>.jsonl : tous les champs, sans doublon, le plus récent en haut ; un fichier vide pour une conversation sans message.",
+                "Seules sont redemandées les conversations nouvelles, modifiées (updated_at du fichier, ou vu bouger par un export de la liste "
+                    + "même sans --refresh), ou dont le fichier de messages manque ou a changé. Une conversation qui échoue est nommée, réessayée "
+                    + "aux exécutions suivantes (" + MessagesState.MAX_FAILURES + " fois au plus, puis quand elle bouge) : le code de sortie est alors 6."})
     static final class MessagesCommand implements Callable<Integer> {
+        static final int FAILURES_IN_A_ROW = 3;     // conversations en échec de suite : l'API est sans doute en panne, on s'arrête
         @CommandLine.ParentCommand conv parent;
         @Spec CommandSpec spec;
 
@@ -2861,7 +2921,8 @@ public class conv implements Callable<Integer> {
                 description = "Nombre maximum de conversations à interroger (défaut : ${DEFAULT-VALUE}) ; celles qui sont à jour ne comptent pas.")
         int limit;
 
-        @Option(names = "--reset", description = "Oublie l'état des messages et repart de la première conversation ; les fichiers de messages sont gardés et complétés sans doublon.")
+        @Option(names = "--reset", description = "Oublie l'état des messages : chaque conversation est relue en entier ; les fichiers "
+                + "de messages sont gardés et complétés sans doublon.")
         boolean reset;
 
         @Option(names = "--input", paramLabel = "FICHIER",
@@ -2872,67 +2933,73 @@ public class conv implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            PrintWriter out = spec.commandLine().getOut();
+            List<String> before = spec.parent().commandLine().getParseResult().matchedOptions().stream().map(o -> o.longestName()).toList();
+            if (!before.isEmpty())
+                throw new ParameterException(spec.commandLine(), "Les options placées avant « messages » (" + String.join(", ", before)
+                        + ") sont celles de l'export de la liste : pour les messages, placez-les après, par exemple « conv messages --nb 10 ».");
+            PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
             MessagesProgress progress = new MessagesProgress(out);
-            try {
+            try (Interruption interruption = Interruption.watch(err)) {
                 Path file = (input != null ? input : exportFolder().resolve(Crisp.INFO.defaultFile())).toAbsolutePath().normalize();
                 if (!Files.isRegularFile(file))
                     throw new Failure(Exit.CONFIG, "Le fichier des conversations " + file + " est introuvable : exportez d'abord les "
                             + "conversations (« jbang conv.java »), ou indiquez-le avec --input.");
                 Crisp crisp = parent.openCrisp(api);
-                Path folder = file.getParent().resolve("messages");
-                try (MessagesState state = MessagesState.open(folder, reset, progress);
+                MessagesPlan.checkSite(file, crisp.account());
+                try (MessagesState state = MessagesState.open(file.getParent().resolve("messages"), reset, progress);
                      MessagesPlan plan = MessagesPlan.read(file, state)) {
                     progress.plan(file, plan, limit);
-                    return run(crisp, state, plan, progress);
+                    int code = run(crisp, state, plan, progress);
+                    interruption.done();
+                    return code;
                 }
             } finally {
                 out.flush();
+                err.flush();
             }
         }
 
         /** Parcourt les conversations à interroger depuis la position de reprise, en tournant jusqu'au début du fichier. */
         private int run(Crisp crisp, MessagesState state, MessagesPlan plan, MessagesProgress progress) {
-            ConversationMessages fetcher = new ConversationMessages(crisp, state.folder(), progress);
-            int pending = plan.pending();
-            int start = plan.firstAtOrAfter(state.nextOffset());
+            ConversationMessages walker = new ConversationMessages(crisp, state.folder, progress);
+            int pending = plan.pending(), start = plan.start(), handled = 0, inARow = 0;
+            long of = Math.min(limit, pending);
             Failure stop = null;
-            int handled = 0;
-            for (int k = 0; k < pending && progress.attempted < limit; k++) {
-                long offset = plan.offset((start + k) % pending);
+            for (; stop == null && handled < pending && progress.attempted < limit; handled++) {
+                long offset = plan.offset((start + handled) % pending);
                 MessagesPlan.Conversation c = plan.at(offset);
-                handled++;
                 // Une ligne en double dans le fichier : déjà traitée plus haut dans cette exécution.
-                if (c == null || state.upToDate(c.sessionId(), c.updatedAt())) continue;
+                MessagesState.Need need = c == null ? MessagesState.Need.UP_TO_DATE : state.need(c.sessionId(), c.updatedAt());
+                if (need.ordinal() <= MessagesState.Need.ABANDONED.ordinal()) continue;
                 progress.attempted++;
-                ConversationMessages.Outcome outcome;
                 try {
-                    outcome = fetcher.fetch(c.sessionId());
+                    ConversationMessages.Outcome outcome = walker.fetch(c.sessionId(), need == MessagesState.Need.INCREMENTAL);
+                    state.record(c.sessionId(), c.updatedAt(), outcome);
+                    progress.conversation(c.sessionId(), of, outcome);
+                    inARow = 0;
                 } catch (Failure f) {
                     if (!f.exit.stopsApiCalls()) throw f;
-                    // Reprise sur cette conversation (sauf une page qui se répète : on passe à la suivante).
-                    state.saveCursor(fetcher.looped() ? offset + 1 : offset);
-                    progress.attempted--;
-                    handled--;
-                    stop = f;
-                    break;
+                    // Quota ou accès refusé : arrêt, la reprise se fera sur cette conversation.
+                    if (f.exit != Exit.NETWORK) { stop = f; break; }
+                    progress.failed(c.sessionId(), of, f.getMessage(), state.failed(c.sessionId(), c.updatedAt()));
+                    if (++inARow == FAILURES_IN_A_ROW)
+                        stop = new Failure(Exit.NETWORK, "Crisp échoue pour " + FAILURES_IN_A_ROW + " conversations de suite (dernière erreur : "
+                                + f.getMessage() + ") : l'exécution s'arrête, ce qui était exporté est enregistré ; relancez plus tard.");
                 }
-                if (outcome.created()) state.filesCreated++;
-                state.record(c.sessionId(), c.updatedAt(), outcome.gone());
                 state.saveCursor(offset + 1);
-                progress.conversation(progress.attempted, Math.min(limit, pending), c.sessionId(), outcome);
             }
-            if (stop == null || stop.exit != Exit.AUTH)
-                progress.summary(plan, state, crisp.http().requests(), pending - handled);
+            if (stop == null || stop.exit != Exit.AUTH) progress.summary(plan, state, crisp.http().requests(), pending - handled);
             if (stop != null) throw stop;
-            return Exit.OK.code;
+            if (progress.failedNow.isEmpty() && plan.abandoned == 0) return Exit.OK.code;
+            spec.commandLine().getErr().println("Des conversations sont laissées de côté (voir le bilan) : rien n'est perdu de ce qui est exporté ; "
+                    + "elles seront réessayées, ou relues en entier avec « conv messages --reset ».");
+            return Exit.NETWORK.code;
         }
     }
 
     /**
-     * Une lecture en flux du fichier des conversations : ce qu'il faut interroger (la position de chaque ligne,
-     * 8 octets par conversation à interroger), ce qui est à jour, ce qui est refusé. Le fichier reste ouvert :
-     * si conv le remplace pendant l'exécution, on continue de lire la même version.
+     * Une lecture en flux du fichier des conversations : la position de chaque ligne à interroger (8 octets chacune), ce
+     * qui est à jour, refusé, supprimé ou abandonné. Le fichier reste ouvert : s'il est remplacé, on lit la même version.
      */
     static final class MessagesPlan implements AutoCloseable {
         /** Ce qui sert des conversations : l'identifiant et updated_at (l'activité « active.last » ne dit rien des messages). */
@@ -2944,27 +3011,59 @@ public class conv implements Callable<Integer> {
 
         private final FileChannel channel;
         private final LongList offsets = new LongList();
-        long conversations, upToDate, refused;
+        // FICHIER.moved (écrit par l'export de la liste) : identifiant → sa ligne dans moved, et l'updated_at qu'elle dit.
+        private final KnownIds movedIds = new KnownIds(0);
+        private final LongList movedAt = new LongList();
+        final List<String> abandonedNames = new ArrayList<>();
+        long conversations, upToDate, refused, gone, abandoned;
+        private int start = -1;
 
         private MessagesPlan(FileChannel channel) { this.channel = channel; }
 
         /** Un identifiant de Crisp : « session_ » et un UUID en minuscules ; rien d'autre ne devient un nom de fichier. */
         static boolean validSessionId(String id) { return id != null && SESSION_ID.matcher(id).matches(); }
 
+        /** La ligne courante lue comme conversation (identifiant, updated_at), ou null si son identifiant n'est pas valide. */
+        static Entry valid(LineReader line) {
+            Entry entry = UPDATED.read(line.buffer(), line.start(), line.length());
+            return entry != null && validSessionId(entry.id()) ? entry : null;
+        }
+
+        /** Avant toute requête et toute écriture : le fichier d'un autre site que ID_SITE_CRISP est refusé (d'après sa première conversation). */
+        static void checkSite(Path file, String websiteId) {
+            try (LineReader lines = new LineReader(Files.newInputStream(file))) {
+                while (lines.next() && lines.isBlank()) { /* lignes vides */ }
+                Entry first = new Schema("website_id", UPDATED.sort(), UPDATED.walk()).read(lines.buffer(), lines.start(), lines.length());
+                if (first != null && first.id() != null && !first.id().equals(websiteId))
+                    throw new Failure(Exit.CONFIG, file + " est l'export du site Crisp " + first.id() + ", pas celui de ID_SITE_CRISP ("
+                            + websiteId + ") : vérifiez ID_SITE_CRISP ou --input ; rien n'a été demandé ni écrit.");
+            } catch (IOException e) {
+                throw Io.fileFailure("lire " + file, e);
+            }
+        }
+
         static MessagesPlan read(Path file, MessagesState state) {
             FileChannel channel = null;
             try {
                 channel = FileChannel.open(file, StandardOpenOption.READ);
                 MessagesPlan plan = new MessagesPlan(channel);
+                plan.readMoved(ExportFiles.sibling(file, ".moved"), state);
                 // Le flux n'est pas fermé ici : il fermerait le canal qui sert ensuite aux lectures à une position.
                 LineReader lines = new LineReader(Channels.newInputStream(channel));
                 while (lines.next()) {
                     if (lines.isBlank()) continue;
                     plan.conversations++;
-                    Entry entry = UPDATED.read(lines.buffer(), lines.start(), lines.length());
-                    if (entry == null || !validSessionId(entry.id())) plan.refused++;
-                    else if (state.upToDate(entry.id(), entry.walkKey())) plan.upToDate++;
-                    else plan.offsets.add(lines.offset());
+                    Entry entry = valid(lines);
+                    if (entry == null) { plan.refused++; continue; }
+                    switch (state.need(entry.id(), plan.updatedAt(entry))) {
+                        case UP_TO_DATE -> plan.upToDate++;
+                        case GONE -> plan.gone++;
+                        case ABANDONED -> { if (plan.abandoned++ < 10) plan.abandonedNames.add(entry.id()); }
+                        default -> {
+                            if (plan.start < 0 && lines.offset() >= state.nextOffset) plan.start = plan.offsets.size();
+                            plan.offsets.add(lines.offset());
+                        }
+                    }
                 }
                 return plan;
             } catch (IOException e) {
@@ -2973,39 +3072,36 @@ public class conv implements Callable<Integer> {
             }
         }
 
+        /** Les traces de l'export, sauf celles que les messages lus ont déjà rattrapées (la table reste petite). */
+        private void readMoved(Path moved, MessagesState state) throws IOException {
+            if (!Files.exists(moved)) return;
+            try (LineReader lines = new LineReader(Files.newInputStream(moved))) {
+                for (Entry e; lines.next(); ) {
+                    if ((e = valid(lines)) == null || state.readAt(e.id(), e.walkKey())) continue;
+                    movedIds.keepNewest(e, movedAt.size());
+                    movedAt.add(e.walkKey());
+                }
+            }
+        }
+
+        /** Le plus récent des updated_at que disent la ligne et les traces de l'export. */
+        private long updatedAt(Entry entry) {
+            int line = movedIds.lineOf(entry.id());
+            return line < 0 ? entry.walkKey() : Math.max(entry.walkKey(), movedAt.get(line));
+        }
+
         int pending() { return offsets.size(); }
         long offset(int index) { return offsets.get(index); }
 
-        /** L'indice de la première conversation à interroger située à {@code offset} ou après (0 si aucune : on fait le tour). */
-        int firstAtOrAfter(long offset) {
-            int low = 0, high = offsets.size();
-            while (low < high) {
-                int mid = (low + high) >>> 1;
-                if (offsets.get(mid) < offset) low = mid + 1; else high = mid;
-            }
-            return low == offsets.size() ? 0 : low;
-        }
+        /** L'indice de la première conversation à interroger à la position de reprise ou après (0 si aucune : on fait le tour). */
+        int start() { return Math.max(0, start); }
 
         /** Relit la ligne qui commence à {@code offset}. */
         Conversation at(long offset) {
             try {
-                java.io.ByteArrayOutputStream line = new java.io.ByteArrayOutputStream();
-                ByteBuffer chunk = ByteBuffer.allocate(1 << 14);
-                long position = offset;
-                read:
-                while (true) {
-                    chunk.clear();
-                    int n = channel.read(chunk, position);
-                    if (n <= 0) break;
-                    for (int i = 0; i < n; i++) {
-                        if (chunk.get(i) == '\n') { line.write(chunk.array(), 0, i); break read; }
-                    }
-                    line.write(chunk.array(), 0, n);
-                    position += n;
-                }
-                byte[] bytes = line.toByteArray();
-                Entry entry = UPDATED.read(bytes, 0, bytes.length);
-                return entry == null || !validSessionId(entry.id()) ? null : new Conversation(entry.id(), entry.walkKey());
+                LineReader line = new LineReader(Channels.newInputStream(channel.position(offset)), Long.MAX_VALUE, 1 << 14);
+                Entry entry = line.next() ? valid(line) : null;
+                return entry == null ? null : new Conversation(entry.id(), updatedAt(entry));
             } catch (IOException e) {
                 throw Io.fileFailure("relire le fichier des conversations", e);
             }
@@ -3015,26 +3111,29 @@ public class conv implements Callable<Integer> {
     }
 
     /**
-     * Les messages d'une conversation : pages du plus récent au plus ancien par timestamp_before, fusion sans doublon
-     * avec le fichier existant, remplacement atomique du fichier. Rien n'est écrit si la conversation est interrompue
-     * (quota, réseau) : un fichier partiel arrêterait à tort le parcours incrémental suivant.
+     * Les messages d'une conversation, du plus récent au plus ancien : la page suivante est demandée avec timestamp_before
+     * = la date la plus ancienne vue + 1 (la couture est relue, la borne incluse ou non), dédoublonnée par empreinte ; le
+     * code seul ne finit ni ne prolonge le parcours. Fusion avec le fichier (une version modifiée remplace l'ancienne),
+     * remplacé d'un coup ; rien n'est écrit si la conversation est interrompue : un fichier partiel passerait pour complet.
      */
     static final class ConversationMessages {
         static final Schema MESSAGE = new Schema("fingerprint", new KeyPath(null, "timestamp", false), new KeyPath(null, "timestamp", false));
+        static final int PAGE = 40;     // une page pleine selon l'exemple d'export de Crisp (une plus grande déjà vue compte aussi)
 
-        /** Le bilan d'une conversation. */
-        record Outcome(boolean gone, int exported, int ignored, int total, int requests, boolean created) { }
+        /** Le bilan d'une conversation ; {@code bytes} : la taille de son fichier, -1 si elle est supprimée chez Crisp. */
+        record Outcome(boolean gone, int exported, int updated, int ignored, int total, int requests, boolean tiesCut, long bytes, boolean created) { }
 
         /** Un message : son empreinte, sa date, ses octets (ceux du fichier, ou ceux de l'API re-sérialisés sans changement). */
         record Message(String fingerprint, long timestamp, byte[] bytes) {
+            // Des empreintes numériques (positives, sans zéro en tête) : par longueur puis par texte, c'est l'ordre des nombres.
             static final Comparator<Message> NEWEST_FIRST = Comparator.comparingLong(Message::timestamp).reversed()
-                    .thenComparing(Message::fingerprint, ConversationMessages::compareFingerprints);
+                    .thenComparingInt((Message m) -> m.fingerprint().length()).thenComparing(Message::fingerprint);
         }
 
         private final Crisp crisp;
         private final Path folder;
         private final MessagesProgress progress;
-        private boolean websiteConfirmed, looped;
+        private int largestPage = PAGE;
 
         ConversationMessages(Crisp crisp, Path folder, MessagesProgress progress) {
             this.crisp = crisp;
@@ -3042,119 +3141,90 @@ public class conv implements Callable<Integer> {
             this.progress = progress;
         }
 
-        /** Vrai si le dernier arrêt vient d'un serveur qui renvoie sans fin la même page. */
-        boolean looped() { return looped; }
-
-        Outcome fetch(String sessionId) {
-            looped = false;
+        /** {@code incremental} : le fichier tient l'historique complet, on s'arrête dès qu'une page le rejoint inchangé. */
+        Outcome fetch(String sessionId, boolean incremental) {
             int requestsBefore = crisp.http().requests();
             Path file = folder.resolve(sessionId + ".jsonl");
-            Map<String, Message> known = readExisting(file);
-            boolean existed = known != null;
-            Map<String, Message> fresh = new java.util.HashMap<>();
-            int ignored = 0;
-            Long before = null;
-            while (true) {
-                Http.Answer answer = crisp.http().get(uri(sessionId, before), crisp.headers());
-                int status = answer.status();
-                if (status == 404) {
-                    confirmWebsite();
-                    return new Outcome(true, 0, 0, existed ? known.size() : 0, crisp.http().requests() - requestsBefore, false);
-                }
-                JsonNode data = answer.body().path("data");
-                if (status < 200 || status >= 300 || !data.isArray()) throw refusal(answer);
-                if (data.isEmpty()) break;
-                PageScan page = scan(data, existed ? known : Map.of(), fresh);
-                ignored += page.ignored();
-                before = nextBefore(sessionId, status, before, existed && page.allInFile(), page);
+            Map<String, Message> stored = readExisting(file);
+            Map<String, Message> served = new java.util.HashMap<>();
+            long[] walk = {Long.MAX_VALUE, 0, 0};   // date la plus ancienne vue, messages sans empreinte, ex aequo coupés
+            for (Long before = null; ; ) {
+                Http.Answer answer = crisp.messages(sessionId, before);
+                if (answer == null) return confirmGone(sessionId, crisp.http().requests() - requestsBefore);
+                before = next(sessionId, answer, before, stored, served, walk, incremental);
                 if (before == null) break;
             }
-            int total = (existed ? known.size() : 0) + fresh.size();
-            if (!fresh.isEmpty()) write(file, known, fresh.values());
-            return new Outcome(false, fresh.size(), ignored, total, crisp.http().requests() - requestsBefore, !existed && !fresh.isEmpty());
-        }
-
-        /** La borne timestamp_before de la page suivante, ou null si la remontée dans le temps est finie. */
-        private Long nextBefore(String sessionId, int status, Long before, boolean allInFile, PageScan page) {
-            // Parcours incrémental : une page déjà entièrement dans le fichier, tout ce qui est plus ancien y est aussi.
-            if (allInFile || page.oldest() == Long.MAX_VALUE) return null;
-            if (before != null && page.oldest() >= before) {
-                // 206 sans rien de nouveau ni de plus ancien : le serveur tourne en rond, on n'insiste pas.
-                if (page.added() == 0 && status == 206) {
-                    looped = true;
-                    throw new Failure(Exit.NETWORK, "Crisp renvoie sans fin la même page de messages pour " + sessionId
-                            + " (timestamp_before=" + before + " n'avance plus) : rien n'est écrit pour cette conversation, "
-                            + "la suivante sera traitée à la prochaine exécution ; si cela persiste, signalez-le.");
-                }
-                return null;
+            int exported = 0, updated = 0;
+            for (Message m : served.values()) {
+                Message old = stored.put(m.fingerprint(), m);
+                if (old == null) exported++;
+                else if (!Arrays.equals(old.bytes(), m.bytes())) updated++;
             }
-            // 206 : d'autres pages ; 200 : la dernière (on ne s'y fie pas seul : page vide ou rien de plus ancien arrêtent aussi).
-            return status == 206 ? page.oldest() : null;
+            boolean created = !Files.exists(file);
+            long bytes = exported + updated > 0 || !incremental ? write(file, stored.values()) : MessagesState.size(file);
+            return new Outcome(false, exported, updated, served.size() - exported - updated + (int) walk[1], stored.size(),
+                    crisp.http().requests() - requestsBefore, walk[2] > 0, bytes, created);
         }
 
-        /** Ce qu'une page de messages apporte : nouveaux, ignorés, tous déjà dans le fichier ou non, et la date la plus ancienne. */
-        record PageScan(int added, int ignored, boolean allInFile, long oldest) { }
-
-        private static PageScan scan(JsonNode data, Map<String, Message> known, Map<String, Message> fresh) {
-            int added = 0, ignored = 0;
-            boolean allInFile = true;
-            long oldest = Long.MAX_VALUE;
-            for (JsonNode node : data) {
+        /** Traite une page ; rend la borne de la suivante, ou null si le parcours est fini. */
+        private Long next(String sessionId, Http.Answer answer, Long before, Map<String, Message> stored, Map<String, Message> served,
+                          long[] walk, boolean incremental) {
+            List<Message> page = new ArrayList<>();
+            for (JsonNode node : answer.body().path("data")) {
                 byte[] bytes = Schema.bytes(node);
                 Entry entry = MESSAGE.read(bytes, 0, bytes.length);
                 // Sans empreinte, un message ne peut être dédoublonné : il est compté comme ignoré.
-                if (entry == null || entry.id() == null) { ignored++; continue; }
-                // Un message sans date ne dit rien de la suite : il n'arrête pas la remontée dans le temps.
-                if (entry.walkKey() != Entry.MISSING) oldest = Math.min(oldest, entry.walkKey());
-                boolean inFile = known.containsKey(entry.id());
-                if (!inFile) allInFile = false;
-                if (inFile || fresh.containsKey(entry.id())) { ignored++; continue; }
-                fresh.put(entry.id(), new Message(entry.id(), entry.walkKey(), bytes));
-                added++;
+                if (entry == null || entry.id() == null) { walk[1]++; continue; }
+                if (before != null && entry.walkKey() != Entry.MISSING && entry.walkKey() > before)
+                    throw new Failure(Exit.NETWORK, "Crisp ne respecte pas timestamp_before pour " + sessionId + " (un message du " + entry.walkKey()
+                            + " servi pour la borne " + before + ") : rien n'est écrit pour cette conversation, réessayée à la prochaine exécution.");
+                page.add(new Message(entry.id(), entry.walkKey(), bytes));
             }
-            return new PageScan(added, ignored, allInFile, oldest);
+            page.forEach(m -> served.put(m.fingerprint(), m));
+            long oldest = walk[0], pageOldest = page.stream().mapToLong(Message::timestamp).filter(t -> t != Entry.MISSING).min().orElse(Long.MAX_VALUE);
+            largestPage = Math.max(largestPage, page.size());
+            boolean full = page.size() >= largestPage;
+            if (pageOldest >= oldest) {
+                // Rien de plus ancien. Une page pleine d'une seule milliseconde cache peut-être d'autres ex aequo : la borne
+                // passe cette milliseconde (exclue, puis incluse) ; ce qui resterait au-delà d'une page est hors d'atteinte.
+                boolean ties = full && oldest != Long.MAX_VALUE && page.stream().allMatch(m -> m.timestamp() == oldest);
+                if (!ties || before != null && before <= oldest - 1) return null;
+                walk[2]++;
+                return before != null && before == oldest ? oldest - 1 : oldest;
+            }
+            walk[0] = pageOldest;
+            if (answer.status() == 200 && !full) return null;   // la dernière page selon Crisp, et elle n'est pas pleine
+            if (incremental && page.stream().filter(m -> m.timestamp() == pageOldest)
+                    .allMatch(m -> stored.containsKey(m.fingerprint()) && Arrays.equals(stored.get(m.fingerprint()).bytes(), m.bytes())))
+                return null;   // la page rejoint l'historique déjà complet, inchangé : le reste est dans le fichier
+            return pageOldest + 1;
         }
 
-        private URI uri(String sessionId, Long before) {
-            return URI.create(crisp.base() + "/website/" + encode(crisp.websiteId()) + "/conversation/" + sessionId + "/messages"
-                    + (before == null ? "" : "?timestamp_before=" + before));
+        /** Un 404 sur les messages n'est une suppression que si la route de la conversation répond 404 aussi. */
+        private Outcome confirmGone(String sessionId, int requests) {
+            if (crisp.one(sessionId) != null)
+                throw new Failure(Exit.NETWORK, "Crisp répond 404 pour les messages de " + sessionId + " alors que la conversation existe : "
+                        + "rien n'est écrit pour elle, réessayée à la prochaine exécution.");
+            return new Outcome(true, 0, 0, 0, 0, requests + 1, false, -1, false);
         }
 
-        /** Un 404 peut venir d'un site inconnu : une page de la liste le dit (une seule fois par exécution), sinon la conversation a été supprimée. */
-        private void confirmWebsite() {
-            if (websiteConfirmed) return;
-            crisp.list(0);
-            websiteConfirmed = true;
-        }
-
-        private static Failure refusal(Http.Answer answer) {
-            String reason = answer.body().path("reason").asText("");
-            String said = " (HTTP " + answer.status() + (reason.isEmpty() ? "" : " " + reason) + ")";
-            return switch (answer.status()) {
-                case 401 -> Crisp.refusal(answer);
-                case 403 -> new Failure(Exit.AUTH, "Crisp refuse l'accès aux messages" + said + " : le jeton n'a pas le droit website:conversation:messages, ou le plugin n'est pas installé sur ce site.");
-                default -> new Failure(Exit.NETWORK, "Réponse inattendue de Crisp sur la route des messages" + said + " : rien n'est perdu, relancez plus tard.");
-            };
-        }
-
-        /** Les messages du fichier existant (null s'il n'existe pas) ; une ligne illisible est mise de côté, jamais perdue. */
+        /** Les messages du fichier existant (vide s'il n'existe pas) ; une ligne illisible est mise de côté, jamais perdue. */
         private Map<String, Message> readExisting(Path file) {
-            if (!Files.exists(file)) return null;
-            Map<String, Message> known = new java.util.LinkedHashMap<>();
+            Map<String, Message> known = new java.util.HashMap<>();
+            if (!Files.exists(file)) return known;
             int rejected = 0;
             try (LineReader lines = new LineReader(Files.newInputStream(file));
                  OutputStream aside = new LazyOutput(ExportFiles.sibling(file, ".rejected"))) {
                 while (lines.next()) {
-                    if (lines.isBlank()) continue;
                     Entry entry = MESSAGE.read(lines.buffer(), lines.start(), lines.length());
-                    if (entry == null || entry.id() == null) {
+                    if (entry != null && entry.id() != null) {
+                        known.putIfAbsent(entry.id(), new Message(entry.id(), entry.walkKey(),
+                                Arrays.copyOfRange(lines.buffer(), lines.start(), lines.start() + lines.length())));
+                    } else if (!lines.isBlank()) {
                         aside.write(lines.buffer(), lines.start(), lines.length());
                         aside.write('\n');
                         rejected++;
-                        continue;
                     }
-                    byte[] bytes = Arrays.copyOfRange(lines.buffer(), lines.start(), lines.start() + lines.length());
-                    known.putIfAbsent(entry.id(), new Message(entry.id(), entry.walkKey(), bytes));
                 }
             } catch (IOException e) {
                 throw Io.fileFailure("lire " + file, e);
@@ -3165,9 +3235,9 @@ public class conv implements Callable<Integer> {
             return known;
         }
 
-        private static void write(Path file, Map<String, Message> known, java.util.Collection<Message> fresh) {
-            List<Message> all = new ArrayList<>(fresh);
-            if (known != null) all.addAll(known.values());
+        /** Remplace le fichier par tous les messages, triés ; rend sa taille (un fichier vide pour une conversation sans message). */
+        private static long write(Path file, java.util.Collection<Message> messages) {
+            List<Message> all = new ArrayList<>(messages);
             all.sort(Message.NEWEST_FIRST);
             try {
                 AtomicFile.replace(file, out -> {
@@ -3176,53 +3246,38 @@ public class conv implements Callable<Integer> {
             } catch (IOException e) {
                 throw Io.fileFailure("écrire " + file, e);
             }
-        }
-
-        /** Empreintes numériques comparées comme des nombres, sinon comme du texte. */
-        static int compareFingerprints(String a, String b) {
-            try {
-                return new java.math.BigInteger(a).compareTo(new java.math.BigInteger(b));
-            } catch (NumberFormatException notNumbers) {
-                return a.compareTo(b);
-            }
+            return all.stream().mapToLong(m -> m.bytes().length + 1L).sum();
         }
     }
 
     /**
-     * L'état des messages, dans le dossier messages/ :
-     * <ul>
-     * <li>{@code messages.jsonl.fetched} : un journal en ajout seul, une ligne {"session_id", "updated_at"} (plus "gone" pour
-     *     une conversation supprimée chez Crisp) écrite et forcée après le fichier de la conversation ; la dernière ligne
-     *     d'un identifiant fait foi ; compacté (réécrit atomiquement) au démarrage quand il dépasse le double du nécessaire ;</li>
-     * <li>{@code messages.jsonl.state.json} : la position de reprise dans le fichier des conversations (octets), petite et
-     *     remplacée atomiquement après chaque conversation ;</li>
-     * <li>{@code messages.jsonl.lock} : une seule exécution à la fois.</li>
-     * </ul>
-     * En mémoire : une table à adressage ouvert empreinte de l'UUID (64 bits) → updated_at, 16 octets par case, au plus
-     * 60 % pleine : 32 Mo pour un million de conversations. Une collision d'empreintes ne ferait qu'interroger une
-     * conversation de trop (il faudrait aussi le même updated_at pour en sauter une).
+     * L'état des messages, dans le dossier messages/ : {@code messages.jsonl.fetched}, un journal en ajout seul (une ligne
+     * forcée par conversation lue, après son fichier ; la dernière d'un identifiant fait foi ; compacté au démarrage
+     * quand il dépasse le double du nécessaire), {@code messages.jsonl.state.json} (la position de reprise, en octets,
+     * dans le fichier des conversations) et {@code messages.jsonl.lock}. En mémoire : KnownIds (identifiant →
+     * updated_at et ligne du journal) et 8 octets par ligne du journal (taille du fichier, échecs, suppression).
      */
     static final class MessagesState implements AutoCloseable {
-        record Cursor(int format, long nextOffset, String savedAt) { }
+        static final int MAX_FAILURES = 3;
+        private static final long SIZE_BITS = (1L << 48) - 1, GONE = 1L << 56;
 
-        private final Path folder, journal, stateFile;
+        /** Ce qu'il faut faire d'une conversation ; les trois premiers cas la passent. */
+        enum Need { UP_TO_DATE, GONE, ABANDONED, INCREMENTAL, FULL }
+
+        final Path folder;
+        private final Path stateFile;
         private final FileChannel lock;
-        private FileChannel journalOut;
-        // Identifiant → updated_at auquel ses messages ont été lus, et la ligne du journal qui le dit.
+        private final Journal journal;
         private final KnownIds fetched = new KnownIds(0);
-        private long journalLines, nextOffset;
-        long filesAtStart, filesCreated;
+        private LongList records = new LongList();   // par ligne du journal : taille du fichier + 1, échecs << 48, GONE
+        long nextOffset, files;                      // position de reprise ; fichiers de messages du dossier
 
         private MessagesState(Path folder, FileChannel lock) {
             this.folder = folder;
-            this.journal = folder.resolve("messages.jsonl.fetched");
+            this.journal = new Journal(folder.resolve("messages.jsonl.fetched"));
             this.stateFile = folder.resolve("messages.jsonl.state.json");
             this.lock = lock;
         }
-
-        Path folder() { return folder; }
-        long nextOffset() { return nextOffset; }
-        long files() { return filesAtStart + filesCreated; }
 
         static MessagesState open(Path folder, boolean reset, MessagesProgress progress) {
             FileChannel channel = null;
@@ -3232,117 +3287,116 @@ public class conv implements Callable<Integer> {
                         + " : attendez qu'elle se termine (ou arrêtez-la), puis relancez.");
                 MessagesState state = new MessagesState(folder, channel);
                 if (reset) {
-                    Files.deleteIfExists(state.journal);
+                    Files.deleteIfExists(state.journal.file);
                     Files.deleteIfExists(state.stateFile);
-                    progress.note("--reset : état des messages oublié ; les fichiers de messages sont gardés et seront complétés sans doublon.");
+                    progress.note("--reset : état des messages oublié, chaque conversation sera relue en entier ; les fichiers de messages "
+                            + "sont gardés et seront complétés sans doublon.");
                 }
-                state.scanFolder();
+                try (var entries = Files.newDirectoryStream(folder)) {
+                    for (Path p : entries) {    // restes d'écritures interrompues effacés, fichiers de messages comptés
+                        String name = p.getFileName().toString();
+                        if (name.endsWith(".tmp")) Io.deleteQuietly(p);
+                        else if (name.endsWith(".jsonl") && MessagesPlan.validSessionId(name.substring(0, name.length() - 6))) state.files++;
+                    }
+                }
                 state.loadJournal(progress);
-                state.loadCursor(progress);
+                if (Files.exists(state.stateFile)) state.nextOffset = Math.max(0, JSON.readTree(state.stateFile.toFile()).path("nextOffset").asLong(0));
                 return state;
             } catch (IOException e) {
                 Io.closeQuietly(channel);
-                throw Io.fileFailure("préparer " + folder, e);
+                throw e instanceof com.fasterxml.jackson.core.JsonProcessingException ? new Failure(Exit.CONFIG, "L'état des messages "
+                        + folder.resolve("messages.jsonl.state.json") + " est illisible : supprimez-le (la reprise repartira de la première "
+                        + "conversation, rien ne sera redemandé inutilement).") : Io.fileFailure("préparer " + folder, e);
             } catch (RuntimeException e) {
                 Io.closeQuietly(channel);
                 throw e;
             }
         }
 
-        /** Une lecture en flux du dossier : restes d'écritures interrompues effacés, fichiers de messages comptés. */
-        private void scanFolder() throws IOException {
-            try (var entries = Files.newDirectoryStream(folder)) {
-                for (Path p : entries) {
-                    String name = p.getFileName().toString();
-                    if (name.endsWith(".tmp")) Io.deleteQuietly(p);
-                    else if (name.endsWith(".jsonl") && MessagesPlan.validSessionId(name.substring(0, name.length() - 6))) filesAtStart++;
-                }
-            }
-        }
-
         private void loadJournal(MessagesProgress progress) throws IOException {
-            if (!Files.exists(journal)) return;
-            truncateTornTail();
-            try (LineReader lines = new LineReader(Files.newInputStream(journal))) {
+            if (!Files.exists(journal.file)) return;
+            // Une ligne sans fin de ligne est le reste d'un ajout interrompu : sa conversation sera simplement redemandée.
+            journal.repairTail(MessagesPlan.UPDATED, torn -> { });
+            try (LineReader lines = new LineReader(Files.newInputStream(journal.file))) {
                 while (lines.next()) {
-                    Entry entry = MessagesPlan.UPDATED.read(lines.buffer(), lines.start(), lines.length());
-                    if (entry == null || !MessagesPlan.validSessionId(entry.id())) continue;
-                    fetched.put(entry, (int) journalLines++);
+                    Entry entry = MessagesPlan.valid(lines);
+                    JsonNode n = entry == null ? JSON.missingNode() : JSON.readTree(lines.buffer(), lines.start(), lines.length());
+                    if (entry != null) fetched.put(entry, records.size());
+                    records.add(pack(n.path("bytes").asLong(-1), n.path("failures").asInt(0), n.path("gone").asBoolean(false)));
                 }
             }
-            if (journalLines > 2L * fetched.size() + 10_000) compact(progress);
-        }
-
-        /** Une ligne sans fin de ligne est le reste d'un ajout interrompu : sa conversation sera simplement redemandée. */
-        private void truncateTornTail() throws IOException {
-            try (FileChannel channel = FileChannel.open(journal, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-                long end = Journal.lastLineStart(channel, channel.size());
-                if (end < channel.size()) {
-                    channel.truncate(end);
-                    channel.force(true);
-                }
-            }
-        }
-
-        /** Garde une ligne par conversation (la dernière, qui fait foi), en flux, par fichier temporaire renommé. */
-        private void compact(MessagesProgress progress) throws IOException {
-            int[] kept = {0};
-            AtomicFile.replace(journal, out -> {
-                try (LineReader lines = new LineReader(Files.newInputStream(journal))) {
-                    for (int index = 0; lines.next(); ) {
-                        Entry entry = MessagesPlan.UPDATED.read(lines.buffer(), lines.start(), lines.length());
-                        if (entry == null || !MessagesPlan.validSessionId(entry.id())) continue;
-                        if (fetched.lineOf(entry.id()) != index++) continue;
-                        out.write(lines.buffer(), lines.start(), lines.length());
-                        out.write('\n');
-                        // Renumérotée sur place : pas de seconde table, qui doublerait la mémoire à un million.
-                        fetched.put(entry, kept[0]++);
-                    }
-                }
+            if (records.size() <= 2L * fetched.size() + 10_000) return;
+            // Une ligne par conversation, celle qui fait foi ; renumérotée sur place (une seconde table doublerait la mémoire).
+            LongList kept = new LongList();
+            AtomicFile.keepLines(journal.file, (line, index) -> {
+                Entry entry = MessagesPlan.valid(line);
+                if (entry == null || fetched.lineOf(entry.id()) != index) return false;
+                fetched.put(entry, kept.size());
+                kept.add(records.get(index));
+                return true;
             });
-            progress.note("Journal des messages compacté : " + journalLines + " ligne(s) → " + kept[0] + ".");
-            journalLines = kept[0];
+            progress.note("Journal des messages compacté : " + records.size() + " ligne(s) → " + kept.size() + ".");
+            records = kept;
         }
 
-        private void loadCursor(MessagesProgress progress) {
-            if (!Files.exists(stateFile)) return;
-            try {
-                Cursor cursor = JSON.readValue(stateFile.toFile(), Cursor.class);
-                nextOffset = Math.max(0, cursor.nextOffset());
-            } catch (IOException e) {
-                // Ce n'est qu'une position de reprise : le journal dit déjà ce qui est à jour.
-                progress.note("État " + stateFile.getFileName() + " illisible : reprise depuis la première conversation (rien ne sera redemandé inutilement).");
-            }
+        /** Vrai si les messages ont été lus (ou la suppression constatée) à cet updated_at ou après. */
+        boolean readAt(String sessionId, long updatedAt) {
+            return fetched.status(new Entry(sessionId, 0, updatedAt)) == KnownIds.Status.SAME;
         }
 
-        /** Vrai si les messages ont déjà été lus à ce même updated_at. */
-        boolean upToDate(String sessionId, long updatedAt) {
-            return fetched.holds(new Entry(sessionId, 0, updatedAt));
+        /**
+         * Un fichier qui manque ou n'a plus la taille notée (ligne retirée ou coupée, taille inconnue d'un ancien journal)
+         * est relu en entier ; un fichier intact dont la conversation a bougé ou a échoué, seulement en tête.
+         */
+        Need need(String sessionId, long updatedAt) {
+            int line = fetched.lineOf(sessionId);
+            long record = line < 0 ? 0 : records.get(line), bytes = (record & SIZE_BITS) - 1;
+            boolean same = line >= 0 && readAt(sessionId, updatedAt);
+            int failures = same ? (int) (record >>> 48 & 0xFF) : 0;
+            if (same && (record & GONE) != 0) return Need.GONE;
+            if (failures >= MAX_FAILURES) return Need.ABANDONED;
+            boolean intact = bytes >= 0 && (record & GONE) == 0 && bytes == size(folder.resolve(sessionId + ".jsonl"));
+            return !intact ? Need.FULL : same && failures == 0 ? Need.UP_TO_DATE : Need.INCREMENTAL;
         }
 
-        /** Note la conversation comme à jour : une ligne ajoutée au journal et forcée (O(1), sans réécrire de table). */
-        void record(String sessionId, long updatedAt, boolean gone) {
-            com.fasterxml.jackson.databind.node.ObjectNode node = JSON.createObjectNode().put("session_id", sessionId);
-            if (updatedAt == Long.MIN_VALUE) node.putNull("updated_at"); else node.put("updated_at", updatedAt);
+        static long size(Path file) {
+            try { return Files.size(file); } catch (IOException missing) { return -1; }
+        }
+
+        /** Note la conversation comme lue (ou supprimée), après son fichier. */
+        void record(String sessionId, long updatedAt, ConversationMessages.Outcome outcome) {
+            if (outcome.created()) files++;
+            append(sessionId, updatedAt, outcome.bytes(), 0, outcome.gone());
+        }
+
+        /** Note un échec de plus et le rend, en gardant la taille connue du fichier (un fichier intact reste lu en tête). */
+        int failed(String sessionId, long updatedAt) {
+            int line = fetched.lineOf(sessionId), failures = (readAt(sessionId, updatedAt) ? (int) (records.get(line) >>> 48 & 0xFF) : 0) + 1;
+            append(sessionId, updatedAt, line < 0 ? -1 : (records.get(line) & SIZE_BITS) - 1, failures, false);
+            return failures;
+        }
+
+        /** Une ligne ajoutée au journal et forcée (O(1), sans réécrire de table). */
+        private void append(String sessionId, long updatedAt, long bytes, int failures, boolean gone) {
+            ObjectNode node = JSON.createObjectNode().put("session_id", sessionId);
+            if (updatedAt == Entry.MISSING) node.putNull("updated_at"); else node.put("updated_at", updatedAt);
+            if (bytes >= 0) node.put("bytes", bytes);
+            if (failures > 0) node.put("failures", failures);
             if (gone) node.put("gone", true);
-            try {
-                if (journalOut == null)
-                    journalOut = FileChannel.open(journal, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND), Io.PRIVATE);
-                byte[] line = JSON.writeValueAsBytes(node);
-                ByteBuffer buffer = ByteBuffer.allocate(line.length + 1).put(line).put((byte) '\n');
-                buffer.flip();
-                while (buffer.hasRemaining()) journalOut.write(buffer);
-                journalOut.force(false);
-            } catch (IOException e) {
-                throw Io.fileFailure("écrire " + journal, e);
-            }
-            fetched.put(new Entry(sessionId, 0, updatedAt), (int) journalLines++);
+            journal.append(List.of(Schema.bytes(node)));
+            journal.sync();
+            fetched.put(new Entry(sessionId, 0, updatedAt), records.size());
+            records.add(pack(bytes, failures, gone));
+        }
+
+        private static long pack(long bytes, int failures, boolean gone) {
+            return (bytes + 1 & SIZE_BITS) | (long) Math.min(Math.max(failures, 0), 255) << 48 | (gone ? GONE : 0);
         }
 
         void saveCursor(long offset) {
             nextOffset = offset;
             try {
-                byte[] bytes = JSON.writeValueAsBytes(new Cursor(1, offset, Instant.now().toString()));
+                byte[] bytes = Schema.bytes(JSON.createObjectNode().put("format", 1).put("nextOffset", offset).put("savedAt", Instant.now().toString()));
                 AtomicFile.replace(stateFile, out -> out.write(bytes));
             } catch (IOException e) {
                 throw Io.fileFailure("enregistrer l'état " + stateFile, e);
@@ -3351,7 +3405,7 @@ public class conv implements Callable<Integer> {
 
         @Override
         public void close() {
-            Io.closeQuietly(journalOut);
+            journal.close();
             Io.closeQuietly(lock);
         }
     }
@@ -3359,8 +3413,9 @@ public class conv implements Callable<Integer> {
     /** Lignes de progression et bilan de la commande messages. */
     static final class MessagesProgress {
         private final PrintWriter out;
+        final List<String> failedNow = new ArrayList<>(), tiesCut = new ArrayList<>();
         int attempted, processed, gone;
-        long exported, ignored;
+        long exported, updated, ignored;
 
         MessagesProgress(PrintWriter out) { this.out = out; }
 
@@ -3370,35 +3425,50 @@ public class conv implements Callable<Integer> {
         }
 
         void plan(Path file, MessagesPlan plan, int limit) {
-            long now = Math.min(limit, plan.pending());
-            note(String.format(Locale.FRANCE, "%s : %d conversation(s), %d à interroger (nouvelles ou modifiées), %d à jour, %d refusée(s) (identifiant invalide).",
-                    file.getFileName(), plan.conversations, plan.pending(), plan.upToDate, plan.refused));
-            if (now > 0)
-                note(String.format(Locale.FRANCE, "Cette exécution en interroge %d : au moins %d requête(s), une par page de 40 messages "
-                        + "(une conversation déjà exportée en coûte en général 1 ou 2) ; quota d'un jeton plugin Crisp : 5 000 par jour.", now, now));
+            note(String.format(Locale.FRANCE, "%s : %d conversation(s), %d à interroger (nouvelles, modifiées ou à relire), %d à jour, "
+                    + "%d refusée(s) (identifiant invalide).", file.getFileName(), plan.conversations, plan.pending(), plan.upToDate, plan.refused));
+            if (plan.pending() > 0)
+                note(String.format(Locale.FRANCE, "Cette exécution en interroge %d : au moins autant de requêtes, une par page de 40 messages (une "
+                        + "conversation déjà exportée qui a reçu quelques messages en coûte 1) ; quota d'un jeton plugin Crisp : 5 000 par jour.",
+                        Math.min(limit, plan.pending())));
         }
 
-        void conversation(int number, long of, String sessionId, ConversationMessages.Outcome o) {
-            if (o.gone()) {
-                gone++;
-                note(String.format(Locale.FRANCE, "[%d/%d] %s : introuvable chez Crisp (supprimée), ignorée.", number, of, sessionId));
-                return;
-            }
-            processed++;
+        void conversation(String sessionId, long of, ConversationMessages.Outcome o) {
+            if (o.gone()) gone++; else processed++;
             exported += o.exported();
+            updated += o.updated();
             ignored += o.ignored();
-            note(String.format(Locale.FRANCE, "[%d/%d] %s : %d message(s) exporté(s), %d ignoré(s) (déjà présents), %d au total, %d requête(s).",
-                    number, of, sessionId, o.exported(), o.ignored(), o.total(), o.requests()));
+            if (o.tiesCut()) tiesCut.add(sessionId);
+            note(String.format(Locale.FRANCE, "[%d/%d] %s : ", attempted, of, sessionId) + (o.gone()
+                    ? "introuvable chez Crisp (la route de la conversation répond 404 aussi : supprimée), ignorée."
+                    : String.format(Locale.FRANCE, "%d message(s) exporté(s), %d mis à jour, %d ignoré(s) (déjà présents), %d au total, %d requête(s).",
+                            o.exported(), o.updated(), o.ignored(), o.total(), o.requests())));
+        }
+
+        void failed(String sessionId, long of, String why, int failures) {
+            failedNow.add(sessionId);
+            note(String.format(Locale.FRANCE, "[%d/%d] %s : échec (%d sur %d essais) : %s", attempted, of, sessionId, failures, MessagesState.MAX_FAILURES, why));
         }
 
         void summary(MessagesPlan plan, MessagesState state, int requests, long remaining) {
-            note(String.format(Locale.FRANCE, "Terminé : %d conversation(s) traitée(s), %d ignorée(s) (%d à jour, %d identifiant(s) refusé(s)), "
-                    + "%d introuvable(s) chez Crisp ; %d message(s) exporté(s), %d ignoré(s) (déjà présents).",
-                    processed, plan.upToDate + plan.refused, plan.upToDate, plan.refused, gone, exported, ignored));
-            note(String.format(Locale.FRANCE, "%s contient désormais %d fichier(s) de messages ; %d requête(s) API utilisée(s).",
-                    state.folder(), state.files(), requests));
+            note(String.format(Locale.FRANCE, "Terminé : %d conversation(s) traitée(s), %d ignorée(s) (%d à jour, %d identifiant(s) refusé(s), "
+                    + "%d introuvable(s) chez Crisp) ; %d message(s) exporté(s), %d mis à jour, %d ignoré(s) (déjà présents).", processed,
+                    plan.upToDate + plan.refused + plan.gone + gone, plan.upToDate, plan.refused, plan.gone + gone, exported, updated, ignored));
+            note(String.format(Locale.FRANCE, "%s contient désormais %d fichier(s) de messages ; %d requête(s) API utilisée(s).", state.folder, state.files, requests));
+            if (!tiesCut.isEmpty())
+                note(tiesCut.size() + " conversation(s) ont plus d'une page de messages sur une même milliseconde, lus aussi loin que l'API "
+                        + "le permet (il peut en manquer) : " + names(tiesCut, tiesCut.size()) + ".");
+            if (!failedNow.isEmpty())
+                note(failedNow.size() + " conversation(s) en échec cette fois, réessayée(s) aux prochaines exécutions : " + names(failedNow, failedNow.size()) + ".");
+            if (plan.abandoned > 0)
+                note(plan.abandoned + " conversation(s) abandonnée(s) après " + MessagesState.MAX_FAILURES + " échecs, réessayée(s) quand elles "
+                        + "bougeront ou avec --reset : " + names(plan.abandonedNames, plan.abandoned) + ".");
             note(remaining > 0 ? "Reste " + remaining + " conversation(s) à interroger : relancez pour continuer."
-                               : "Les messages de toutes les conversations sont à jour.");
+                    : failedNow.isEmpty() ? "Les messages de toutes les conversations sont à jour." : "Les autres conversations sont à jour.");
+        }
+
+        private static String names(List<String> ids, long count) {
+            return String.join(", ", ids.subList(0, Math.min(10, ids.size()))) + (count > 10 ? "…" : "");
         }
     }
 

@@ -83,13 +83,15 @@ public class FakeServer implements AutoCloseable {
     public enum Kind { CRISP, WEBA }
 
     /** Une faute servie à la place d'une réponse normale. */
-    public sealed interface Fault permits Pass, Status, Html, Drop, Hang { }
+    public sealed interface Fault permits Pass, Status, Html, Drop, Hang, Endless { }
     /** Une réponse normale (pour placer une faute plus loin dans la file). */
     public record Pass() implements Fault { }
     public record Status(int code, String retryAfter) implements Fault { }
     public record Html() implements Fault { }
     public record Drop() implements Fault { }
     public record Hang(long millis) implements Fault { }
+    /** Un 200 dont le corps ne finit jamais : le serveur écrit jusqu'à ce que le client raccroche. */
+    public record Endless() implements Fault { }
 
     /**
      * Une conversation du faux compte. {@code key} : la clé de tri de la liste ({@code updated_at} pour Crisp,
@@ -123,7 +125,9 @@ public class FakeServer implements AutoCloseable {
     private final Set<String> lostDetails = new HashSet<>();
     private boolean withoutIdEvery5, withoutActivityEvery7;
     private boolean brokenOrder, samePage, inclusiveBefore;
-    private String redirectOrigin, armedHostile, hostileId;
+    private String redirectOrigin, armedHostile, hostileId, messageHabit = "crisp";
+    private final Map<String, String> messageFailures = new HashMap<>();
+    private final Map<String, Integer> notFound = new HashMap<>();
     private int dripRate, tieGroup, tieLeft;
     private volatile boolean closed;
     /** {@code partialAnswers} : réponses 206 de la liste Crisp (pas celles de la route des messages). */
@@ -132,6 +136,8 @@ public class FakeServer implements AutoCloseable {
     public int orderedRequests;
     /** Requêtes sur la route des messages Crisp. */
     public int messageRequests;
+    /** Réponses interrompues par le client (corps qui s'égoutte ou sans fin) : il a fermé la connexion. */
+    public int hungUp;
     /** Réponses 302 envoyées par {@link #redirectTo}. */
     public int redirected;
     public final List<String> log = new ArrayList<>();
@@ -334,6 +340,38 @@ public class FakeServer implements AutoCloseable {
 
     /** Crisp : {@code timestamp_before} inclus plutôt qu'exclu (le vrai n'est pas documenté). */
     public synchronized void inclusiveTimestampBefore(boolean on) { inclusiveBefore = on; }
+
+    /**
+     * Crisp : le code de la route des messages ; {@code "crisp"} (défaut) : 206 tant qu'il en reste, 200 sur la dernière ;
+     * {@code "206"} : toujours 206 (dernière page comprise) ; {@code "200"} : toujours 200 (pages pleines comprises).
+     */
+    public synchronized void messageStatusHabit(String habit) { messageHabit = habit; }
+
+    /**
+     * Crisp : les {@code count} messages à partir du {@code fromNewest}-ième en partant du plus récent (0 : le plus récent)
+     * prennent la date du plus récent d'entre eux : des ex aequo sur une milliseconde, dans l'ordre de la liste.
+     */
+    public synchronized void tieMessages(String id, int fromNewest, int count) {
+        List<ObjectNode> m = crispOf(id).messages;
+        int newest = m.size() - 1 - fromNewest;
+        long at = m.get(newest).path("timestamp").asLong();
+        for (int i = newest; i > newest - count; i--) m.get(i).put("timestamp", at);
+    }
+
+    /** Crisp : un opérateur modifie un message (même empreinte, {@code edited}, {@code read} changé) ; 0 : le plus récent. */
+    public synchronized void editMessage(String id, int fromNewest, String content) {
+        List<ObjectNode> m = crispOf(id).messages;
+        m.get(m.size() - 1 - fromNewest).put("content", content).put("edited", true).put("read", "urn:edited");
+    }
+
+    /**
+     * Crisp : la route des messages de cette conversation échoue toujours : {@code "500"}, {@code "400"}, {@code "deep"}
+     * (imbrication au-delà des limites), {@code "huge"} (chaîne de plus de 32 Mo), {@code "utf8"} (UTF-8 invalide) ; null : plus d'échec.
+     */
+    public synchronized void failMessages(String id, String how) { if (how == null) messageFailures.remove(id); else messageFailures.put(id, how); }
+
+    /** Crisp : les {@code times} prochaines requêtes sur cette conversation (messages ou conversation seule) répondent 404. */
+    public synchronized void notFound(String id, int times) { notFound.put(id, times); }
 
     /** Crisp : remplace l'historique de la conversation par {@code n} messages (le plus récent à {@code updated_at}). */
     public synchronized void messagesFor(String id, int n) {
@@ -716,6 +754,7 @@ public class FakeServer implements AutoCloseable {
             }
             if (fault instanceof Drop) return;                       // fermée sans réponse
             if (fault instanceof Hang h) { sleep(h.millis()); return; }
+            if (fault instanceof Endless) { endless(exchange); return; }
             if (fault instanceof Html) { send(exchange, 200, "<html><body>502 Bad Gateway</body></html>", "text/html"); return; }
             if (fault instanceof Status s) {
                 if (s.retryAfter() != null) exchange.getResponseHeaders().add("Retry-After", s.retryAfter());
@@ -820,7 +859,7 @@ public class FakeServer implements AutoCloseable {
         String body;
         synchronized (this) {
             detailRequests++;
-            Conversation c = find(sessionId);
+            Conversation c = vanished(sessionId) ? null : find(sessionId);
             body = c == null ? null : JSON.writeValueAsString(JSON.createObjectNode().put("error", false).put("reason", "resolved").set("data", served(c)));
         }
         if (body == null) send(exchange, 404, NOT_FOUND, "application/json");
@@ -828,12 +867,13 @@ public class FakeServer implements AutoCloseable {
     }
 
     private void crispMessages(HttpExchange exchange, String sessionId, Map<String, String> query) throws IOException {
-        String body = null;
+        String body = null, failure;
         boolean more = false;
         synchronized (this) {
             messageRequests++;
-            Conversation c = find(sessionId);
-            if (c != null) {
+            failure = messageFailures.get(sessionId);
+            Conversation c = vanished(sessionId) ? null : find(sessionId);
+            if (c != null && failure == null) {
                 long before = Long.MAX_VALUE;
                 String raw = query.get("timestamp_before");
                 if (raw != null) {
@@ -854,9 +894,34 @@ public class FakeServer implements AutoCloseable {
                 body = JSON.writeValueAsString(envelope);
             }
         }
+        if (failure != null) { failMessage(exchange, failure); return; }
         // 206 : il reste des messages plus anciens ; 200 : dernière page (les mots des mainteneurs de Crisp).
         if (body == null) send(exchange, 404, NOT_FOUND, "application/json");
-        else send(exchange, more ? 206 : 200, body, "application/json");
+        else send(exchange, switch (messageHabit) { case "206" -> 206; case "200" -> 200; default -> more ? 206 : 200; }, body, "application/json");
+    }
+
+    /** Vrai (et décompté) si cette conversation doit encore répondre 404. */
+    private boolean vanished(String sessionId) {
+        Integer left = notFound.get(sessionId);
+        if (left == null || left <= 0) return false;
+        notFound.put(sessionId, left - 1);
+        return true;
+    }
+
+    private void failMessage(HttpExchange exchange, String how) throws IOException {
+        String page = "{\"error\":false,\"reason\":\"resolved\",\"data\":[{\"fingerprint\":1,\"timestamp\":1,\"content\":";
+        switch (how) {
+            case "500", "400" -> send(exchange, Integer.parseInt(how), "{\"error\":true,\"reason\":\"injected\",\"data\":{}}", "application/json");
+            case "deep" -> send(exchange, 200, page + "[".repeat(2000) + "]".repeat(2000) + "}]}", "application/json");
+            case "huge" -> send(exchange, 200, page + "\"" + "x".repeat(33 << 20) + "\"}]}", "application/json");
+            default -> {
+                byte[] start = page.getBytes(StandardCharsets.UTF_8), end = "\"\u00ff\"}]}".getBytes(StandardCharsets.ISO_8859_1);
+                byte[] bytes = java.util.Arrays.copyOf(start, start.length + end.length);
+                System.arraycopy(end, 0, bytes, start.length, end.length);
+                exchange.sendResponseHeaders(200, bytes.length);
+                exchange.getResponseBody().write(bytes);
+            }
+        }
     }
 
     private void weba(HttpExchange exchange, Map<String, String> query) throws IOException {
@@ -945,11 +1010,39 @@ public class FakeServer implements AutoCloseable {
         out.flush();
         int chunk = Math.max(1, rate / 10);
         long pause = Math.max(1, 1000L * chunk / rate);
-        for (int at = 0; at < bytes.length && !closed; at += chunk) {
-            out.write(bytes, at, Math.min(chunk, bytes.length - at));
-            out.flush();
-            sleep(pause);
+        try {
+            for (int at = 0; at < bytes.length && !closed; at += chunk) {
+                out.write(bytes, at, Math.min(chunk, bytes.length - at));
+                out.flush();
+                sleep(pause);
+            }
+        } catch (IOException clientGone) {
+            synchronized (this) { hungUp++; }
+            throw clientGone;
         }
+    }
+
+    private void endless(HttpExchange exchange) throws IOException {
+        exchange.getResponseHeaders().add("Content-Type", "application/json; charset=utf-8");
+        exchange.sendResponseHeaders(200, 0);
+        byte[] spaces = " ".repeat(1 << 16).getBytes(StandardCharsets.US_ASCII);
+        OutputStream out = exchange.getResponseBody();
+        try {
+            out.write('{');
+            while (!closed) out.write(spaces);
+        } catch (IOException clientGone) {
+            synchronized (this) { hungUp++; }
+            throw clientGone;
+        }
+    }
+
+    /** Attend (au plus 30 s) que le serveur ait vu {@code count} clients raccrocher ; vrai s'il les a vus. */
+    public boolean awaitHangUps(int count) {
+        for (int i = 0; i < 300; i++) {
+            synchronized (this) { if (hungUp >= count) return true; }
+            sleep(100);
+        }
+        return false;
     }
 
     private static Map<String, String> query(String raw) {
@@ -1013,6 +1106,12 @@ public class FakeServer implements AutoCloseable {
 
     /** Lancement à la main : {@code ./jbang fake/FakeServer.java [crisp|weba] [nombre de conversations]}, ou {@code selftest}. */
     public static void main(String[] args) throws Exception {
+        if (List.of(args).contains("--help") || List.of(args).contains("-h")) { System.out.print(USAGE); return; }
+        String wrong = wrongArgument(args);
+        if (wrong != null) {
+            System.err.println(wrong + " Voir « ./jbang fake/FakeServer.java --help ».");
+            System.exit(2);
+        }
         if (args.length > 0 && args[0].equalsIgnoreCase("selftest")) { SelfTest.run(); return; }
         Kind kind = args.length > 0 && args[0].equalsIgnoreCase("weba") ? Kind.WEBA : Kind.CRISP;
         int count = args.length > 1 ? Integer.parseInt(args[1]) : 500;
@@ -1026,10 +1125,36 @@ public class FakeServer implements AutoCloseable {
         System.out.println("Réglages disponibles depuis le code (tests) : add, touch, delete, inject, always, rateLimit, quota,");
         System.out.println("  forbidden, beforeListPage, withGaps, samePageForEveryPage, redirectTo (+ recorder()), drip,");
         System.out.println("  hugeString, deepNesting ; Crisp : answer, resolve, visit, setUpdatedAt, rawUpdatedAt, setPresence,");
-        System.out.println("  breakOrder, messagesFor, inclusiveTimestampBefore, addHostileSession ; Weba-AI : withTies, sameVisitor,");
+        System.out.println("  breakOrder, messagesFor, inclusiveTimestampBefore, messageStatusHabit, tieMessages, editMessage, failMessages,");
+        System.out.println("  notFound, addHostileSession ; Weba-AI : withTies, sameVisitor,");
         System.out.println("  loseDetail. Vérification du faux serveur : ./jbang fake/FakeServer.java selftest");
         System.out.println("Ctrl-C pour arrêter.");
         Thread.currentThread().join();
+    }
+
+    static final String USAGE = """
+            Usage : ./jbang fake/FakeServer.java [crisp|weba] [NOMBRE]   ou   ./jbang fake/FakeServer.java selftest
+            Démarre un faux serveur Crisp (par défaut) ou Weba-AI sur 127.0.0.1, avec NOMBRE conversations (défaut : 500),
+            puis affiche les variables à exporter et la commande conv à lancer dans un autre terminal ; Ctrl-C l'arrête.
+              crisp | weba   le système imité
+              NOMBRE         le nombre de conversations du faux compte, au moins 1
+              selftest       vérifie ce que les tests de conv supposent du faux serveur, puis s'arrête
+              -h, --help     affiche cette aide
+            Codes de sortie : 0 arrêt normal, 1 vérification échouée, 2 argument invalide.
+            """;
+
+    /** Ce qui ne va pas dans les arguments, en une phrase ; null s'ils sont bons. */
+    static String wrongArgument(String[] args) {
+        for (String arg : args)
+            if (arg.startsWith("-")) return "Option inconnue : " + arg + ".";
+        if (args.length == 0) return null;
+        String first = args[0].toLowerCase(java.util.Locale.ROOT);
+        if (!List.of("crisp", "weba", "selftest").contains(first))
+            return "« " + args[0] + " » n'est pas un système connu (crisp ou weba) ni selftest.";
+        if (args.length > (first.equals("selftest") ? 1 : 2)) return "Argument en trop : " + args[args.length - 1] + ".";
+        if (args.length == 2 && !args[1].matches("0*[1-9]\\d{0,8}"))
+            return "« " + args[1] + " » n'est pas un nombre de conversations (un entier de 1 à 999 999 999).";
+        return null;
     }
 
     // ------------------------------------------------------------------ auto-vérification
