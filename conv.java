@@ -1095,7 +1095,9 @@ public class conv implements Callable<Integer> {
                 checkpoint(plan, true);
                 recover(plan);
                 if (!plan.hasWalk() || plan.current().offset() != 0)     // page 1 lue seule : comptée, rien n'est écrit ni tracé
-                    for (Listed i : first.items()) if (i.entry().id() == null) totals.withoutId++; else if (store.status(i.entry()) != KnownIds.Status.NEW && firstSight(i.entry().id())) totals.alreadyPresent++;
+                    for (Listed i : first.items())
+                        if (i.entry().id() == null) totals.withoutId++;
+                        else if (store.status(i.entry()) != KnownIds.Status.NEW && firstSight(i.entry().id())) totals.alreadyPresent++;
                 walkAll(plan, first);
             } catch (Failure f) {
                 if (!f.exit.stopsApiCalls()) throw f;
