@@ -450,6 +450,12 @@ public class FakeServer implements AutoCloseable {
     public synchronized void forbidden(boolean value) { forbidden = value; }
     /** Weba-AI : la conversation reste dans la liste mais sa fiche répond 404 CONVERSATION_NOT_FOUND. */
     public synchronized void loseDetail(String id) { lostDetails.add(id); }
+    /**
+     * L'horloge du serveur, d'où sont datées ses nouvelles conversations et ses changements (qui l'avancent d'une seconde
+     * chacun). L'en-tête Date, que le serveur HTTP du JDK écrit toujours lui-même, reste l'heure exacte : pour un serveur en
+     * avance sur le client, on règle ici l'heure exacte et on retarde le client (--clock-offset-ms).
+     */
+    public synchronized FakeServer clockAt(long epochMillis) { clock = epochMillis; return this; }
     /** Appelé avant de servir chaque page de liste, pour faire bouger la liste entre deux pages. */
     public synchronized void beforeListPage(IntConsumer hook) { beforeListPage = hook; }
 
