@@ -9,6 +9,7 @@
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -843,7 +844,7 @@ public class ConvTest {
             assertEquals(7, fake.requests - before, "un parcours complet, une fois : 6 pages et la page vide");
             assertTrue(r.out().contains("Terminé : 3 conversation(s) exportée(s)"), r.out());
             assertComplete();
-            assertEquals(2, state().path("format").asInt());
+            assertEquals(conv.State.FORMAT, state().path("format").asInt());
             before = fake.requests;
             assertEquals(0, run().code());
             assertEquals(1, fake.requests - before, "ensuite, une exécution sans nouveauté ne lit que la page 1");
@@ -1392,6 +1393,220 @@ public class ConvTest {
         }
     }
 
+    // ------------------------------------------------------------------ issue 17 : les derniers trous de l'export de la liste
+
+    @Nested
+    @DisplayName("Issue 17 : --refresh après des exécutions sans, lignes réparées, horloge du serveur, comptes, erreurs en une fois")
+    class ListGaps {
+        JsonNode lineOf(String id) throws IOException {
+            for (JsonNode line : lines()) if (line.path(idField()).asText().equals(id)) return line;
+            throw new AssertionError("pas de ligne pour " + id);
+        }
+
+        @Test
+        void refreshAfterRunsWithoutItAppliesWhatTheyMissedAtTheCostOfThePagesInBetween() throws Exception {
+            fake = FakeServer.crisp(200);
+            exportAll();
+            List<String> ids = fake.ids();
+            List<String> changed = new ArrayList<>();
+            for (int i = 0; i < 25; i++) changed.add(ids.get(10 + i * 7));
+            for (String id : changed.subList(0, 15)) fake.answer(id);
+            assertEquals(0, run().code());                                  // sans --refresh : le filigrane passe au-dessus
+            for (String id : changed.subList(15, 25)) fake.resolve(id);
+            assertEquals(0, run().code());
+            for (String id : changed) assertNotEquals(fake.conversation(id), lineOf(id), "encore ancienne : " + id);
+            int before = fake.requests;
+            Run r = run("--refresh");
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("25 mise(s) à jour"), r.out());
+            assertEquals(2, fake.requests - before, "les 25 changées tiennent en deux pages, pas les 11 de tout l'historique");
+            for (String id : changed) assertEquals(fake.conversation(id), lineOf(id), id);
+            before = fake.requests;
+            assertEquals(0, run("--refresh").code());
+            assertEquals(1, fake.requests - before, "ensuite, rien à rattraper : la page 1 seule");
+            assertComplete();
+        }
+
+        @Test
+        void webaRefreshAfterRunsWithoutItFetchesOnlyTheChangedDialogs() throws Exception {
+            fake = FakeServer.weba(250);
+            exportAll();
+            List<String> ids = fake.ids();
+            List<String> changed = List.of(ids.get(20), ids.get(130), ids.get(240));
+            for (String id : changed) fake.touch(id);
+            assertEquals(0, run().code());
+            int before = fake.requests;
+            Run r = run("--refresh");
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("3 mise(s) à jour"), r.out());
+            assertEquals(1 + 3, fake.requests - before, "la page 1 et une fiche par conversation changée");
+            for (String id : changed) assertEquals(fake.conversation(id).path("dialog"), lineOf(id).path("dialog"), id);
+            assertComplete();
+        }
+
+        @Test
+        void aStateOfFormat2RefreshesTheWholeHistoryOnceThenOnlyWhatChanged() throws Exception {
+            fake = FakeServer.crisp(100);
+            exportAll();
+            String stale = fake.ids().get(70);
+            fake.answer(stale);
+            assertEquals(0, run().code());
+            com.fasterxml.jackson.databind.node.ObjectNode old = (com.fasterxml.jackson.databind.node.ObjectNode) state();
+            old.put("format", 2).remove(List.of("refreshedTo", "recover"));
+            Files.write(sibling(".state.json"), JSON.writeValueAsBytes(old));
+            int before = fake.requests;
+            Run r = run("--refresh");
+            assertEquals(0, r.code(), r.all());
+            assertEquals(6, fake.requests - before, "rien ne dit ce qui a été appliqué : tout l'historique, une fois");
+            assertEquals(fake.conversation(stale), lineOf(stale));
+            before = fake.requests;
+            assertEquals(0, run("--refresh").code());
+            assertEquals(1, fake.requests - before);
+        }
+
+        @Test
+        void linesRemovedByTheRepairComeBackOneRequestEachAndSurviveAStop() throws Exception {
+            for (FakeServer.Kind kind : FakeServer.Kind.values()) {
+                for (String suffix : List.of("", ".state.json", ".index", ".rejected")) Files.deleteIfExists(sibling(suffix));
+                if (fake != null) fake.close();
+                // Hors de la page 1 (20 chez Crisp, 100 chez Weba-AI), qui les réexporterait d'elle-même.
+                fake = kind == FakeServer.Kind.CRISP ? FakeServer.crisp(60) : FakeServer.weba(250);
+                exportAll();
+                List<String> ids = fake.ids();
+                int n = ids.size();
+                String corrupt = ids.get(n / 2), torn = ids.get(n * 3 / 4), unnamed = ids.get(n * 5 / 6);
+                List<String> lines = new ArrayList<>();
+                String tornLine = null;
+                for (String line : Files.readAllLines(file())) {
+                    String id = JSON.readTree(line).path(idField()).asText();
+                    if (id.equals(torn)) tornLine = line;
+                    else if (id.equals(corrupt)) lines.add(line.substring(0, line.length() - 30) + "#abîmée");
+                    else if (id.equals(unnamed)) lines.add("{\"abîmée\":" + line.substring(line.length() / 2));
+                    else lines.add(line);
+                }
+                Files.writeString(file(), String.join("\n", lines) + "\n" + tornLine.substring(0, tornLine.length() / 2));
+                // Le quota tombe juste après la page 1 : les identifiants à redemander doivent survivre à l'arrêt.
+                fake.quota(1);
+                Run stopped = run();
+                assertEquals(5, stopped.code(), stopped.all());
+                assertTrue(stopped.out().contains("Dernière ligne incomplète") && stopped.out().contains("redemandée(s) une à une"), stopped.out());
+                assertTrue(stopped.out().contains("1 sans identifiant lisible") && stopped.out().contains("--full-refresh"), stopped.out());
+                assertEquals(2, state().path("recover").size(), state().toString());
+                fake.quota(-1);
+                int details = fake.detailRequests;
+                Run r = run();
+                assertEquals(0, r.code(), r.all());
+                assertTrue(r.out().contains("Lignes réparées : 2 conversation(s) redemandée(s), 2 réécrite(s)."), r.out());
+                assertEquals(2, fake.detailRequests - details, kind + " : une requête par conversation retirée");
+                assertEquals(0, state().path("recover").size());
+                Set<String> got = new HashSet<>(assertValidFile());
+                assertTrue(got.contains(corrupt) && got.contains(torn), kind.toString());
+                assertEquals(fake.conversation(torn), lineOf(torn));
+                assertFalse(got.contains(unnamed), "sans identifiant lisible : seul --full-refresh la ramène");
+            }
+        }
+
+        @Test
+        void killedBetweenTheRepairAndTheFetchTheTornConversationStillComesBack() throws Exception {
+            fake = FakeServer.crisp(60);
+            exportAll();
+            String torn = fake.ids().get(40);
+            List<String> lines = new ArrayList<>(Files.readAllLines(file()));
+            String tornLine = lines.stream().filter(l -> l.contains(torn)).findFirst().orElseThrow();
+            lines.remove(tornLine);
+            Files.writeString(file(), String.join("\n", lines) + "\n" + tornLine.substring(0, tornLine.length() / 2));
+            fake.inject(new FakeServer.Pass(), new FakeServer.Hang(60_000));    // la page 1 répond, la conversation redemandée non
+            int start = fake.requests;
+            Process p = child(fake.env(), "--timeout", "120").start();
+            Thread drain = Reliability.drain(p);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (fake.requests < start + 2 && System.nanoTime() < deadline) Thread.sleep(5);
+            assertTrue(p.isAlive(), "l'export devait attendre la conversation redemandée");
+            assertTrue(fake.log.get(fake.log.size() - 1).contains("/conversation/"), fake.log.toString());
+            p.destroyForcibly().waitFor();
+            drain.join();
+            assertEquals(59, Files.readAllLines(file()).size(), "la ligne déchirée est déjà retirée");
+            assertEquals(torn, state().path("recover").get(0).asText(), "mais son identifiant est dans l'état");
+            Run r = run();
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("1 réécrite(s)"), r.out());
+            assertEquals(fake.conversation(torn), lineOf(torn));
+            assertComplete();
+        }
+
+        @Test
+        void aServerClockAheadOfTheClientsDoesNotMakeIdleRunsWalkTheHistory() throws Exception {
+            fake = FakeServer.crisp(0).clockAt(System.currentTimeMillis() - 10 * 60_000);   // l'heure du serveur, juste, et des dates récentes
+            fake.add(90, true);
+            String behind = "" + -30 * 60_000;                             // le client retarde de 30 min sur le serveur
+            exportAll("--clock-offset-ms", behind);
+            assertTrue(state().path("watermark").asLong() > System.currentTimeMillis() - 3_600_000L, state().toString());
+            for (int i = 0; i < 2; i++) {
+                int before = fake.requests;
+                Run idle = run("--clock-offset-ms", behind);
+                assertEquals(0, idle.code(), idle.all());
+                assertEquals(1, fake.requests - before, "une exécution sans nouveauté : la page 1 seule");
+            }
+            fake.add(3, true);
+            Run r = run("--clock-offset-ms", behind);
+            assertTrue(r.out().contains("Terminé : 3 conversation(s) exportée(s)"), r.out());
+            assertComplete();
+        }
+
+        @Test
+        void everyConversationReadThisRunAndAlreadyInTheFileIsCountedOnce() throws Exception {
+            fake = FakeServer.crisp(100);
+            assertEquals(0, run("--nb", "40").code());
+            Run resumed = run("--nb", "20");
+            // La page 1 (lue pour voir les nouveautés) et la page 2, relue à la reprise : 40 déjà présentes, comptées une fois chacune.
+            assertTrue(resumed.out().contains("Terminé : 20 conversation(s) exportée(s), 40 ignorée(s) (40 déjà présente(s)"), resumed.out());
+            exportAll();
+            Run idle = run();
+            assertTrue(idle.out().contains("Terminé : 0 conversation(s) exportée(s), 20 ignorée(s) (20 déjà présente(s)"), idle.out());
+            fake.add(5, true);
+            Run full = run("--full-refresh");
+            assertEquals(0, full.code(), full.all());
+            assertTrue(full.out().contains("Terminé : 5 conversation(s) exportée(s), 100 ignorée(s) (100 déjà présente(s)"), full.out());
+        }
+
+        @Test
+        void everyMissingVariableIsNamedAtOnceAndAnotherSiteNamesTheVariable() throws Exception {
+            fake = FakeServer.crisp(10);
+            Run none = runWith(Map.of());
+            assertEquals(3, none.code(), none.all());
+            for (String name : List.of("CRISP_IDENTIFIER_PROD", "CRISP_KEY_PROD", "ID_SITE_CRISP")) assertTrue(none.err().contains(name), none.err());
+            Map<String, String> mixed = new HashMap<>(fake.env());
+            mixed.remove("CRISP_KEY_PROD");
+            mixed.put("ID_SITE_CRISP", "site\nsuite");
+            Run both = runWith(mixed);
+            assertTrue(both.err().contains("CRISP_KEY_PROD") && both.err().contains("ID_SITE_CRISP") && both.err().contains("caractère de contrôle"), both.err());
+            assertEquals(0, fake.requests);
+            assertEquals(0, run().code());
+            Map<String, String> other = new HashMap<>(fake.env());
+            other.put("ID_SITE_CRISP", "00000000-0000-0000-0000-000000000000");
+            Run r = runWith(other);
+            assertEquals(3, r.code(), r.all());
+            assertTrue(r.err().contains("ID_SITE_CRISP") && r.err().contains("--output") && r.err().contains(FakeServer.WEBSITE)
+                    && r.err().contains("00000000-0000-0000-0000-000000000000"), r.err());
+        }
+
+        @Test
+        void aListThatIgnoresTheOrderIsWalkedToTheEndEvenWhenPage1LooksQuiet() throws Exception {
+            fake = FakeServer.crisp(100);
+            exportAll();
+            fake.breakOrder(true);                                          // l'ordre de la boîte : page 1 hors d'ordre de mise à jour
+            String missed = fake.ids().get(80);
+            fake.setUpdatedAt(missed, 1_000L);                              // tout en bas, sans rien au-dessus du filigrane
+            List<String> lines = new ArrayList<>(Files.readAllLines(file()));
+            lines.removeIf(l -> l.contains(missed));
+            Files.write(file(), lines);
+            Run r = run();
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("pas dans l'ordre demandé"), r.out());
+            assertComplete();
+        }
+    }
+
     // ------------------------------------------------------------------ pièces isolées
 
     @Nested
@@ -1408,28 +1623,28 @@ public class ConvTest {
         }
 
         static conv.State state(Long watermark, conv.Walk... walks) {
-            return new conv.State(2, "crisp", "site", watermark, List.of(walks), null);
+            return new conv.State(3, "crisp", "site", watermark, watermark, List.of(walks), List.of(), null);
         }
 
         @Test
         void walkPlanStartsWithTheWholeHistoryThenOnlyAHeadWalkWhenSomethingIsNew() {
             conv.WalkPlan first = new conv.WalkPlan(state(null), NOW);
-            first.begin(page(0, false, "a", 5000_000L, "b", 4000_000L), false);
+            first.begin(page(0, false, "a", 5000_000L, "b", 4000_000L), false, false);
             assertEquals(List.of(new conv.Walk(null, 0, false)), first.state("crisp", "site").walks());
             assertEquals(5000_000L, first.state("crisp", "site").watermark());
 
             conv.WalkPlan quiet = new conv.WalkPlan(state(5000_000L), NOW);
-            quiet.begin(page(0, false, "a", 5000_000L, "b", 4000_000L), false);
+            quiet.begin(page(0, false, "a", 5000_000L, "b", 4000_000L), false, false);
             assertTrue(quiet.complete(), "rien au-dessus du filigrane : aucun parcours");
 
             conv.WalkPlan fresh = new conv.WalkPlan(state(5000_000L, new conv.Walk(null, 740, false)), NOW);
-            fresh.begin(page(0, false, "c", 9000_000L, "a", 5000_000L), false);
+            fresh.begin(page(0, false, "c", 9000_000L, "a", 5000_000L), false, false);
             assertEquals(List.of(new conv.Walk(5000_000L - conv.WalkPlan.MARGIN_MS, 0, false), new conv.Walk(null, 740, false)),
                     fresh.state("crisp", "site").walks(), "le parcours de tête passe avant l'historique en cours");
             assertEquals(9000_000L, fresh.state("crisp", "site").watermark());
 
             conv.WalkPlan merged = new conv.WalkPlan(state(5000_000L, new conv.Walk(1000_000L, 0, false)), NOW);
-            merged.begin(page(0, false, "c", 9000_000L), false);
+            merged.begin(page(0, false, "c", 9000_000L), false, false);
             assertEquals(List.of(new conv.Walk(1000_000L, 0, false)), merged.state("crisp", "site").walks(),
                     "un parcours déjà en tête et plus profond suffit");
         }
@@ -1437,13 +1652,50 @@ public class ConvTest {
         @Test
         void walkPlanKeepsAFutureDateOutOfTheWatermark() {
             conv.WalkPlan plan = new conv.WalkPlan(state(5000_000L), NOW);
-            plan.begin(page(0, false, "future", 4_102_444_800_000L, "c", 9000_000L, "a", 5000_000L), false);
+            plan.begin(page(0, false, "future", 4_102_444_800_000L, "c", 9000_000L, "a", 5000_000L), false, false);
             assertEquals(9000_000L, plan.state("crisp", "site").watermark(), "2100 n'emporte pas le filigrane");
             conv.WalkPlan healed = new conv.WalkPlan(state(Long.MAX_VALUE), NOW);
+            healed.begin(page(0, false), false, false);
             assertEquals(NOW + conv.WalkPlan.MARGIN_MS, healed.state("crisp", "site").watermark(), "un filigrane dans le futur est borné");
             conv.WalkPlan again = new conv.WalkPlan(state(9000_000L), NOW);
-            again.begin(page(0, false, "future", 4_102_444_800_000L, "c", 9000_000L), false);
+            again.begin(page(0, false, "future", 4_102_444_800_000L, "c", 9000_000L), false, false);
             assertEquals(1, again.state("crisp", "site").walks().size(), "la date future en tête déclenche un parcours de tête, peu coûteux");
+        }
+
+        @Test
+        void walkPlanJudgesDatesOnTheServersClockAndNeverSavesAWatermarkOfZero() {
+            long server = NOW + 3_600_000L;                                 // le serveur a une heure d'avance sur nous
+            conv.Page ahead = page(0, false, "a", server - 1000, "b", server - 2000);
+            conv.Page dated = new conv.Page(ahead.items(), 0, 20, 1, false, -1, java.time.Instant.ofEpochMilli(server));
+            conv.WalkPlan judged = new conv.WalkPlan(state(null), NOW);
+            assertFalse(judged.begin(dated, false, false), "à l'heure du serveur, ces dates sont plausibles");
+            assertEquals(server - 1000, judged.state("crisp", "site").watermark());
+            conv.WalkPlan undated = new conv.WalkPlan(state(null), NOW);
+            assertTrue(undated.begin(ahead, false, false), "sans en-tête Date, elles paraissent futures : il faut le dire");
+            assertEquals(server - 2000, undated.state("crisp", "site").watermark(), "la plus basse de la page 1, jamais 0");
+            conv.WalkPlan kept = new conv.WalkPlan(state(5000_000L), NOW);
+            kept.begin(ahead, false, false);
+            assertEquals(5000_000L, kept.state("crisp", "site").watermark(), "aucune date plausible : le filigrane reste");
+        }
+
+        @Test
+        void walkPlanRefreshCatchesUpFromRefreshedToAndChecksAPage1ReadAlone() {
+            conv.State behind = new conv.State(3, "crisp", "site", 9000_000L, 5000_000L, List.of(), List.of(), null);
+            conv.WalkPlan plan = new conv.WalkPlan(behind, NOW);
+            plan.begin(page(0, false, "c", 9000_000L, "a", 8000_000L), true, false);
+            assertEquals(List.of(new conv.Walk(5000_000L - conv.WalkPlan.MARGIN_MS, 0, true)), plan.state("crisp", "site").walks(),
+                    "rien de neuf en page 1, mais des changements vus sans --refresh depuis 5000 s");
+            assertEquals(9000_000L, plan.state("crisp", "site").refreshedTo());
+            conv.WalkPlan without = new conv.WalkPlan(behind, NOW);
+            without.begin(page(0, false, "c", 9000_000L, "a", 8000_000L), false, false);
+            assertTrue(without.complete(), "sans --refresh, rien à faire");
+            assertEquals(5000_000L, without.state("crisp", "site").refreshedTo(), "et refreshedTo ne bouge pas");
+            conv.WalkPlan unknown = new conv.WalkPlan(new conv.State(3, "crisp", "site", 9000_000L, null, List.of(), List.of(), null), NOW);
+            unknown.begin(page(0, false, "c", 9000_000L), true, false);
+            assertEquals(List.of(new conv.Walk(null, 0, true)), unknown.state("crisp", "site").walks(), "inconnu : tout l'historique, une fois");
+            conv.WalkPlan disordered = new conv.WalkPlan(state(9000_000L), NOW);
+            disordered.begin(page(0, false, "a", 1000_000L, "c", 9000_000L), false, false);
+            assertFalse(disordered.complete(), "une page 1 hors d'ordre ne termine rien à elle seule");
         }
 
         @Test
@@ -1785,18 +2037,21 @@ public class ConvTest {
             exportAll();
             assertEquals(0, state().path("walks").size(), "historique complet : plus aucun parcours ne repassera");
             List<String> lines = new ArrayList<>(Files.readAllLines(file()));
-            String middleId = JSON.readTree(lines.get(11)).path("session_id").asText();
-            String last = lines.remove(lines.size() - 1);
-            String lastId = JSON.readTree(last).path("session_id").asText();
-            lines.set(11, lines.get(11).substring(0, 50) + "#abîmée à la main");
-            Files.writeString(file(), String.join("\n", lines) + "\n" + last.substring(0, last.length() / 2));
+            // Deux lignes dont l'identifiant ne se lit plus, hors de la page 1 (qui les réexporterait d'elle-même).
+            String middleId = fake.ids().get(30), lastId = fake.ids().get(40);
+            String last = lines.stream().filter(l -> l.contains(lastId)).findFirst().orElseThrow();
+            lines.remove(last);
+            int middle = 0;
+            while (!lines.get(middle).contains(middleId)) middle++;
+            lines.set(middle, lines.get(middle).substring(0, 30) + "#abîmée à la main");
+            Files.writeString(file(), String.join("\n", lines) + "\n" + last.substring(0, 30));
             Run repair = run();
             assertEquals(0, repair.code(), repair.all());
             assertTrue(repair.out().contains("Dernière ligne incomplète") && repair.out().contains(".rejected"), repair.out());
             assertTrue(repair.out().contains("--full-refresh"), "la phrase doit dire ce qui les ramène : " + repair.out());
             assertFalse(repair.out().contains("exportée à nouveau"), "promesse fausse : " + repair.out());
             Set<String> got = new HashSet<>(assertValidFile());
-            assertFalse(got.contains(middleId) || got.contains(lastId));
+            assertFalse(got.contains(middleId) || got.contains(lastId), repair.out());
             Run plain = run();
             assertEquals(48, assertValidFile().size(), "une exécution ordinaire ne les ramène pas : " + plain.out());
             Run full = run("--full-refresh");
@@ -2980,7 +3235,7 @@ public class ConvTest {
             fake.quota(-1);
             Run next = people("--nb", "1000");
             assertEquals(0, next.code(), next.all());
-            assertTrue(next.out().contains("Terminé : 100 profil(s) exporté(s), 50 ignoré(s) (50 déjà présent(s)"), next.out());
+            assertTrue(next.out().contains("Terminé : 100 profil(s) exporté(s), 100 ignoré(s) (100 déjà présent(s)"), next.out());
             assertPeopleComplete();
         }
 
@@ -3099,6 +3354,21 @@ public class ConvTest {
             assertEquals(0, p.exitValue(), out);
             assertEquals(25, Files.readAllLines(dir.resolve("utilisateurs/utilisateurs.jsonl")).size());
             assertTrue(out.contains("utilisateurs.jsonl contient désormais 25 profil(s)"), out);
+        }
+
+        @Test
+        void aDamagedLineComesBackWithOneRequest() throws Exception {
+            fake = FakeServer.people(60);
+            assertEquals(0, people("--nb", "1000").code());
+            List<String> lines = new ArrayList<>(Files.readAllLines(peopleFile()));
+            String damaged = lines.get(7);
+            lines.set(7, damaged.substring(0, damaged.length() - 20) + "#abîmée");
+            Files.write(peopleFile(), lines);
+            int details = fake.detailRequests;
+            Run r = people();
+            assertEquals(0, r.code(), r.all());
+            assertEquals(1, fake.detailRequests - details, "le profil retiré est redemandé seul : " + r.out());
+            assertPeopleComplete();
         }
 
         @Test

@@ -108,8 +108,8 @@ public class conv implements Callable<Integer> {
             description = "Nombre maximum de nouvelles conversations à exporter (défaut : ${DEFAULT-VALUE}).")
     int limit;
 
-    @Option(names = "--refresh", description = "Met aussi à jour les conversations déjà exportées qui ont changé depuis "
-            + "(sans requête de plus chez Crisp, une par conversation chez Weba-AI) ; ne compte pas dans --nb.")
+    @Option(names = "--refresh", description = "Met aussi à jour les conversations déjà exportées qui ont changé, y compris celles "
+            + "vues par les exécutions sans --refresh (les pages qu'elles occupent, plus une fiche chacune chez Weba-AI) ; ne compte pas dans --nb.")
     boolean refresh;
 
     @Option(names = "--full-refresh", description = "Parcourt tout l'historique une fois pour mettre à jour chaque "
@@ -138,6 +138,8 @@ public class conv implements Callable<Integer> {
     // Taille d'un morceau trié en mémoire avant d'être écrit à part : abaissée par les tests pour forcer le tri externe.
     @Option(names = "--sort-chunk-bytes", hidden = true, defaultValue = "" + Store.DEFAULT_CHUNK_BYTES)
     long sortChunkBytes;
+
+    @Option(names = "--clock-offset-ms", hidden = true, defaultValue = "0") long clockOffsetMs;   // notre horloge décalée : un serveur en avance, pour les tests
 
     private final Map<String, String> env;
 
@@ -197,16 +199,16 @@ public class conv implements Callable<Integer> {
         Source source = sourceKind.open(env, api, perPage);          // variables vérifiées, aucune requête encore
         Path file = outputFile(spec, output, exportFolder().resolve(sourceKind.info.defaultFile()));
         return export(spec, source, new Progress(spec.commandLine().getOut()), file, reset,
-                new Exporter.Options(limit, refresh || fullRefresh, fullRefresh, maxRequests), sortChunkBytes);
+                new Exporter.Options(limit, refresh || fullRefresh, fullRefresh, maxRequests));
     }
 
     /** Un export de liste, le même pour toute source : verrou, état, parcours, tri final, récapitulatif. */
-    static int export(CommandSpec spec, Source source, Progress progress, Path file, boolean reset, Exporter.Options options, long sortChunkBytes) {
+    int export(CommandSpec spec, Source source, Progress progress, Path file, boolean reset, Exporter.Options options) {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         try (Interruption interruption = Interruption.watch(err);
              Store store = Store.open(file, source.info(), source.account(), progress, reset, sortChunkBytes)) {   // verrou, état validé, puis fichier lu
             Phases.mark("open");
-            RunResult result = new Exporter(source, store, progress, options).run(store.state());
+            RunResult result = new Exporter(source, store, progress, options).run(store.state(), System.currentTimeMillis() + clockOffsetMs);
             Phases.mark("requests");
             store.finish();
             Phases.mark("rewrite");
@@ -449,18 +451,16 @@ public class conv implements Callable<Integer> {
     static final class Credentials {
         static Map<String, String> read(Map<String, String> env, List<Variable> variables) {
             Map<String, String> values = new LinkedHashMap<>();
+            List<String> wrong = new ArrayList<>();
             for (Variable variable : variables) {
-                String value = env.get(variable.name());
-                if (value == null || value.isBlank())
-                    throw new Failure(Exit.CONFIG, "La variable d'environnement " + variable.name() + " (" + variable.what()
-                            + ") est absente : définissez-la puis relancez.");
-                value = value.strip();
+                String value = env.get(variable.name()) == null ? "" : env.get(variable.name()).strip();
                 // Un en-tête HTTP ne porte ni retour à la ligne ni caractère hors ASCII, et l'erreur du JDK citerait le secret.
-                if (value.chars().anyMatch(c -> c < 0x20 || c >= 0x7f))
-                    throw new Failure(Exit.CONFIG, "La variable d'environnement " + variable.name() + " contient un caractère de contrôle "
-                            + "ou non ASCII (un retour à la ligne, une espace insécable copiés avec la valeur ?) : corrigez-la puis relancez.");
+                if (value.isEmpty()) wrong.add(variable.name() + " (" + variable.what() + ") est absente");
+                else if (value.chars().anyMatch(c -> c < 0x20 || c >= 0x7f))
+                    wrong.add(variable.name() + " contient un caractère de contrôle ou non ASCII (un retour à la ligne, une espace insécable copiés avec la valeur ?)");
                 values.put(variable.name(), value);
             }
+            if (!wrong.isEmpty()) throw new Failure(Exit.CONFIG, "Variable(s) d'environnement à corriger : " + String.join(" ; ", wrong) + ". Définissez ou corrigez chacune, puis relancez.");
             return values;
         }
     }
@@ -472,13 +472,16 @@ public class conv implements Callable<Integer> {
             Entry entry = schema.read(bytes, 0, bytes.length);
             return new Listed(node, bytes, entry != null ? entry : Entry.NONE);
         }
+        Conversation complete() { return new Conversation(entry, bytes, null); }
     }
 
     /**
      * Une page de la liste : ses éléments, la position de son premier élément, celle où lire la suite, son numéro
-     * (pour l'affichage), si c'est la fin de la liste et le total annoncé (-1 si l'API n'en donne pas).
+     * (pour l'affichage), si c'est la fin de la liste, le total annoncé (-1 si l'API n'en donne pas) et l'heure du serveur (ou null).
      */
-    record Page(List<Listed> items, long offset, long next, long number, boolean last, long total) { }
+    record Page(List<Listed> items, long offset, long next, long number, boolean last, long total, Instant date) {
+        Page(List<Listed> items, long offset, long next, long number, boolean last, long total) { this(items, offset, next, number, last, total, null); }
+    }
 
     /** Une conversation prête à écrire ; {@code missing} dit pourquoi son contenu complet manque, s'il manque. */
     record Conversation(Entry entry, byte[] bytes, String missing) { }
@@ -492,6 +495,8 @@ public class conv implements Callable<Integer> {
         Page list(long offset);
         /** La conversation complète telle qu'elle sera écrite. */
         Conversation complete(Listed item);
+        /** Une conversation demandée seule (Weba-AI : par son visiteur, user_id), ou null si l'API répond 404. */
+        Conversation one(String id);
         /** Faux si l'API a refusé l'ordre demandé : la liste vient alors dans un ordre inconnu. */
         default boolean ordered() { return true; }
     }
@@ -545,19 +550,21 @@ public class conv implements Callable<Integer> {
                 List<Listed> items = new ArrayList<>();
                 answer.body().path("data").forEach(node -> items.add(Listed.of(schema, node)));
                 long first = (number - 1) * perPage;
-                return new Page(items, first, first + perPage, number, items.isEmpty(), -1);
+                return new Page(items, first, first + perPage, number, items.isEmpty(), -1, answer.date());
             }
             throw refusal(answer);
         }
 
-        public Conversation complete(Listed item) { return new Conversation(item.entry(), item.bytes(), null); }
+        public Conversation complete(Listed item) { return item.complete(); }
 
         /** Une conversation par son identifiant, telle que la liste la donne ; null si Crisp répond 404. */
-        public Conversation one(String id) {
-            Http.Answer answer = site("conversation/" + encode(id));
+        public Conversation one(String id) { return one(site("conversation/" + encode(id)), INFO.schema()); }
+
+        /** Un élément demandé seul (conversation ou profil), ou null sur un 404. */
+        static Conversation one(Http.Answer answer, Schema schema) {
             if (answer.status() == 404) return null;
             if (answer.status() >= 200 && answer.status() < 300 && answer.body().path("data").isObject())
-                return complete(Listed.of(INFO.schema(), answer.body().path("data")));
+                return Listed.of(schema, answer.body().path("data")).complete();
             throw refusal(answer);
         }
 
@@ -626,7 +633,7 @@ public class conv implements Callable<Integer> {
                 JsonNode hasMore = body.path("pagination").path("has_more");
                 boolean more = hasMore.isBoolean() ? hasMore.asBoolean() : items.size() >= PER_PAGE;
                 return new Page(items, offset, offset + resumeAt(items), offset / (PER_PAGE - OVERLAP) + 1,
-                        !more || items.isEmpty(), body.path("pagination").path("total").asLong(-1));
+                        !more || items.isEmpty(), body.path("pagination").path("total").asLong(-1), answer.date());
             }
             throw refusal(answer);
         }
@@ -649,18 +656,17 @@ public class conv implements Callable<Integer> {
         public Conversation complete(Listed item) {
             String userId = item.node().path("user_id").asText("");
             if (userId.isEmpty()) return withoutDialog(item, "sans_user_id");
+            Conversation found = one(userId);
+            if (found == null) return withoutDialog(item, "introuvable");
+            // La fiche est cherchée par visiteur : un visiteur qui a deux conversations peut en renvoyer une autre.
+            return item.entry().id().equals(found.entry().id()) ? found : withoutDialog(item, "autre_conversation");
+        }
+
+        public Conversation one(String userId) {
             Http.Answer answer = call("user_id=" + encode(userId));
-            JsonNode conversation = answer.body().path("conversation");
-            if (answer.status() == 200 && conversation.isObject()) {
-                byte[] bytes = Schema.bytes(conversation);
-                Entry entry = INFO.schema().read(bytes, 0, bytes.length);
-                // La fiche est cherchée par visiteur : un visiteur qui a deux conversations peut en renvoyer une autre.
-                if (entry != null && item.entry().id().equals(entry.id())) return new Conversation(entry, bytes, null);
-                return withoutDialog(item, "autre_conversation");
-            }
-            if (answer.status() == 404 && "CONVERSATION_NOT_FOUND".equals(answer.body().path("code").asText()))
-                return withoutDialog(item, "introuvable");
-            throw refusal(answer);
+            if (answer.status() == 404 && "CONVERSATION_NOT_FOUND".equals(answer.body().path("code").asText())) return null;
+            if (answer.status() != 200 || !answer.body().path("conversation").isObject()) throw refusal(answer);
+            return Listed.of(INFO.schema(), answer.body().path("conversation")).complete();
         }
 
         /** L'élément de la liste tel quel, marqué : la conversation reste dans le fichier, même sans son dialogue. */
@@ -931,10 +937,10 @@ public class conv implements Callable<Integer> {
      */
     record Walk(Long floor, long offset, boolean refresh) { }
 
-    /** L'état de reprise, tel qu'il est écrit dans FICHIER.state.json. */
-    record State(int format, String source, String account, Long watermark, List<Walk> walks, String savedAt) {
-        static final int FORMAT = 2;
-        static State fresh(String source, String account) { return new State(FORMAT, source, account, null, List.of(), null); }
+    /** L'état de reprise (FICHIER.state.json) ; refreshedTo : clé jusqu'où les changements sont appliqués (null : inconnu) ; recover : lignes à redemander. */
+    record State(int format, String source, String account, Long watermark, Long refreshedTo, List<Walk> walks, List<String> recover, String savedAt) {
+        static final int FORMAT = 3;
+        static State fresh(String source, String account) { return new State(FORMAT, source, account, null, null, List.of(), List.of(), null); }
     }
 
     /** Les compteurs d'une exécution. */
@@ -952,64 +958,71 @@ public class conv implements Callable<Integer> {
      * décroissante et bouge pendant qu'on la lit : une conversation nouvelle ou modifiée remonte en tête avec une clé
      * plus récente que tout ce qui a été vu. D'où deux sortes de parcours : le premier descend tout l'historique ;
      * ensuite, chaque exécution qui voit en page 1 une clé au-dessus du filigrane (la plus récente déjà vue) ajoute un
-     * parcours de tête qui descend jusqu'au filigrane. L'ordre est vérifié page à page : un désordre au-delà de la marge
-     * empêche la page de terminer un parcours, qui continue alors jusqu'à la fin de l'historique.
+     * parcours de tête qui descend jusqu'au filigrane (avec --refresh, jusqu'à refreshedTo). L'ordre est vérifié page à
+     * page, page 1 comprise : un désordre au-delà de la marge empêche la page de terminer un parcours, qui continue alors
+     * jusqu'à la fin de l'historique. Les dates sont jugées à l'heure du serveur (en-tête Date), à défaut à la nôtre.
      */
     static final class WalkPlan {
         // Les pages de Crisp peuvent venir d'un cache un peu ancien : on tolère ce décalage, et le parcours de tête descend d'autant.
         static final long MARGIN_MS = 60_000;
 
         private final Deque<Walk> walks;
-        private final long now;
-        private Long watermark;
+        private final List<String> recover;
+        private long now;
+        private Long watermark, refreshedTo;
         private boolean begun, currentDisordered, disorderSeen, urgent, distrusted;
 
         WalkPlan(State state, long now) {
             this.walks = new ArrayDeque<>(state.walks());
+            this.recover = new ArrayList<>(state.recover());
             this.now = now;
-            // Un filigrane dans le futur (état abîmé) cacherait tout : il est borné à maintenant.
-            this.watermark = state.watermark() == null ? null : Math.min(state.watermark(), now + MARGIN_MS);
+            this.watermark = state.watermark();
+            this.refreshedTo = state.refreshedTo();
         }
 
-        /** La page 1 décide : au premier lancement, tout l'historique ; ensuite, un parcours de tête si elle montre du nouveau. */
-        void begin(Page first, boolean fullRefresh) {
-            long top = Long.MIN_VALUE;
-            boolean fresh = false;
+        /** La page 1 décide : au premier lancement, tout l'historique ; ensuite, un parcours de tête si elle montre du nouveau. Vrai si aucune date n'y est plausible. */
+        boolean begin(Page first, boolean refresh, boolean fullRefresh) {
+            if (first.date() != null) now = first.date().toEpochMilli();
+            // Un filigrane dans le futur (état abîmé) cacherait tout : il est borné à maintenant.
+            if (watermark != null) watermark = Math.min(watermark, now + MARGIN_MS);
+            long top = Long.MIN_VALUE, lowest = Long.MAX_VALUE;
+            boolean fresh = !inOrder(List.of(), first.items());     // hors d'ordre, elle ne prouve pas qu'il n'y a rien de neuf plus bas
             for (Listed item : first.items()) {
                 long key = item.entry().walkKey();
                 // Une clé absente ne dit rien de la place de la conversation : on descend pour la voir.
                 if (key == Entry.MISSING || watermark != null && key > watermark) fresh = true;
+                if (key != Entry.MISSING) lowest = Math.min(lowest, key);
                 // Une seule date dans le futur ne doit pas emporter le filigrane : seules comptent les dates plausibles.
                 if (key != Entry.MISSING && key <= now + MARGIN_MS) top = Math.max(top, key);
             }
-            // Une page 1 hors d'ordre (ordre demandé ignoré) ne dit rien des nouveautés : toute la liste est parcourue.
-            if (!distrusted && !inOrder(List.of(), first.items())) distrusted = disorderSeen = true;
-            if (watermark == null) {
-                walks.addLast(new Walk(null, 0, false));
-                watermark = Math.max(top, 0);
-            } else if (distrusted) {
-                if (walks.isEmpty()) walks.addLast(new Walk(null, 0, false));
-            } else if (fresh) {
-                // Un parcours déjà en tête de liste descend plus bas que le nouveau : il suffit, et la page 1 n'est pas relue deux fois.
-                if (walks.isEmpty() || walks.peekFirst().offset() != 0) walks.addFirst(new Walk(watermark - MARGIN_MS, 0, false));
-                watermark = Math.max(watermark, top);
-            }
-            if (fullRefresh && walks.stream().noneMatch(Walk::refresh)) walks.addLast(new Walk(null, 0, true));
+            // Aucune date plausible : le filigrane reste, ou (premier lancement) prend la plus basse, jamais 0.
+            boolean implausible = top == Long.MIN_VALUE && lowest != Long.MAX_VALUE;
+            boolean full = fullRefresh && walks.stream().noneMatch(w -> w.refresh() && w.floor() == null), firstRun = watermark == null;
+            boolean behind = refresh && !firstRun && (refreshedTo == null || refreshedTo < watermark);
+            if (firstRun || full) head(null, refresh);
+            else if (behind) head(refreshedTo == null ? null : refreshedTo - MARGIN_MS, true);
+            else if (fresh || distrusted) head(watermark - MARGIN_MS, refresh);     // ordre refusé : la page 1 ne prouve rien
+            watermark = watermark != null ? Math.max(watermark, top) : implausible ? lowest : Math.max(top, 0);
+            if (refresh || firstRun) refreshedTo = watermark;      // un premier export écrit chaque conversation à jour
             begun = true;
+            return implausible;
+        }
+
+        /** Un parcours de tête ; un parcours déjà en tête de liste est fusionné avec lui (la page 1 n'est pas relue deux fois). */
+        private void head(Long floor, boolean refresh) {
+            Walk there = walks.isEmpty() || walks.peekFirst().offset() != 0 ? new Walk(floor, 0, refresh) : walks.removeFirst();
+            walks.addFirst(new Walk(floor == null || there.floor() == null ? null : Math.min(floor, there.floor()), 0, refresh || there.refresh()));
         }
 
         /** L'API a refusé l'ordre demandé : aucun parcours ne s'arrête avant la fin de la liste. */
         void distrust() { distrusted = true; }
         boolean hasWalk() { return !walks.isEmpty(); }
+        List<String> recover() { return recover; }
         Walk current() { return walks.peekFirst(); }
         boolean begun() { return begun; }
 
         /** Vrai une fois après qu'un parcours a perdu son plancher : l'état doit le dire sans attendre. */
-        boolean takeUrgent() {
-            boolean was = urgent;
-            urgent = false;
-            return was;
-        }
+        boolean takeUrgent() { boolean was = urgent; urgent = false; return was; }
         boolean complete() { return begun && walks.isEmpty(); }
         boolean disorderSeen() { return disorderSeen; }
 
@@ -1028,15 +1041,14 @@ public class conv implements Callable<Integer> {
             }
             if (currentDisordered || distrusted) totals.pagesAfterDisorder++;
             boolean keyed = page.items().stream().allMatch(i -> i.entry().walkKey() != Entry.MISSING);
-            boolean ended = !stoppedInside && (page.last()
-                    || floor != null && keyed && lowestKey(page.items()) < floor);
+            boolean ended = !stoppedInside && (page.last() || floor != null && keyed && lowestKey(page.items()) < floor);
             if (ended) currentDisordered = false;
             else walks.addFirst(new Walk(floor, page.offset(), walk.refresh()));
             return ended;
         }
 
         State state(String source, String account) {
-            return new State(State.FORMAT, source, account, watermark, List.copyOf(walks), Instant.ofEpochMilli(now).toString());
+            return new State(State.FORMAT, source, account, watermark, refreshedTo, List.copyOf(walks), List.copyOf(recover), Instant.ofEpochMilli(now).toString());
         }
 
         /**
@@ -1078,6 +1090,7 @@ public class conv implements Callable<Integer> {
         private final Progress progress;
         private final Options options;
         private final Totals totals = new Totals();
+        private final BitSet seen = new BitSet();           // lignes du fichier dont la conversation a été revue dans cette exécution
         private long lastCheckpoint;
 
         Exporter(Source source, Store store, Progress progress, Options options) {
@@ -1090,15 +1103,20 @@ public class conv implements Callable<Integer> {
         }
 
         /** Exporte jusqu'à une limite ou la fin ; un arrêt de l'API (quota, panne, refus) est rendu dans le résultat. */
-        RunResult run(State saved) {
-            WalkPlan plan = new WalkPlan(saved, System.currentTimeMillis());
+        RunResult run(State saved, long now) {
+            WalkPlan plan = new WalkPlan(saved, now);
             progress.start(options.limit());
             Failure stop = null;
             try {
                 Page first = source.list(0);
                 if (!source.ordered()) plan.distrust();
-                plan.begin(first, options.fullRefresh());
+                if (plan.begin(first, options.refresh(), options.fullRefresh())) progress.note("Attention : les dates de la page 1 sont toutes futures (heure du serveur) : le filigrane les ignore.");
                 checkpoint(plan, true);
+                recover(plan);
+                if (!plan.hasWalk() || plan.current().offset() != 0)     // page 1 lue seule : comptée, rien n'est écrit ni tracé
+                    for (Listed i : first.items())
+                        if (i.entry().id() == null) totals.withoutId++;
+                        else if (store.status(i.entry()) != KnownIds.Status.NEW && firstSight(i.entry().id())) totals.alreadyPresent++;
                 walkAll(plan, first);
             } catch (Failure f) {
                 if (!f.exit.stopsApiCalls()) throw f;
@@ -1131,13 +1149,9 @@ public class conv implements Callable<Integer> {
         }
 
         /** Plus d'élément à traiter dans la page : --nb atteint, ou (Weba-AI, une fiche par conversation) plus une requête. */
-        private boolean itemLimitReached() {
-            return totals.exported >= options.limit() || source.info().detailRequest() && !requestLeft();
-        }
+        private boolean itemLimitReached() { return totals.exported >= options.limit() || source.info().detailRequest() && !requestLeft(); }
 
-        private boolean requestLeft() {
-            return options.maxRequests() == null || http.calls() < options.maxRequests();
-        }
+        private boolean requestLeft() { return options.maxRequests() == null || http.calls() < options.maxRequests(); }
 
         /** Une page ; celle qui répète la précédente à l'identique sous un autre numéro arrête tout, sans épuiser le quota. */
         private Page fetch(long offset, List<Listed> previous, WalkPlan plan) {
@@ -1180,7 +1194,7 @@ public class conv implements Callable<Integer> {
             Entry entry = item.entry();
             if (entry.id() == null) { totals.withoutId++; return null; }
             KnownIds.Status status = store.status(entry);
-            if (status == KnownIds.Status.SAME || status == KnownIds.Status.NEWER && !refresh) { store.seen(entry, status); totals.alreadyPresent++; return null; }
+            if (status == KnownIds.Status.SAME || status == KnownIds.Status.NEWER && !refresh) { store.seen(entry, status); totals.alreadyPresent += firstSight(entry.id()) ? 1 : 0; return null; }
             Conversation conversation = source.complete(item);
             if (conversation.missing() != null) totals.withoutDialog++;
             if (status == KnownIds.Status.NEW) { totals.exported++; return conversation; }
@@ -1188,6 +1202,25 @@ public class conv implements Callable<Integer> {
             if (conversation.missing() != null) return null;
             totals.updated++;
             return conversation;
+        }
+
+        /** Vrai la première fois dans l'exécution qu'une conversation du fichier est revue (un bit par ligne, pas d'identifiant gardé). */
+        private boolean firstSight(String id) {
+            int line = store.lineOf(id);
+            if (line < 0 || seen.get(line)) return false;
+            seen.set(line);
+            return true;
+        }
+
+        /** Les conversations des lignes retirées par la réparation, redemandées une à une ; elles quittent l'état une fois écrites. */
+        private void recover(WalkPlan plan) {
+            int asked = 0, written = 0;
+            for (var pending = plan.recover().iterator(); pending.hasNext() && requestLeft(); asked++) {
+                Conversation found = source.one(pending.next());
+                pending.remove();     // l'état qui l'oublie n'est écrit qu'après la ligne
+                if (found != null && found.entry().id() != null && store.status(found.entry()) != KnownIds.Status.SAME) { store.accept(List.of(found)); written++; }
+            }
+            if (asked > 0) progress.note("Lignes réparées : " + asked + " conversation(s) redemandée(s), " + written + " réécrite(s)" + (asked > written ? ", les autres à jour ou supprimées." : "."));
         }
 
         private void flush(List<Conversation> batch) {
@@ -1435,6 +1468,7 @@ public class conv implements Callable<Integer> {
         long count() { return ids.size(); }
         boolean indexed() { return indexed; }
         KnownIds.Status status(Entry entry) { return ids.status(entry); }
+        int lineOf(String id) { return ids.lineOf(id); }
 
         /** Ajoute des lignes, forcées sur le disque ; un identifiant n'est connu qu'une fois sa ligne écrite. */
         void accept(List<Conversation> batch) {
@@ -1459,7 +1493,7 @@ public class conv implements Callable<Integer> {
          */
         private void compactMoved() throws IOException {
             if (!Files.exists(moved.file)) return;
-            moved.repairTail(schema);
+            moved.repairTail(schema, torn -> { });
             if (Files.size(moved.file) < (1 << 20) + 100L * ids.size()) return;
             KnownIds last = new KnownIds(0);
             try (LineReader lines = new LineReader(Files.newInputStream(moved.file))) {
@@ -1560,10 +1594,8 @@ public class conv implements Callable<Integer> {
                 indexed = true;
                 return;
             }
-            long torn = journal.repairTail(schema);
-            if (torn > 0)
-                progress.note("Dernière ligne incomplète (" + torn + " octets, reste d'une exécution interrompue) retirée de " + files.file.getFileName()
-                        + (state.walks().isEmpty() ? " ; " + howToRecover() : " ; la page où elle avait été lue sera relue et la conversation exportée à nouveau."));
+            journal.repairTail(schema, torn -> progress.note("Dernière ligne incomplète (" + torn.length + " octets, reste d'une exécution interrompue) "
+                    + "retirée de " + files.file.getFileName() + " ; " + recoverLater(List.of(torn))));
             // Une estimation basse du nombre de lignes (4 Ko chacune) : la table grandit au besoin, jamais trop grande d'emblée.
             ids = new KnownIds((int) Math.min(1 << 24, Files.size(files.file) / 4096));
             Journal.Scan scan = journal.scan(schema, ids, keys, offsets, dropped, aside);
@@ -1576,11 +1608,11 @@ public class conv implements Callable<Integer> {
             report(scan);
         }
 
-        private void report(Journal.Scan scan) {
+        private void report(Journal.Scan scan) throws IOException {
             String name = files.file.getFileName().toString();
             if (!scan.unreadable().isEmpty())
                 progress.note("Attention : " + scan.unreadable().size() + " ligne(s) illisible(s) dans " + name + " (ligne(s) " + abbreviate(scan.unreadable())
-                        + ") : mise(s) de côté dans " + files.rejected.getFileName() + ", rien n'est supprimé ; " + howToRecover());
+                        + ") : mise(s) de côté dans " + files.rejected.getFileName() + ", rien n'est supprimé ; " + recoverLater(journal.lines(scan.unreadable(), offsets)));
             if (scan.duplicates() > 0)
                 progress.note(scan.duplicates() + " ancienne(s) version(s) en double retirée(s) de " + name + " (la plus récente est gardée, "
                         + "l'autre mise de côté dans " + files.rejected.getFileName() + ").");
@@ -1588,13 +1620,20 @@ public class conv implements Callable<Integer> {
                 progress.note(name + " n'est pas entièrement trié (exécution interrompue ou modification à la main) : il le sera à la fin.");
         }
 
-        /** Ce qui ramène une conversation dont la ligne a été retirée : un parcours de toute la liste. */
-        private String howToRecover() {
-            boolean fullWalkPending = state.walks().stream().anyMatch(w -> w.floor() == null && w.offset() == 0);
-            if (fullWalkPending) return "le parcours de l'historique en cours la réexportera si elle est encore listée.";
-            return "pour réexporter ce qui manquerait, lancez une fois conv --full-refresh (environ une requête par page de la liste, "
-                    + "soit " + (ids.size() / 20 + 1) + " pour 20 conversations par page).";
+        /** Une ligne retirée est redemandée seule si son identifiant s'y lit (Weba-AI : le visiteur), gardé dans l'état jusque-là. */
+        private String recoverLater(List<byte[]> damaged) {
+            java.util.regex.Pattern id = java.util.regex.Pattern.compile("\"" + (schema == Schema.WEBA ? "user_id" : schema.idField()) + "\"\\s*:\\s*\"([^\"\\\\]{1,200})\"");
+            Set<String> recover = new java.util.LinkedHashSet<>(state.recover());
+            int unnamed = 0;
+            for (byte[] line : damaged) {
+                var found = id.matcher(new String(line, StandardCharsets.UTF_8));
+                if (found.find()) recover.add(found.group(1)); else unnamed++;
+            }
+            checkpoint(new State(state.format(), state.source(), state.account(), state.watermark(), state.refreshedTo(), state.walks(), List.copyOf(recover), state.savedAt()));
+            return damaged.size() - unnamed + " conversation(s) redemandée(s) une à une à l'API" + (unnamed == 0 ? "." : ", " + unnamed + " sans identifiant lisible : "
+                    + "pour la réexporter, lancez une fois conv --full-refresh (environ une requête par page de la liste, soit " + (ids.size() / 20 + 1) + " à 20 par page).");
         }
+
 
         private static String abbreviate(List<Long> numbers) {
             String shown = numbers.stream().limit(10).map(String::valueOf).reduce((a, b) -> a + ", " + b).orElse("");
@@ -1760,17 +1799,21 @@ public class conv implements Callable<Integer> {
             }
             if (node == null || !node.isObject()) throw invalid(path, "invalide", "ce n'est pas un objet JSON");
             int format = node.path("format").isInt() ? node.path("format").asInt() : -1;
-            if (format != 1 && format != State.FORMAT) throw invalid(path, "invalide", "format inconnu");
+            if (format < 1 || format > State.FORMAT) throw invalid(path, "invalide", "format inconnu");
             String source = text(path, node, "source"), owner = text(path, node, "account");
             if (!source.equals(info.name()) || !owner.equals(account))
-                throw new Failure(Exit.CONFIG, file + " est l'export " + source + " du compte " + owner + " (d'après son état), pas celui de "
-                        + info.name() + " " + account + " : choisissez un autre fichier avec --output.");
+                throw new Failure(Exit.CONFIG, file + " est l'export " + source + " du compte " + owner + " (d'après son état), pas celui de " + info.name()
+                        + " " + account + " : " + (source.equals(info.name()) ? "si " + info.variables().get(info.variables().size() - 1).name() // le compte
+                        + " est faux, corrigez-le ; sinon, " : "") + "choisissez un autre fichier avec --output.");
             Long watermark = optionalLong(path, node, "watermark");
             List<Walk> walks = walks(path, node, format, info);
             if (format == 1 && info.name().equals("crisp"))
                 // Les parcours d'avant suivaient active.last, qui n'est pas l'ordre de la liste : on refait un parcours complet.
                 return new Loaded(State.fresh(info.name(), account), true);
-            return new Loaded(new State(State.FORMAT, source, owner, watermark, walks, node.path("savedAt").asText(null)), false);
+            List<String> recover = new ArrayList<>();
+            for (JsonNode id : node.path("recover")) if (id.isTextual()) recover.add(id.asText()); else throw invalid(path, "invalide", "« recover » n'a pas que des identifiants");
+            // Sans refreshedTo (format 2), on ignore jusqu'où les changements sont appliqués : le premier --refresh parcourt tout, une fois.
+            return new Loaded(new State(State.FORMAT, source, owner, watermark, optionalLong(path, node, "refreshedTo"), walks, recover, node.path("savedAt").asText(null)), false);
         }
 
         static void save(Path path, State state) throws IOException {
@@ -1906,25 +1949,36 @@ public class conv implements Callable<Integer> {
             }
         }
 
-        /** Une dernière ligne sans fin de ligne est le reste d'un ajout interrompu : retirée (sa taille est rendue), sauf si elle est complète. */
-        long repairTail(Schema schema) throws IOException {
+        /** Une dernière ligne sans fin de ligne est le reste d'un ajout interrompu : retirée (confiée d'abord à beforeCut), sauf si elle est complète. */
+        void repairTail(Schema schema, java.util.function.Consumer<byte[]> beforeCut) throws IOException {
             try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
                 long size = in.size();
-                if (size == 0 || byteAt(in, size - 1) == '\n') return 0;
+                if (size == 0 || byteAt(in, size - 1) == '\n') return;
                 long start = lastLineStart(in, size);
                 byte[] fragment = new byte[(int) Math.min(size - start, Integer.MAX_VALUE - 8)];
                 in.read(ByteBuffer.wrap(fragment), start);
                 Entry entry = schema.read(fragment, 0, fragment.length);
-                long removed = 0;
                 if (entry != null && entry.id() != null) {
                     in.write(ByteBuffer.wrap(new byte[] {'\n'}), size);
                 } else {
+                    beforeCut.accept(fragment);    // ce qu'on en lit encore est noté avant de le retirer
                     in.truncate(start);
-                    removed = size - start;
                 }
                 in.force(true);
-                return removed;
             }
+        }
+
+        /** Les lignes de ces numéros (à partir de 1 ; un mégaoctet au plus chacune), pour y lire ce qui reste d'une ligne abîmée. */
+        List<byte[]> lines(List<Long> numbers, LongList offsets) throws IOException {
+            List<byte[]> lines = new ArrayList<>();
+            try (FileChannel in = FileChannel.open(file)) {
+                for (long n : numbers) {
+                    ByteBuffer line = ByteBuffer.allocate((int) Math.min((n < offsets.size() ? offsets.get(n) : in.size()) - offsets.get(n - 1), 1 << 20));
+                    in.read(line, offsets.get(n - 1));
+                    lines.add(line.array());
+                }
+            }
+            return lines;
         }
 
         /** Le début de la dernière ligne, cherché à reculons par blocs (pas un octet par appel système). */
@@ -3318,7 +3372,7 @@ public class conv implements Callable<Integer> {
         private void loadJournal(MessagesProgress progress) throws IOException {
             if (!Files.exists(journal.file)) return;
             // Une ligne sans fin de ligne est le reste d'un ajout interrompu : sa conversation sera simplement redemandée.
-            journal.repairTail(MessagesPlan.UPDATED);
+            journal.repairTail(MessagesPlan.UPDATED, torn -> { });
             try (LineReader lines = new LineReader(Files.newInputStream(journal.file))) {
                 while (lines.next()) {
                     Entry entry = MessagesPlan.valid(lines);
@@ -3526,8 +3580,7 @@ public class conv implements Callable<Integer> {
             Progress progress = new Progress(spec.commandLine().getOut(), System::nanoTime, Progress.Noun.PROFILE);
             CrispPeople source = new CrispPeople(parent.openCrisp(api), perPage, progress);
             Path file = outputFile(spec, output, repoFolder("utilisateurs").resolve(CrispPeople.INFO.defaultFile()));
-            return export(spec, source, progress, file, reset, new Exporter.Options(limit, refresh || fullRefresh, fullRefresh, maxRequests),
-                    Store.DEFAULT_CHUNK_BYTES);
+            return parent.export(spec, source, progress, file, reset, new Exporter.Options(limit, refresh || fullRefresh, fullRefresh, maxRequests));
         }
     }
 
@@ -3574,7 +3627,10 @@ public class conv implements Callable<Integer> {
             return Crisp.page(answer, INFO.schema(), number, perPage);
         }
 
-        public Conversation complete(Listed item) { return new Conversation(item.entry(), item.bytes(), null); }
+        public Conversation complete(Listed item) { return item.complete(); }
+
+        /** Un profil par son people_id (pour réexporter une ligne retirée par la réparation) ; null sur un 404. */
+        public Conversation one(String id) { return Crisp.one(crisp.site("people/profile/" + encode(id)), INFO.schema()); }
     }
 
     // ==== people : fin ====

@@ -455,6 +455,12 @@ public class FakeServer implements AutoCloseable {
     public synchronized void forbidden(boolean value) { forbidden = value; }
     /** Weba-AI : la conversation reste dans la liste mais sa fiche répond 404 CONVERSATION_NOT_FOUND. */
     public synchronized void loseDetail(String id) { lostDetails.add(id); }
+    /**
+     * L'horloge du serveur, d'où sont datées ses nouvelles conversations et ses changements (qui l'avancent d'une seconde
+     * chacun). L'en-tête Date, que le serveur HTTP du JDK écrit toujours lui-même, reste l'heure exacte : pour un serveur en
+     * avance sur le client, on règle ici l'heure exacte et on retarde le client (--clock-offset-ms).
+     */
+    public synchronized FakeServer clockAt(long epochMillis) { clock = epochMillis; return this; }
     /** Appelé avant de servir chaque page de liste, pour faire bouger la liste entre deux pages. */
     public synchronized void beforeListPage(IntConsumer hook) { beforeListPage = hook; }
 
@@ -802,6 +808,7 @@ public class FakeServer implements AutoCloseable {
         if (!rawPath.startsWith(site)) { send(exchange, 404, NOT_FOUND, "application/json"); return; }
         String rest = rawPath.substring(site.length());
         if (rest.startsWith("people/profiles/")) { crispPeople(exchange, rest.substring("people/profiles/".length()), query); return; }
+        if (rest.startsWith("people/profile/")) { crispPerson(exchange, URLDecoder.decode(rest.substring("people/profile/".length()), StandardCharsets.UTF_8)); return; }
         if (rest.startsWith("conversation/")) {
             // Le session_id peut contenir « / » (hostile) : on le prend entre le préfixe et « /messages ».
             String tail = rest.substring("conversation/".length());
@@ -1180,6 +1187,18 @@ public class FakeServer implements AutoCloseable {
     private static String swapCase(String text) {
         String upper = text.toUpperCase(java.util.Locale.ROOT);
         return upper.equals(text) ? text.toLowerCase(java.util.Locale.ROOT) : upper;
+    }
+
+    /** Un profil par son people_id : 200 et le profil, ou 404. */
+    private void crispPerson(HttpExchange exchange, String id) throws IOException {
+        String body;
+        synchronized (this) {
+            detailRequests++;
+            Person p = people.stream().filter(x -> x.id.equals(id)).findFirst().orElse(null);
+            body = p == null ? null : JSON.writeValueAsString(JSON.createObjectNode().put("error", false).put("reason", "resolved").set("data", p.node.deepCopy()));
+        }
+        if (body == null) send(exchange, 404, NOT_FOUND, "application/json");
+        else send(exchange, 200, body, "application/json");
     }
 
     private void crispPeople(HttpExchange exchange, String pageText, Map<String, String> query) throws IOException {
