@@ -1484,50 +1484,6 @@ public class ConvTest {
         }
 
         @Test
-        void parsedLinesGiveTheSameLinesAsLineReaderAcrossBlocks() throws Exception {
-            // Plusieurs blocs d'un Mio, une ligne plus longue qu'un bloc, des lignes vides ou illisibles, pas de fin de ligne finale.
-            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-            for (int i = 0; i < 6000; i++) {
-                if (i % 997 == 0) out.write("\n   \n{\"session_id\":\"cassée\"".getBytes(StandardCharsets.UTF_8));
-                if (i == 2500) out.write(("{\"session_id\":\"long\",\"x\":\"" + "é".repeat(1_500_000) + "\"}\n").getBytes(StandardCharsets.UTF_8));
-                out.write(("{\"session_id\":\"session_" + i + "\",\"active\":{\"last\":" + (1_000_000 - i) + "},\"pad\":\"" + "p".repeat(i % 700) + "\"}\n")
-                        .getBytes(StandardCharsets.UTF_8));
-            }
-            out.write("{\"session_id\":\"dernière\"}".getBytes(StandardCharsets.UTF_8));
-            byte[] data = out.toByteArray();
-            conv.LineReader expected = new conv.LineReader(new java.io.ByteArrayInputStream(data));
-            int lines = 0;
-            try (conv.ParsedLines parsed = new conv.ParsedLines(new java.io.ByteArrayInputStream(data), conv.Schema.CRISP)) {
-                while (expected.next()) {
-                    assertTrue(parsed.next(), "ligne " + lines);
-                    assertEquals(expected.offset(), parsed.offset(), "ligne " + lines);
-                    assertEquals(expected.isBlank(), parsed.isBlank(), "ligne " + lines);
-                    assertEquals(expected.isBlank() ? null : conv.Schema.CRISP.read(expected.buffer(), expected.start(), expected.length()), parsed.entry(),
-                            "ligne " + lines);
-                    lines++;
-                }
-                assertFalse(parsed.next());
-            }
-            assertTrue(lines > 6000);
-        }
-
-        @Test
-        void newlineSearchEightBytesAtATimeFindsTheFirstOne() {
-            // Octets voisins de '\n' (0x0B, 0x8A, 0x09…) : ceux qui pourraient tromper la recherche par mots de huit octets.
-            byte[] tricky = {0x0B, (byte) 0x8A, 0x09, 0x01, 0x00, (byte) 0xFF, 0x7F, (byte) 0x80, 'x'};
-            java.util.Random random = new java.util.Random(13);
-            for (int round = 0; round < 20_000; round++) {
-                byte[] block = new byte[random.nextInt(40)];
-                for (int i = 0; i < block.length; i++) block[i] = tricky[random.nextInt(tricky.length)];
-                for (int n = random.nextInt(3); n > 0 && block.length > 0; n--) block[random.nextInt(block.length)] = '\n';
-                int from = block.length == 0 ? 0 : random.nextInt(block.length + 1), to = from + random.nextInt(block.length - from + 1);
-                int expected = from;
-                while (expected < to && block[expected] != '\n') expected++;
-                assertEquals(expected, conv.ParsedLines.newline(block, from, to), java.util.Arrays.toString(block) + " " + from + ".." + to);
-            }
-        }
-
-        @Test
         void schemaReadsLinesWithInvalidUtf8AsBefore() throws Exception {
             // Octets invalides : décodés en « � » comme avant, la ligne reste lisible (elle n'est pas mise de côté).
             byte[] invalid = "{\"session_id\":\"s\u00ff\",\"active\":{\"last\":7},\"x\":\"\u00e9\"}".getBytes(StandardCharsets.ISO_8859_1);
