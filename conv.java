@@ -1356,13 +1356,7 @@ public class conv implements Callable<Integer> {
             if (!Files.exists(files.file)) return;
             boolean clean = sortedLines == lines && !appended && dropped.isEmpty();
             try {
-                if (!clean) {
-                    SortedRewrite.Result result = new SortedRewrite(files, schema, keys, offsets, dropped, aside, sortedLines, sortedBytes,
-                            lines, chunkBytes).run();
-                    keys = result.keys();
-                    offsets = result.offsets();
-                    ids.remap(result.newLine());
-                }
+                if (!clean) new SortedRewrite().run();
                 if (!clean || !indexed) Index.save(files.index, files.file, ids, keys, offsets);
             } catch (IOException e) {
                 Io.deleteQuietly(files.tmp);
@@ -1463,6 +1457,199 @@ public class conv implements Callable<Integer> {
         private static String abbreviate(List<Long> numbers) {
             String shown = numbers.stream().limit(10).map(String::valueOf).reduce((a, b) -> a + ", " + b).orElse("");
             return numbers.size() > 10 ? shown + "…" : shown;
+        }
+
+        /**
+         * La réécriture triée, une fois par exécution au plus, dans un fichier temporaire forcé sur le disque puis renommé.
+         * Le reste du fichier (les ajouts de cette exécution, ou tout le fichier s'il a été dérangé) est trié par morceaux
+         * de taille bornée, écrits à part s'il y en a plusieurs, puis fusionnés ; entre ses lignes, la partie déjà triée
+         * passe par blocs, copiés par le noyau : ses clés et ses positions sont déjà en mémoire. Les lignes écartées sont
+         * sautées, celles à mettre de côté recopiées dans FICHIER.rejected.
+         */
+        final class SortedRewrite {
+            /** Une suite triée de lignes : la suivante, ou null à la fin. */
+            private interface Run { Line next() throws IOException; }
+
+            private record Head(Line line, Run rest) { }
+
+            private final int[] newLine = new int[Math.toIntExact(lines + 1)];
+            private final LongList written = LongList.withCapacity(lines), writtenOffsets = LongList.withCapacity(lines);
+            private final List<LineReader> parts = new ArrayList<>();
+            private FileChannel source, target;
+            private OutputStream out, rejected;
+            private int copied;                 // les lignes [0, copied) de la partie triée sont traitées
+            private long outPosition;
+
+            /** Réécrit le fichier ; ensuite, clés, positions et identifiants suivent chaque ligne à sa nouvelle place. */
+            void run() throws IOException {
+                Arrays.fill(newLine, -1);
+                try (FileChannel source = FileChannel.open(files.file, StandardOpenOption.READ);
+                     OutputStream rejected = new LazyOutput(files.rejected);
+                     FileChannel target = FileChannel.open(files.tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), Io.PRIVATE);
+                     OutputStream out = new BufferedOutputStream(Channels.newOutputStream(target), 1 << 20)) {
+                    this.source = source;
+                    this.target = target;
+                    this.out = out;
+                    this.rejected = rejected;
+                    Run tail = sortedTail();
+                    for (Line line = tail.next(); line != null; line = tail.next()) {
+                        copySortedBefore(line);
+                        newLine[line.index()] = written.size();
+                        written.add(line.key());
+                        writtenOffsets.add(outPosition);
+                        out.write(line.bytes());
+                        out.write('\n');
+                        outPosition += line.bytes().length + 1;
+                    }
+                    copySortedBefore(null);
+                    out.flush();
+                    target.force(true);
+                } catch (java.io.UncheckedIOException e) {
+                    throw e.getCause();
+                } finally {
+                    for (LineReader part : parts) part.close();
+                }
+                Phases.mark("written");
+                Files.move(files.tmp, files.file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                AtomicFile.syncDirectory(files.file.getParent());
+                Phases.mark("renamed");
+                keys = written;
+                offsets = writtenOffsets;
+                ids.remap(newLine);
+            }
+
+            /** Les lignes après la partie triée, dans l'ordre : un morceau trié en mémoire, ou la fusion des morceaux écrits à part. */
+            private Run sortedTail() throws IOException {
+                List<Run> runs = new ArrayList<>();
+                List<Line> chunk = new ArrayList<>();
+                long held = 0;
+                try (LineReader lines = new LineReader(Channels.newInputStream(FileChannel.open(files.file, StandardOpenOption.READ).position(sortedBytes)))) {
+                    for (int index = (int) sortedLines; lines.next(); index++) {
+                        if (dropped.get(index)) {
+                            if (aside.get(index)) setAside(lines.buffer(), lines.start(), lines.length());
+                            continue;
+                        }
+                        Line line = lines.isBlank() ? null : Line.of(schema, Arrays.copyOfRange(lines.buffer(), lines.start(), lines.start() + lines.length()), index);
+                        if (line == null) continue;
+                        chunk.add(line);
+                        held += line.bytes().length + 64;
+                        if (held > chunkBytes) {
+                            runs.add(spill(chunk));
+                            chunk = new ArrayList<>();
+                            held = 0;
+                        }
+                    }
+                }
+                chunk.sort(Line.ORDER);
+                var rest = chunk.iterator();
+                runs.add(() -> rest.hasNext() ? rest.next() : null);
+                if (runs.size() == 1) return runs.get(0);
+                PriorityQueue<Head> heads = new PriorityQueue<>((a, b) -> Line.ORDER.compare(a.line(), b.line()));
+                for (Run run : runs) push(heads, run);
+                return () -> {
+                    Head head = heads.poll();
+                    if (head != null) push(heads, head.rest());
+                    return head == null ? null : head.line();
+                };
+            }
+
+            private static void push(PriorityQueue<Head> heads, Run run) throws IOException {
+                Line line = run.next();
+                if (line != null) heads.add(new Head(line, run));
+            }
+
+            /** Un morceau trié écrit à part, et relu dans l'ordre : chaque ligne y est précédée de son numéro d'origine et d'une espace. */
+            private Run spill(List<Line> chunk) throws IOException {
+                chunk.sort(Line.ORDER);
+                Files.createDirectories(files.sortDir);
+                Path part = files.sortDir.resolve("part-" + parts.size());
+                try (OutputStream file = new BufferedOutputStream(Files.newOutputStream(Files.createFile(part, Io.PRIVATE)), 1 << 16)) {
+                    for (Line line : chunk) {
+                        file.write((line.index() + " ").getBytes(StandardCharsets.US_ASCII));
+                        file.write(line.bytes());
+                        file.write('\n');
+                    }
+                }
+                LineReader lines = new LineReader(Files.newInputStream(part), Long.MAX_VALUE, 1 << 16);
+                parts.add(lines);
+                return () -> {
+                    if (!lines.next()) return null;
+                    int space = lines.start();
+                    while (lines.buffer()[space] != ' ') space++;
+                    int index = Integer.parseInt(new String(lines.buffer(), lines.start(), space - lines.start(), StandardCharsets.US_ASCII));
+                    return Line.of(schema, Arrays.copyOfRange(lines.buffer(), space + 1, lines.start() + lines.length()), index);
+                };
+            }
+
+            /** Recopie, par blocs entre les lignes écartées, les lignes de la partie triée qui passent avant {@code next} (toutes s'il est null). */
+            private void copySortedBefore(Line next) throws IOException {
+                while (copied < sortedLines) {
+                    if (dropped.get(copied)) {
+                        if (aside.get(copied)) {
+                            byte[] line = sortedLine(copied);
+                            setAside(line, 0, line.length - (line[line.length - 1] == '\n' ? 1 : 0));
+                        }
+                        copied++;
+                        continue;
+                    }
+                    int end = dropped.nextSetBit(copied);
+                    if (end < 0 || end > sortedLines) end = (int) sortedLines;
+                    int stop = next == null ? end : firstAfter(next, copied, end);
+                    copyBlock(copied, stop);
+                    copied = stop;
+                    if (stop < end) return;
+                }
+            }
+
+            /** Dans [from, to) de la partie triée, sans ligne écartée : la première ligne qui passe après {@code next}, ou to. */
+            private int firstAfter(Line next, int from, int to) {
+                int low = from, high = to;
+                while (low < high) {
+                    int middle = (low + high) >>> 1;
+                    Line sorted = new Line(keys.get(middle), () -> {
+                        byte[] line = sortedLine(middle);
+                        return schema.read(line, 0, line.length).id();
+                    }, null, middle);
+                    if (Line.ORDER.compare(sorted, next) < 0) low = middle + 1; else high = middle;
+                }
+                return low;
+            }
+
+            /** Les lignes [from, to) de la partie triée passent d'un bloc, copiées par le noyau ; leurs nouvelles places sont notées. */
+            private void copyBlock(int from, int to) throws IOException {
+                if (from == to) return;
+                out.flush();
+                long start = offsets.get(from), end = offsetOf(to);
+                for (long at = start; at < end; ) {
+                    long n = source.transferTo(at, end - at, target);
+                    if (n <= 0) throw new IOException(files.file + " a raccourci pendant la réécriture");
+                    at += n;
+                }
+                for (int i = from; i < to; i++) {
+                    newLine[i] = written.size();
+                    written.add(keys.get(i));
+                    writtenOffsets.add(outPosition + offsets.get(i) - start);
+                }
+                outPosition += end - start;
+            }
+
+            private long offsetOf(int line) { return line < sortedLines ? offsets.get(line) : sortedBytes; }
+
+            /** La ligne {@code index} de la partie triée, fin de ligne comprise, relue dans le fichier. */
+            private byte[] sortedLine(int index) {
+                ByteBuffer line = ByteBuffer.allocate(Math.toIntExact(offsetOf(index + 1) - offsets.get(index)));
+                try {
+                    while (line.hasRemaining() && source.read(line, offsets.get(index) + line.position()) > 0) { /* lecture */ }
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+                return line.array();
+            }
+
+            private void setAside(byte[] bytes, int start, int length) throws IOException {
+                rejected.write(bytes, start, length);
+                rejected.write('\n');
+            }
         }
 
     }
@@ -2071,220 +2258,6 @@ public class conv implements Callable<Integer> {
                 out.write(block.array(), 0, n * width);
                 done += n;
             }
-        }
-    }
-
-    /**
-     * La réécriture triée, une fois par exécution au plus, dans un fichier temporaire forcé sur le disque puis renommé.
-     * Le reste du fichier (les ajouts de cette exécution, ou tout le fichier s'il a été dérangé) est trié par morceaux de
-     * taille bornée, écrits à part s'il y en a plusieurs, puis fusionnés ; entre ses lignes, la partie déjà triée passe
-     * par blocs, copiés par le noyau : ses clés et ses positions sont déjà en mémoire. Les lignes écartées sont sautées,
-     * celles à mettre de côté recopiées dans FICHIER.rejected.
-     */
-    static final class SortedRewrite {
-        /** Les clés du fichier réécrit, dans l'ordre, et la nouvelle place de chaque ancienne ligne (-1 : écartée). */
-        record Result(LongList keys, LongList offsets, int[] newLine) { }
-
-        /** Une suite triée de lignes : la suivante, ou null à la fin. */
-        private interface Run { Line next() throws IOException; }
-
-        private record Head(Line line, Run rest) { }
-
-        private final ExportFiles files;
-        private final Schema schema;
-        private final LongList keys, offsets;
-        private final BitSet dropped, aside;
-        private final long sortedLines, sortedBytes, chunkBytes;
-        private final int[] newLine;
-        private final LongList written, writtenOffsets;
-        private final List<LineReader> parts = new ArrayList<>();
-        private FileChannel source, target;
-        private OutputStream out, rejected;
-        private int copied;                 // les lignes [0, copied) de la partie triée sont traitées
-        private long outPosition;
-
-        SortedRewrite(ExportFiles files, Schema schema, LongList keys, LongList offsets, BitSet dropped, BitSet aside, long sortedLines,
-                      long sortedBytes, long lines, long chunkBytes) {
-            this.files = files;
-            this.schema = schema;
-            this.keys = keys;
-            this.offsets = offsets;
-            this.written = LongList.withCapacity(lines);
-            this.writtenOffsets = LongList.withCapacity(lines);
-            this.dropped = dropped;
-            this.aside = aside;
-            this.sortedLines = sortedLines;
-            this.sortedBytes = sortedBytes;
-            this.chunkBytes = chunkBytes;
-            this.newLine = new int[Math.toIntExact(lines + 1)];
-            Arrays.fill(newLine, -1);
-        }
-
-        Result run() throws IOException {
-            try (FileChannel source = FileChannel.open(files.file, StandardOpenOption.READ);
-                 OutputStream rejected = new LazyOutput(files.rejected);
-                 FileChannel target = FileChannel.open(files.tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), Io.PRIVATE);
-                 OutputStream out = new BufferedOutputStream(Channels.newOutputStream(target), 1 << 20)) {
-                this.source = source;
-                this.target = target;
-                this.out = out;
-                this.rejected = rejected;
-                Run tail = sortedTail();
-                for (Line line = tail.next(); line != null; line = tail.next()) {
-                    copySortedBefore(line);
-                    newLine[line.index()] = written.size();
-                    written.add(line.key());
-                    writtenOffsets.add(outPosition);
-                    out.write(line.bytes());
-                    out.write('\n');
-                    outPosition += line.bytes().length + 1;
-                }
-                copySortedBefore(null);
-                out.flush();
-                target.force(true);
-            } catch (java.io.UncheckedIOException e) {
-                throw e.getCause();
-            } finally {
-                for (LineReader part : parts) part.close();
-            }
-            Phases.mark("written");
-            Files.move(files.tmp, files.file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            AtomicFile.syncDirectory(files.file.getParent());
-            Phases.mark("renamed");
-            return new Result(written, writtenOffsets, newLine);
-        }
-
-        /** Les lignes après la partie triée, dans l'ordre : un morceau trié en mémoire, ou la fusion des morceaux écrits à part. */
-        private Run sortedTail() throws IOException {
-            List<Run> runs = new ArrayList<>();
-            List<Line> chunk = new ArrayList<>();
-            long held = 0;
-            try (LineReader lines = new LineReader(Channels.newInputStream(FileChannel.open(files.file, StandardOpenOption.READ).position(sortedBytes)))) {
-                for (int index = (int) sortedLines; lines.next(); index++) {
-                    if (dropped.get(index)) {
-                        if (aside.get(index)) setAside(lines.buffer(), lines.start(), lines.length());
-                        continue;
-                    }
-                    Line line = lines.isBlank() ? null : Line.of(schema, Arrays.copyOfRange(lines.buffer(), lines.start(), lines.start() + lines.length()), index);
-                    if (line == null) continue;
-                    chunk.add(line);
-                    held += line.bytes().length + 64;
-                    if (held > chunkBytes) {
-                        runs.add(spill(chunk));
-                        chunk = new ArrayList<>();
-                        held = 0;
-                    }
-                }
-            }
-            chunk.sort(Line.ORDER);
-            var rest = chunk.iterator();
-            runs.add(() -> rest.hasNext() ? rest.next() : null);
-            if (runs.size() == 1) return runs.get(0);
-            PriorityQueue<Head> heads = new PriorityQueue<>((a, b) -> Line.ORDER.compare(a.line(), b.line()));
-            for (Run run : runs) push(heads, run);
-            return () -> {
-                Head head = heads.poll();
-                if (head != null) push(heads, head.rest());
-                return head == null ? null : head.line();
-            };
-        }
-
-        private static void push(PriorityQueue<Head> heads, Run run) throws IOException {
-            Line line = run.next();
-            if (line != null) heads.add(new Head(line, run));
-        }
-
-        /** Un morceau trié écrit à part, et relu dans l'ordre : chaque ligne y est précédée de son numéro d'origine et d'une espace. */
-        private Run spill(List<Line> chunk) throws IOException {
-            chunk.sort(Line.ORDER);
-            Files.createDirectories(files.sortDir);
-            Path part = files.sortDir.resolve("part-" + parts.size());
-            try (OutputStream file = new BufferedOutputStream(Files.newOutputStream(Files.createFile(part, Io.PRIVATE)), 1 << 16)) {
-                for (Line line : chunk) {
-                    file.write((line.index() + " ").getBytes(StandardCharsets.US_ASCII));
-                    file.write(line.bytes());
-                    file.write('\n');
-                }
-            }
-            LineReader lines = new LineReader(Files.newInputStream(part), Long.MAX_VALUE, 1 << 16);
-            parts.add(lines);
-            return () -> {
-                if (!lines.next()) return null;
-                int space = lines.start();
-                while (lines.buffer()[space] != ' ') space++;
-                int index = Integer.parseInt(new String(lines.buffer(), lines.start(), space - lines.start(), StandardCharsets.US_ASCII));
-                return Line.of(schema, Arrays.copyOfRange(lines.buffer(), space + 1, lines.start() + lines.length()), index);
-            };
-        }
-
-        /** Recopie, par blocs entre les lignes écartées, les lignes de la partie triée qui passent avant {@code next} (toutes s'il est null). */
-        private void copySortedBefore(Line next) throws IOException {
-            while (copied < sortedLines) {
-                if (dropped.get(copied)) {
-                    if (aside.get(copied)) {
-                        byte[] line = sortedLine(copied);
-                        setAside(line, 0, line.length - (line[line.length - 1] == '\n' ? 1 : 0));
-                    }
-                    copied++;
-                    continue;
-                }
-                int end = dropped.nextSetBit(copied);
-                if (end < 0 || end > sortedLines) end = (int) sortedLines;
-                int stop = next == null ? end : firstAfter(next, copied, end);
-                copyBlock(copied, stop);
-                copied = stop;
-                if (stop < end) return;
-            }
-        }
-
-        /** Dans [from, to) de la partie triée, sans ligne écartée : la première ligne qui passe après {@code next}, ou to. */
-        private int firstAfter(Line next, int from, int to) {
-            int low = from, high = to;
-            while (low < high) {
-                int middle = (low + high) >>> 1;
-                Line sorted = new Line(keys.get(middle), () -> {
-                    byte[] line = sortedLine(middle);
-                    return schema.read(line, 0, line.length).id();
-                }, null, middle);
-                if (Line.ORDER.compare(sorted, next) < 0) low = middle + 1; else high = middle;
-            }
-            return low;
-        }
-
-        /** Les lignes [from, to) de la partie triée passent d'un bloc, copiées par le noyau ; leurs nouvelles places sont notées. */
-        private void copyBlock(int from, int to) throws IOException {
-            if (from == to) return;
-            out.flush();
-            long start = offsets.get(from), end = offsetOf(to);
-            for (long at = start; at < end; ) {
-                long n = source.transferTo(at, end - at, target);
-                if (n <= 0) throw new IOException(files.file + " a raccourci pendant la réécriture");
-                at += n;
-            }
-            for (int i = from; i < to; i++) {
-                newLine[i] = written.size();
-                written.add(keys.get(i));
-                writtenOffsets.add(outPosition + offsets.get(i) - start);
-            }
-            outPosition += end - start;
-        }
-
-        private long offsetOf(int line) { return line < sortedLines ? offsets.get(line) : sortedBytes; }
-
-        /** La ligne {@code index} de la partie triée, fin de ligne comprise, relue dans le fichier. */
-        private byte[] sortedLine(int index) {
-            ByteBuffer line = ByteBuffer.allocate(Math.toIntExact(offsetOf(index + 1) - offsets.get(index)));
-            try {
-                while (line.hasRemaining() && source.read(line, offsets.get(index) + line.position()) > 0) { /* lecture */ }
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-            return line.array();
-        }
-
-        private void setAside(byte[] bytes, int start, int length) throws IOException {
-            rejected.write(bytes, start, length);
-            rejected.write('\n');
         }
     }
 
