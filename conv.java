@@ -2175,17 +2175,19 @@ public class conv implements Callable<Integer> {
 
         static Optional<Loaded> load(Path index, Path file) {
             if (!Files.exists(index)) return Optional.empty();
-            try (InputStream in = new java.io.BufferedInputStream(Files.newInputStream(index), 1 << 16)) {
-                long[] head = readLongs(in, 6);
+            try (FileChannel channel = FileChannel.open(index, StandardOpenOption.READ)) {
+                // Projeté en mémoire, hors du tas : chaque tableau en est tiré d'un coup.
+                ByteBuffer map = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size());
+                long[] head = longs(map, 6);
                 if (head[0] != MAGIC || head[1] != Files.size(file) || head[2] != modified(file)) return Optional.empty();
                 // Un en-tête abîmé ne doit pas faire allouer n'importe quoi : sa taille annoncée doit être celle du fichier.
                 long lines = head[3], capacity = head[4];
                 if (lines < 0 || capacity <= 0 || Long.bitCount(capacity) != 1 || capacity > 1 << 30 || head[5] < 0 || head[5] > capacity
-                        || Files.size(index) != 48 + 16 * lines + 28 * capacity) return Optional.empty();
-                LongList keys = new LongList(readLongs(in, head[3]));
-                LongList offsets = new LongList(readLongs(in, head[3]));
-                long[] high = readLongs(in, head[4]), low = readLongs(in, head[4]), walk = readLongs(in, head[4]);
-                int[] line = readInts(in, head[4]);
+                        || channel.size() != 48 + 16 * lines + 28 * capacity) return Optional.empty();
+                LongList keys = new LongList(longs(map, lines)), offsets = new LongList(longs(map, lines));
+                long[] high = longs(map, capacity), low = longs(map, capacity), walk = longs(map, capacity);
+                int[] line = new int[(int) capacity];
+                map.asIntBuffer().get(line);
                 return Optional.of(new Loaded(new KnownIds(high, low, walk, line, (int) head[5]), keys, offsets));
             } catch (IOException | RuntimeException unusable) {
                 return Optional.empty();   // index abîmé : on relit le fichier, qui fait foi
@@ -2203,7 +2205,12 @@ public class conv implements Callable<Integer> {
                     writeLongs(out, ids.high, ids.capacity());
                     writeLongs(out, ids.low, ids.capacity());
                     writeLongs(out, ids.walk, ids.capacity());
-                    writeInts(out, ids.line, ids.capacity());
+                    ByteBuffer block = ByteBuffer.allocate(1 << 16);
+                    for (int i = 0; i < ids.capacity(); i += block.capacity() / Integer.BYTES) {
+                        int n = Math.min(block.capacity() / Integer.BYTES, ids.capacity() - i);
+                        block.clear().asIntBuffer().put(ids.line, i, n);
+                        out.write(block.array(), 0, n * Integer.BYTES);
+                    }
                 });
             } catch (IOException e) {
                 Io.deleteQuietly(index);
@@ -2215,48 +2222,21 @@ public class conv implements Callable<Integer> {
             return t.getEpochSecond() * 1_000_000_000L + t.getNano();
         }
 
-        private static long[] readLongs(InputStream in, long count) throws IOException {
+        /** Les {@code count} valeurs suivantes de {@code map}. */
+        private static long[] longs(ByteBuffer map, long count) {
             long[] values = new long[Math.toIntExact(count)];
-            readBlocks(in, values.length, Long.BYTES, (block, done, n) -> block.asLongBuffer().get(values, done, n));
+            map.asLongBuffer().get(values);
+            map.position(map.position() + values.length * Long.BYTES);
             return values;
         }
 
-        private static int[] readInts(InputStream in, long count) throws IOException {
-            int[] values = new int[Math.toIntExact(count)];
-            readBlocks(in, values.length, Integer.BYTES, (block, done, n) -> block.asIntBuffer().get(values, done, n));
-            return values;
-        }
-
-        private static void writeLongs(OutputStream out, long[] values, long count) throws IOException {
-            writeBlocks(out, count, Long.BYTES, (block, done, n) -> block.asLongBuffer().put(values, done, n));
-        }
-
-        private static void writeInts(OutputStream out, int[] values, long count) throws IOException {
-            writeBlocks(out, count, Integer.BYTES, (block, done, n) -> block.asIntBuffer().put(values, done, n));
-        }
-
-        /** Déplace {@code n} valeurs entre un bloc d'octets et un tableau, à partir de la valeur {@code done}. */
-        private interface Transfer { void move(ByteBuffer block, int done, int n); }
-
-        /** Lit {@code count} valeurs de {@code width} octets par blocs de 64 Ko : jamais de copie entière en mémoire. */
-        private static void readBlocks(InputStream in, int count, int width, Transfer transfer) throws IOException {
-            byte[] block = new byte[1 << 16];
-            for (int done = 0; done < count; ) {
-                int n = Math.min(block.length / width, count - done);
-                if (in.readNBytes(block, 0, n * width) != n * width) throw new IOException("index tronqué");
-                transfer.move(ByteBuffer.wrap(block, 0, n * width), done, n);
-                done += n;
-            }
-        }
-
-        private static void writeBlocks(OutputStream out, long count, int width, Transfer transfer) throws IOException {
+        /** Les {@code count} premières valeurs, par blocs de 64 Ko : jamais de copie entière en mémoire. */
+        private static void writeLongs(OutputStream out, long[] values, int count) throws IOException {
             ByteBuffer block = ByteBuffer.allocate(1 << 16);
-            for (int done = 0; done < count; ) {
-                int n = (int) Math.min(block.capacity() / width, count - done);
-                block.clear();
-                transfer.move(block, done, n);
-                out.write(block.array(), 0, n * width);
-                done += n;
+            for (int i = 0; i < count; i += block.capacity() / Long.BYTES) {
+                int n = Math.min(block.capacity() / Long.BYTES, count - i);
+                block.clear().asLongBuffer().put(values, i, n);
+                out.write(block.array(), 0, n * Long.BYTES);
             }
         }
     }
