@@ -2171,23 +2171,25 @@ public class conv implements Callable<Integer> {
      */
     static final class Index {
         private static final long MAGIC = 0x434F4E5649445833L; // « CONVIDX3 »
+        private static final int BLOCK = 1 << 16;
         record Loaded(KnownIds ids, LongList keys, LongList offsets) { }
 
         static Optional<Loaded> load(Path index, Path file) {
             if (!Files.exists(index)) return Optional.empty();
-            try (FileChannel channel = FileChannel.open(index, StandardOpenOption.READ)) {
-                // Projeté en mémoire, hors du tas : chaque tableau en est tiré d'un coup.
-                ByteBuffer map = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size());
-                long[] head = longs(map, 6);
+            try (FileChannel in = FileChannel.open(index, StandardOpenOption.READ)) {
+                long[] head = longs(in, 6);
                 if (head[0] != MAGIC || head[1] != Files.size(file) || head[2] != modified(file)) return Optional.empty();
                 // Un en-tête abîmé ne doit pas faire allouer n'importe quoi : sa taille annoncée doit être celle du fichier.
                 long lines = head[3], capacity = head[4];
                 if (lines < 0 || capacity <= 0 || Long.bitCount(capacity) != 1 || capacity > 1 << 30 || head[5] < 0 || head[5] > capacity
-                        || channel.size() != 48 + 16 * lines + 28 * capacity) return Optional.empty();
-                LongList keys = new LongList(longs(map, lines)), offsets = new LongList(longs(map, lines));
-                long[] high = longs(map, capacity), low = longs(map, capacity), walk = longs(map, capacity);
+                        || in.size() != 48 + 16 * lines + 28 * capacity) return Optional.empty();
+                LongList keys = new LongList(longs(in, lines)), offsets = new LongList(longs(in, lines));
+                long[] high = longs(in, capacity), low = longs(in, capacity), walk = longs(in, capacity);
                 int[] line = new int[(int) capacity];
-                map.asIntBuffer().get(line);
+                for (int i = 0; i < line.length; i += BLOCK / Integer.BYTES) {
+                    int n = Math.min(BLOCK / Integer.BYTES, line.length - i);
+                    block(in, n * Integer.BYTES).asIntBuffer().get(line, i, n);
+                }
                 return Optional.of(new Loaded(new KnownIds(high, low, walk, line, (int) head[5]), keys, offsets));
             } catch (IOException | RuntimeException unusable) {
                 return Optional.empty();   // index abîmé : on relit le fichier, qui fait foi
@@ -2205,9 +2207,9 @@ public class conv implements Callable<Integer> {
                     writeLongs(out, ids.high, ids.capacity());
                     writeLongs(out, ids.low, ids.capacity());
                     writeLongs(out, ids.walk, ids.capacity());
-                    ByteBuffer block = ByteBuffer.allocate(1 << 16);
-                    for (int i = 0; i < ids.capacity(); i += block.capacity() / Integer.BYTES) {
-                        int n = Math.min(block.capacity() / Integer.BYTES, ids.capacity() - i);
+                    ByteBuffer block = ByteBuffer.allocate(BLOCK);
+                    for (int i = 0; i < ids.capacity(); i += BLOCK / Integer.BYTES) {
+                        int n = Math.min(BLOCK / Integer.BYTES, ids.capacity() - i);
                         block.clear().asIntBuffer().put(ids.line, i, n);
                         out.write(block.array(), 0, n * Integer.BYTES);
                     }
@@ -2222,19 +2224,27 @@ public class conv implements Callable<Integer> {
             return t.getEpochSecond() * 1_000_000_000L + t.getNano();
         }
 
-        /** Les {@code count} valeurs suivantes de {@code map}. */
-        private static long[] longs(ByteBuffer map, long count) {
+        /** Les {@code count} valeurs suivantes, lues par blocs de 64 Ko : jamais de copie entière en mémoire. */
+        private static long[] longs(FileChannel in, long count) throws IOException {
             long[] values = new long[Math.toIntExact(count)];
-            map.asLongBuffer().get(values);
-            map.position(map.position() + values.length * Long.BYTES);
+            for (int i = 0; i < values.length; i += BLOCK / Long.BYTES) {
+                int n = Math.min(BLOCK / Long.BYTES, values.length - i);
+                block(in, n * Long.BYTES).asLongBuffer().get(values, i, n);
+            }
             return values;
         }
 
-        /** Les {@code count} premières valeurs, par blocs de 64 Ko : jamais de copie entière en mémoire. */
+        private static ByteBuffer block(FileChannel in, int bytes) throws IOException {
+            ByteBuffer block = ByteBuffer.allocate(bytes);
+            while (block.hasRemaining()) if (in.read(block) < 0) throw new IOException("index tronqué");
+            return block.flip();
+        }
+
+        /** Les {@code count} premières valeurs, par blocs de 64 Ko. */
         private static void writeLongs(OutputStream out, long[] values, int count) throws IOException {
-            ByteBuffer block = ByteBuffer.allocate(1 << 16);
-            for (int i = 0; i < count; i += block.capacity() / Long.BYTES) {
-                int n = Math.min(block.capacity() / Long.BYTES, count - i);
+            ByteBuffer block = ByteBuffer.allocate(BLOCK);
+            for (int i = 0; i < count; i += BLOCK / Long.BYTES) {
+                int n = Math.min(BLOCK / Long.BYTES, count - i);
                 block.clear().asLongBuffer().put(values, i, n);
                 out.write(block.array(), 0, n * Long.BYTES);
             }
