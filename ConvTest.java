@@ -1785,50 +1785,6 @@ public class ConvTest {
         }
 
         @Test
-        void parsedLinesGiveTheSameLinesAsLineReaderAcrossBlocks() throws Exception {
-            // Plusieurs blocs d'un Mio, une ligne plus longue qu'un bloc, des lignes vides ou illisibles, pas de fin de ligne finale.
-            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-            for (int i = 0; i < 6000; i++) {
-                if (i % 997 == 0) out.write("\n   \n{\"session_id\":\"cassée\"".getBytes(StandardCharsets.UTF_8));
-                if (i == 2500) out.write(("{\"session_id\":\"long\",\"x\":\"" + "é".repeat(1_500_000) + "\"}\n").getBytes(StandardCharsets.UTF_8));
-                out.write(("{\"session_id\":\"session_" + i + "\",\"active\":{\"last\":" + (1_000_000 - i) + "},\"pad\":\"" + "p".repeat(i % 700) + "\"}\n")
-                        .getBytes(StandardCharsets.UTF_8));
-            }
-            out.write("{\"session_id\":\"dernière\"}".getBytes(StandardCharsets.UTF_8));
-            byte[] data = out.toByteArray();
-            conv.LineReader expected = new conv.LineReader(new java.io.ByteArrayInputStream(data));
-            int lines = 0;
-            try (conv.ParsedLines parsed = new conv.ParsedLines(new java.io.ByteArrayInputStream(data), conv.Schema.CRISP)) {
-                while (expected.next()) {
-                    assertTrue(parsed.next(), "ligne " + lines);
-                    assertEquals(expected.offset(), parsed.offset(), "ligne " + lines);
-                    assertEquals(expected.isBlank(), parsed.isBlank(), "ligne " + lines);
-                    assertEquals(expected.isBlank() ? null : conv.Schema.CRISP.read(expected.buffer(), expected.start(), expected.length()), parsed.entry(),
-                            "ligne " + lines);
-                    lines++;
-                }
-                assertFalse(parsed.next());
-            }
-            assertTrue(lines > 6000);
-        }
-
-        @Test
-        void newlineSearchEightBytesAtATimeFindsTheFirstOne() {
-            // Octets voisins de '\n' (0x0B, 0x8A, 0x09…) : ceux qui pourraient tromper la recherche par mots de huit octets.
-            byte[] tricky = {0x0B, (byte) 0x8A, 0x09, 0x01, 0x00, (byte) 0xFF, 0x7F, (byte) 0x80, 'x'};
-            java.util.Random random = new java.util.Random(13);
-            for (int round = 0; round < 20_000; round++) {
-                byte[] block = new byte[random.nextInt(40)];
-                for (int i = 0; i < block.length; i++) block[i] = tricky[random.nextInt(tricky.length)];
-                for (int n = random.nextInt(3); n > 0 && block.length > 0; n--) block[random.nextInt(block.length)] = '\n';
-                int from = block.length == 0 ? 0 : random.nextInt(block.length + 1), to = from + random.nextInt(block.length - from + 1);
-                int expected = from;
-                while (expected < to && block[expected] != '\n') expected++;
-                assertEquals(expected, conv.ParsedLines.newline(block, from, to), java.util.Arrays.toString(block) + " " + from + ".." + to);
-            }
-        }
-
-        @Test
         void schemaReadsLinesWithInvalidUtf8AsBefore() throws Exception {
             // Octets invalides : décodés en « � » comme avant, la ligne reste lisible (elle n'est pas mise de côté).
             byte[] invalid = "{\"session_id\":\"s\u00ff\",\"active\":{\"last\":7},\"x\":\"\u00e9\"}".getBytes(StandardCharsets.ISO_8859_1);
@@ -3117,7 +3073,7 @@ public class ConvTest {
         }
     }
 
-    // ------------------------------------------------------------------ le lanceur ./jbang et son cache de commande
+    // ------------------------------------------------------------------ le lanceur ./jbang
 
     // ------------------------------------------------------------------ conv people : les profils des contacts
 
@@ -3402,31 +3358,15 @@ public class ConvTest {
     @Nested
     @DisplayName("Lanceur ./jbang")
     class JbangLauncher {
-        static final String HELLO = """
-                public class Hello {
-                    public static void main(String[] args) {
-                        if (System.getenv("HELLO_VERSION") != null) System.out.println(System.getProperty("java.specification.version"));
-                        System.out.println(Greeting.TEXT);
-                        for (String a : args) System.out.println("[" + a + "]");
-                        System.exit(args.length);
-                    }
-                }
-                """;
-
-        static final String PROBE = "valeur-témoin-8d1f";
-
-        record Launch(int code, String out, String err) {
-            boolean cache(String what) { return err.contains("cache: " + what); }
-        }
+        record Launch(int code, String out, String err) { }
 
         Path script;
         Path jbangDir;
-        Path bootstrap;
         int runs;
 
         /**
-         * Un petit script (avec un //SOURCES) copié dans un dossier à part, et un JBANG_DIR vide à part dont
-         * l'amorce pointe sur le JBang déjà installé (celui qui lance cette suite) : rien à télécharger.
+         * Un petit script dans un dossier à part, et un JBANG_DIR vide à part dont l'amorce pointe sur le JBang déjà
+         * installé (celui qui lance cette suite) : rien à télécharger, mais chaque script y est compilé à neuf.
          */
         @org.junit.jupiter.api.BeforeEach
         void setUp() throws IOException {
@@ -3438,39 +3378,45 @@ public class ConvTest {
             Path realBoot = Path.of(home, "bootstrap", version.group(1));
             Assumptions.assumeTrue(Files.isRegularFile(realBoot.resolve("classpath")), "JBang non amorcé par ./jbang");
             jbangDir = dir.resolve("jbang-home");
-            bootstrap = jbangDir.resolve("bootstrap").resolve(version.group(1));
+            Path bootstrap = jbangDir.resolve("bootstrap").resolve(version.group(1));
             Files.createDirectories(bootstrap);
-            // Le fichier classpath nomme les jars de l'amorce réelle ; l'archive CDS de JBang est partagée par un lien.
             Files.copy(realBoot.resolve("classpath"), bootstrap.resolve("classpath"));
-            if (Files.exists(realBoot.resolve("jbang.jsa")))
-                Files.createSymbolicLink(bootstrap.resolve("jbang.jsa"), realBoot.resolve("jbang.jsa"));
             script = dir.resolve("script").resolve("Hello.java");
-            Files.createDirectories(script.resolveSibling("lib"));
-            Files.writeString(script, "//SOURCES lib/Greeting.java\n" + HELLO);
-            Files.writeString(script.resolveSibling("lib/Greeting.java"), "class Greeting { static final String TEXT = \"bonjour\"; }\n");
+            Files.createDirectories(script.getParent());
+            writeScript("bonjour");
         }
 
-        Launch launch(Map<String, String> env, String... args) throws Exception {
+        /** Le script, qui affiche {@code text} puis ses arguments, et sort avec leur nombre pour code. */
+        void writeScript(String text) throws IOException {
+            Files.writeString(script, "//CDS\npublic class Hello {\n    public static void main(String[] args) {\n"
+                    + "        System.out.println(\"" + text + "\");\n"
+                    + "        for (String a : args) System.out.println(\"[\" + a + \"]\");\n"
+                    + "        System.exit(args.length);\n    }\n}\n");
+        }
+
+        Process start(Map<String, String> env, String... args) throws IOException {
             List<String> command = new ArrayList<>(List.of(Path.of("jbang").toAbsolutePath().toString(), "Hello.java"));
             command.addAll(List.of(args));
             ProcessBuilder pb = new ProcessBuilder(command).directory(script.getParent().toFile());
             pb.environment().remove("JAVA_HOME");
+            pb.environment().remove("JBANG_CACHE_DIR");
             pb.environment().put("JBANG_DIR", jbangDir.toString());
-            pb.environment().put("CONV_LAUNCHER_TRACE", "1");
-            pb.environment().put("JBANG_CONV_TEST_PROBE", PROBE);
             pb.environment().putAll(env);
-            Path err = dir.resolve("launch-" + (++runs) + ".err");
-            pb.redirectError(err.toFile());
+            pb.redirectError(dir.resolve("launch-" + (++runs) + ".err").toFile());
             Process p = pb.start();
             p.getOutputStream().close();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(p.waitFor(120, TimeUnit.SECONDS), "le lanceur ne s'arrête pas");
-            return new Launch(p.exitValue(), out, Files.readString(err));
+            return p;
         }
 
-        Launch launch(String... args) throws Exception { return launch(Map.of(), args); }
+        Launch finish(Process p, int run) throws Exception {
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(180, TimeUnit.SECONDS), "le lanceur ne s'arrête pas");
+            return new Launch(p.exitValue(), out, Files.readString(dir.resolve("launch-" + run + ".err")));
+        }
 
-        Path cacheDir() { return jbangDir.resolve("cache/launcher"); }
+        Launch launch(Map<String, String> env, String... args) throws Exception { return finish(start(env, args), runs); }
+
+        Launch launch(String... args) throws Exception { return launch(Map.of(), args); }
 
         @Test
         void anUnwritableJbangDirIsNamedInAFrenchSentence() throws Exception {
@@ -3481,118 +3427,43 @@ public class ConvTest {
             assertFalse(launch.err().contains("mkdir:") || launch.err().contains("Not a directory"), "erreur brute du système : " + launch.err());
         }
 
-        /** Un seul parcours, car chaque passage par JBang compile le script (quelques secondes). */
+        /** Comme trois tâches cron juste après un git pull : les trois compilent le même script modifié en même temps. */
         @Test
-        void cacheIsReusedUntilTheScriptItsSourcesOrItsJarChange() throws Exception {
-            String[] args = {"a b", "c$d", "e'f", "x\"y", "", "*", "l1\nl2", "--opt=1", "$(echo non)"};
-            StringBuilder expected = new StringBuilder("bonjour\n");
-            for (String a : args) expected.append('[').append(a).append("]\n");
-
-            Launch first = launch(args);
-            assertTrue(first.cache("miss (aucune entrée)") && first.cache("enregistré"), first.err());
-            assertEquals(expected.toString(), first.out(), first.err());
-            assertEquals(args.length, first.code(), "code de sortie du script");
-            try (var files = Files.list(cacheDir())) {
-                List<Path> entries = files.toList();
-                assertEquals(1, entries.size());
-                assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(entries.get(0))));
-                // Seule l'empreinte de l'environnement est gardée, jamais une valeur.
-                assertFalse(Files.readString(entries.get(0)).contains(PROBE), Files.readString(entries.get(0)));
+        void concurrentFirstRunsAfterAChangeAllSucceed() throws Exception {
+            assertEquals("bonjour\n[a b]\n", launch("a b").out());
+            writeScript("salut");
+            List<Process> started = new ArrayList<>();
+            List<Integer> numbers = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                started.add(start(Map.of(), "x", "e'f"));
+                numbers.add(runs);
             }
-            assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(cacheDir())));
-
-            // Témoin d'un lancement de JBang : sans archive, sa JVM en écrit une en sortant.
-            Files.delete(bootstrap.resolve("jbang.jsa"));
-            Launch second = launch(args);
-            assertTrue(second.cache("hit"), second.err());
-            assertFalse(Files.exists(bootstrap.resolve("jbang.jsa")), "JBang a tourné malgré le cache");
-            assertEquals(expected.toString(), second.out(), second.err());
-            assertEquals(args.length, second.code(), "code de sortie du script");
-            Launch noArgs = launch();
-            assertTrue(noArgs.cache("hit"), noArgs.err());
-            assertEquals("bonjour\n", noArgs.out());
-            assertEquals(0, noArgs.code());
-
-            Files.writeString(script, Files.readString(script).replace("(Greeting.TEXT)", "(Greeting.TEXT + \" /\")"));
-            Launch edited = launch();
-            assertTrue(edited.cache("stale (script ou fichier inclus modifié)"), edited.err());
-            assertTrue(Files.exists(bootstrap.resolve("jbang.jsa")), "JBang aurait dû tourner");
-            assertEquals("bonjour /\n", edited.out(), edited.err());
-            Launch again = launch();
-            assertTrue(again.cache("hit"), again.err());
-            assertEquals("bonjour /\n", again.out());
-
-            Files.writeString(script.resolveSibling("lib/Greeting.java"), "class Greeting { static final String TEXT = \"salut\"; }\n");
-            Launch source = launch();
-            assertTrue(source.cache("stale (script ou fichier inclus modifié)"), source.err());
-            assertEquals("salut /\n", source.out(), source.err());
-
-            deleteTree(jbangDir.resolve("cache/jars"));
-            Launch noJar = launch();
-            assertTrue(noJar.cache("stale (absent : ") && noJar.err().contains(".jar)"), noJar.err());
-            assertEquals("salut /\n", noJar.out(), noJar.err());
-
-            deleteTree(cacheDir());
-            Launch noCache = launch();
-            assertTrue(noCache.cache("miss (aucune entrée)"), noCache.err());
-            assertEquals("salut /\n", noCache.out(), noCache.err());
-            Launch last = launch();
-            assertTrue(last.cache("hit"), last.err());
-            assertEquals("salut /\n", last.out());
+            for (int i = 0; i < 3; i++) {
+                Launch launch = finish(started.get(i), numbers.get(i));
+                assertEquals("salut\n[x]\n[e'f]\n", launch.out(), launch.err());
+                assertEquals(2, launch.code(), launch.err());
+            }
+            assertEquals("salut\n", launch().out(), "la compilation partagée reste utilisable");
         }
 
+        /** Un arrêt brutal pendant la construction laisse un jar tronqué (ou vide) : le lancement suivant le refait. */
         @Test
-        void anotherJdkIsAMissThenItsOwnEntry() throws Exception {
-            Path other = Path.of("/usr/lib/jvm/temurin-25-jdk-amd64");
-            Assumptions.assumeTrue(Files.isExecutable(other.resolve("bin/java")), "pas de second JDK ici");
-            Map<String, String> base = Map.of("HELLO_VERSION", "1");
-            String usual = launch(base).out();
-            Assumptions.assumeFalse(usual.startsWith("25\n"), "le java du PATH est déjà un JDK 25");
-            assertTrue(launch(base).cache("hit"));
-            Map<String, String> env = Map.of("HELLO_VERSION", "1", "JAVA_HOME", other.toString());
-            Launch switched = launch(env);
-            assertTrue(switched.cache("stale (autre JDK)"), switched.err());
-            assertEquals("25\nbonjour\n", switched.out(), switched.err());
-            Launch again = launch(env);
-            assertTrue(again.cache("hit"), again.err());
-            assertEquals("25\nbonjour\n", again.out());
-            Launch back = launch(base);
-            assertTrue(back.cache("stale (autre JDK)"), back.err());
-            assertEquals(usual, back.out(), back.err());
-        }
-
-        @Test
-        void theCommandThatWritesTheCdsArchiveIsNeverCachedAndHelpLeavesItToTheNextRun() throws Exception {
-            Files.writeString(script, "//CDS\n" + Files.readString(script));
-            Launch help = launch("--help");
-            assertEquals("bonjour\n[--help]\n", help.out(), help.err());
-            assertTrue(help.cache("archive CDS laissée au prochain lancement"), help.err());
-            assertEquals(List.of(), archives());
-            assertFalse(Files.exists(cacheDir()) && Files.list(cacheDir()).findAny().isPresent(), "commande gardée");
-            Launch writer = launch();
-            assertTrue(writer.cache("non enregistré (création de l'archive CDS)"), writer.err());
-            assertEquals(1, archives().size(), "l'archive aurait dû être écrite");
-            assertTrue(launch().cache("enregistré"));
-            Launch hit = launch("x");
-            assertTrue(hit.cache("hit"), hit.err());
-            assertEquals("bonjour\n[x]\n", hit.out());
-            // L'archive fait partie des fichiers vérifiés avant de reprendre la commande.
-            Files.delete(archives().get(0));
-            Launch gone = launch("--help");
-            assertTrue(gone.cache("stale (absent : ") && gone.err().contains(".jsa)"), gone.err());
-            assertEquals("bonjour\n[--help]\n", gone.out(), gone.err());
-        }
-
-        List<Path> archives() throws IOException {
+        void aJarDamagedByAKilledBuildIsRebuilt() throws Exception {
+            Launch first = launch();
+            assertEquals("bonjour\n", first.out(), first.err());
+            Path jar;
             try (var walk = Files.walk(jbangDir.resolve("cache/jars"))) {
-                return walk.filter(p -> p.toString().endsWith(".jsa")).toList();
+                jar = walk.filter(p -> p.getFileName().toString().equals("Hello.jar")).findFirst().orElseThrow();
             }
-        }
-
-        void deleteTree(Path root) throws IOException {
-            try (var walk = Files.walk(root)) {
-                for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
-            }
+            byte[] whole = Files.readAllBytes(jar);
+            Files.write(jar, java.util.Arrays.copyOf(whole, whole.length / 2));
+            Launch truncated = launch("t");
+            assertEquals("bonjour\n[t]\n", truncated.out(), truncated.err());
+            Files.write(jar, new byte[0]);
+            Launch empty = launch();
+            assertEquals("bonjour\n", empty.out(), empty.err());
+            assertEquals(0, empty.code(), empty.err());
+            assertEquals("bonjour\n", launch().out(), "le jar refait sert ensuite");
         }
     }
 }

@@ -1276,36 +1276,10 @@ public class conv implements Callable<Integer> {
         static final Schema PEOPLE = new Schema("people_id", new KeyPath(null, "email", false, true), new KeyPath(null, "updated_at", false));
         private static final StreamReadConstraints LIMITS = StreamReadConstraints.builder().maxStringLength(Integer.MAX_VALUE).maxNestingDepth(1000).build();
         // Sans table de noms partagée : des clés uniques par conversation (identifiants d'opérateurs, données
-        // personnalisées) la feraient grossir sans fin et ralentiraient la lecture d'un facteur cinq. Cette fabrique
-        // décode chaque ligne en entier avant de la lire ; elle ne sert plus qu'aux lignes que LINES refuse.
+        // personnalisées) la rempliraient sans cesse et ralentiraient beaucoup la lecture. Sans elle, Jackson décode
+        // chaque ligne en UTF-16 avant de la lire, et remplace l'UTF-8 invalide par « � » : une telle ligne reste lisible.
         private static final JsonFactory FACTORY = JsonFactory.builder().disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES)
                 .streamReadConstraints(LIMITS).build();
-        private static final LineFactory LINES = new LineFactory(new com.fasterxml.jackson.core.JsonFactoryBuilder().enable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES)
-                .disable(JsonFactory.Feature.INTERN_FIELD_NAMES).streamReadConstraints(LIMITS));
-
-        /**
-         * Jackson ne lit les octets directement (sans décoder toute la ligne en UTF-16 d'abord, ce qui coûtait plus que
-         * la lecture elle-même) qu'avec une table de noms. Ici chaque fil a la sienne, jetée dès qu'elle dépasse
-         * quelques centaines de noms : les noms communs à toutes les lignes y restent, les clés uniques à une
-         * conversation n'y restent pas longtemps, et aucun fil n'attend l'autre.
-         */
-        static final class LineFactory extends JsonFactory {
-            private static final int MAX_NAMES = 400;
-            private final ThreadLocal<com.fasterxml.jackson.core.sym.ByteQuadsCanonicalizer> names = new ThreadLocal<>();
-
-            LineFactory(com.fasterxml.jackson.core.JsonFactoryBuilder builder) { super(builder); }
-
-            @Override
-            protected JsonParser _createParser(byte[] data, int offset, int len, com.fasterxml.jackson.core.io.IOContext context) throws IOException {
-                var table = names.get();
-                if (table == null || table.size() > MAX_NAMES) {
-                    table = com.fasterxml.jackson.core.sym.ByteQuadsCanonicalizer.createRoot();
-                    names.set(table);
-                }
-                return new com.fasterxml.jackson.core.json.ByteSourceJsonBootstrapper(context, data, offset, len)
-                        .constructParser(_parserFeatures, _objectCodec, table, _rootCharSymbols, _factoryFeatures);
-            }
-        }
 
         static byte[] bytes(JsonNode node) {
             try {
@@ -1320,14 +1294,7 @@ public class conv implements Callable<Integer> {
          * Un objet sans identifiant donne une entrée dont l'id est nul ; une clé absente vaut MISSING.
          */
         Entry read(byte[] buf, int off, int len) {
-            Entry entry = read(LINES, buf, off, len);
-            // Le lecteur d'octets refuse l'UTF-8 invalide que l'ancien décodage remplaçait par « � » : une telle ligne
-            // est relue comme avant, pour qu'aucune ligne jusqu'ici lisible ne soit mise de côté.
-            return entry != null ? entry : read(FACTORY, buf, off, len);
-        }
-
-        private Entry read(JsonFactory factory, byte[] buf, int off, int len) {
-            try (JsonParser p = factory.createParser(buf, off, len)) {
+            try (JsonParser p = FACTORY.createParser(buf, off, len)) {
                 if (p.nextToken() != JsonToken.START_OBJECT) return null;
                 String id = null, text = null;
                 long[] keys = {Entry.MISSING, Entry.MISSING};   // tri, parcours
@@ -1525,13 +1492,7 @@ public class conv implements Callable<Integer> {
             if (!Files.exists(files.file)) return;
             boolean clean = sortedLines == lines && !appended && dropped.isEmpty();
             try {
-                if (!clean) {
-                    SortedRewrite.Result result = new SortedRewrite(files, schema, keys, offsets, dropped, aside, sortedLines, sortedBytes,
-                            lines, chunkBytes).run();
-                    keys = result.keys();
-                    offsets = result.offsets();
-                    ids.remap(result.newLine());
-                }
+                if (!clean) new SortedRewrite().run();
                 if (!clean || !indexed) Index.save(files.index, files.file, ids, keys, offsets);
             } catch (IOException e) {
                 Io.deleteQuietly(files.tmp);
@@ -1638,6 +1599,199 @@ public class conv implements Callable<Integer> {
         private static String abbreviate(List<Long> numbers) {
             String shown = numbers.stream().limit(10).map(String::valueOf).reduce((a, b) -> a + ", " + b).orElse("");
             return numbers.size() > 10 ? shown + "…" : shown;
+        }
+
+        /**
+         * La réécriture triée, une fois par exécution au plus, dans un fichier temporaire forcé sur le disque puis renommé.
+         * Le reste du fichier (les ajouts de cette exécution, ou tout le fichier s'il a été dérangé) est trié par morceaux
+         * de taille bornée, écrits à part s'il y en a plusieurs, puis fusionnés ; entre ses lignes, la partie déjà triée
+         * passe par blocs, copiés par le noyau : ses clés et ses positions sont déjà en mémoire. Les lignes écartées sont
+         * sautées, celles à mettre de côté recopiées dans FICHIER.rejected.
+         */
+        final class SortedRewrite {
+            /** Une suite triée de lignes : la suivante, ou null à la fin. */
+            private interface Run { Line next() throws IOException; }
+
+            private record Head(Line line, Run rest) { }
+
+            private final int[] newLine = new int[Math.toIntExact(lines + 1)];
+            private final LongList written = LongList.withCapacity(lines), writtenOffsets = LongList.withCapacity(lines);
+            private final List<LineReader> parts = new ArrayList<>();
+            private FileChannel source, target;
+            private OutputStream out, rejected;
+            private int copied;                 // les lignes [0, copied) de la partie triée sont traitées
+            private long outPosition;
+
+            /** Réécrit le fichier ; ensuite, clés, positions et identifiants suivent chaque ligne à sa nouvelle place. */
+            void run() throws IOException {
+                Arrays.fill(newLine, -1);
+                try (FileChannel source = FileChannel.open(files.file, StandardOpenOption.READ);
+                     OutputStream rejected = new LazyOutput(files.rejected);
+                     FileChannel target = FileChannel.open(files.tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), Io.PRIVATE);
+                     OutputStream out = new BufferedOutputStream(Channels.newOutputStream(target), 1 << 20)) {
+                    this.source = source;
+                    this.target = target;
+                    this.out = out;
+                    this.rejected = rejected;
+                    Run tail = sortedTail();
+                    for (Line line = tail.next(); line != null; line = tail.next()) {
+                        copySortedBefore(line);
+                        newLine[line.index()] = written.size();
+                        written.add(line.key());
+                        writtenOffsets.add(outPosition);
+                        out.write(line.bytes());
+                        out.write('\n');
+                        outPosition += line.bytes().length + 1;
+                    }
+                    copySortedBefore(null);
+                    out.flush();
+                    target.force(true);
+                } catch (java.io.UncheckedIOException e) {
+                    throw e.getCause();
+                } finally {
+                    for (LineReader part : parts) part.close();
+                }
+                Phases.mark("written");
+                Files.move(files.tmp, files.file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                AtomicFile.syncDirectory(files.file.getParent());
+                Phases.mark("renamed");
+                keys = written;
+                offsets = writtenOffsets;
+                ids.remap(newLine);
+            }
+
+            /** Les lignes après la partie triée, dans l'ordre : un morceau trié en mémoire, ou la fusion des morceaux écrits à part. */
+            private Run sortedTail() throws IOException {
+                List<Run> runs = new ArrayList<>();
+                List<Line> chunk = new ArrayList<>();
+                long held = 0;
+                try (LineReader lines = new LineReader(Channels.newInputStream(FileChannel.open(files.file, StandardOpenOption.READ).position(sortedBytes)))) {
+                    for (int index = (int) sortedLines; lines.next(); index++) {
+                        if (dropped.get(index)) {
+                            if (aside.get(index)) setAside(lines.buffer(), lines.start(), lines.length());
+                            continue;
+                        }
+                        Line line = lines.isBlank() ? null : Line.of(schema, Arrays.copyOfRange(lines.buffer(), lines.start(), lines.start() + lines.length()), index);
+                        if (line == null) continue;
+                        chunk.add(line);
+                        held += line.bytes().length + 64;
+                        if (held > chunkBytes) {
+                            runs.add(spill(chunk));
+                            chunk = new ArrayList<>();
+                            held = 0;
+                        }
+                    }
+                }
+                chunk.sort(Line.ORDER);
+                var rest = chunk.iterator();
+                runs.add(() -> rest.hasNext() ? rest.next() : null);
+                if (runs.size() == 1) return runs.get(0);
+                PriorityQueue<Head> heads = new PriorityQueue<>((a, b) -> Line.ORDER.compare(a.line(), b.line()));
+                for (Run run : runs) push(heads, run);
+                return () -> {
+                    Head head = heads.poll();
+                    if (head != null) push(heads, head.rest());
+                    return head == null ? null : head.line();
+                };
+            }
+
+            private static void push(PriorityQueue<Head> heads, Run run) throws IOException {
+                Line line = run.next();
+                if (line != null) heads.add(new Head(line, run));
+            }
+
+            /** Un morceau trié écrit à part, et relu dans l'ordre : chaque ligne y est précédée de son numéro d'origine et d'une espace. */
+            private Run spill(List<Line> chunk) throws IOException {
+                chunk.sort(Line.ORDER);
+                Files.createDirectories(files.sortDir);
+                Path part = files.sortDir.resolve("part-" + parts.size());
+                try (OutputStream file = new BufferedOutputStream(Files.newOutputStream(Files.createFile(part, Io.PRIVATE)), 1 << 16)) {
+                    for (Line line : chunk) {
+                        file.write((line.index() + " ").getBytes(StandardCharsets.US_ASCII));
+                        file.write(line.bytes());
+                        file.write('\n');
+                    }
+                }
+                LineReader lines = new LineReader(Files.newInputStream(part), Long.MAX_VALUE, 1 << 16);
+                parts.add(lines);
+                return () -> {
+                    if (!lines.next()) return null;
+                    int space = lines.start();
+                    while (lines.buffer()[space] != ' ') space++;
+                    int index = Integer.parseInt(new String(lines.buffer(), lines.start(), space - lines.start(), StandardCharsets.US_ASCII));
+                    return Line.of(schema, Arrays.copyOfRange(lines.buffer(), space + 1, lines.start() + lines.length()), index);
+                };
+            }
+
+            /** Recopie, par blocs entre les lignes écartées, les lignes de la partie triée qui passent avant {@code next} (toutes s'il est null). */
+            private void copySortedBefore(Line next) throws IOException {
+                while (copied < sortedLines) {
+                    if (dropped.get(copied)) {
+                        if (aside.get(copied)) {
+                            byte[] line = sortedLine(copied);
+                            setAside(line, 0, line.length - (line[line.length - 1] == '\n' ? 1 : 0));
+                        }
+                        copied++;
+                        continue;
+                    }
+                    int end = dropped.nextSetBit(copied);
+                    if (end < 0 || end > sortedLines) end = (int) sortedLines;
+                    int stop = next == null ? end : firstAfter(next, copied, end);
+                    copyBlock(copied, stop);
+                    copied = stop;
+                    if (stop < end) return;
+                }
+            }
+
+            /** Dans [from, to) de la partie triée, sans ligne écartée : la première ligne qui passe après {@code next}, ou to. */
+            private int firstAfter(Line next, int from, int to) {
+                int low = from, high = to;
+                while (low < high) {
+                    int middle = (low + high) >>> 1;
+                    Line sorted = new Line(keys.get(middle), () -> {
+                        byte[] line = sortedLine(middle);
+                        return schema.read(line, 0, line.length).tieBreak();
+                    }, null, middle);
+                    if (Line.ORDER.compare(sorted, next) < 0) low = middle + 1; else high = middle;
+                }
+                return low;
+            }
+
+            /** Les lignes [from, to) de la partie triée passent d'un bloc, copiées par le noyau ; leurs nouvelles places sont notées. */
+            private void copyBlock(int from, int to) throws IOException {
+                if (from == to) return;
+                out.flush();
+                long start = offsets.get(from), end = offsetOf(to);
+                for (long at = start; at < end; ) {
+                    long n = source.transferTo(at, end - at, target);
+                    if (n <= 0) throw new IOException(files.file + " a raccourci pendant la réécriture");
+                    at += n;
+                }
+                for (int i = from; i < to; i++) {
+                    newLine[i] = written.size();
+                    written.add(keys.get(i));
+                    writtenOffsets.add(outPosition + offsets.get(i) - start);
+                }
+                outPosition += end - start;
+            }
+
+            private long offsetOf(int line) { return line < sortedLines ? offsets.get(line) : sortedBytes; }
+
+            /** La ligne {@code index} de la partie triée, fin de ligne comprise, relue dans le fichier. */
+            private byte[] sortedLine(int index) {
+                ByteBuffer line = ByteBuffer.allocate(Math.toIntExact(offsetOf(index + 1) - offsets.get(index)));
+                try {
+                    while (line.hasRemaining() && source.read(line, offsets.get(index) + line.position()) > 0) { /* lecture */ }
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+                return line.array();
+            }
+
+            private void setAside(byte[] bytes, int start, int length) throws IOException {
+                rejected.write(bytes, start, length);
+                rejected.write('\n');
+            }
         }
 
     }
@@ -2009,16 +2163,17 @@ public class conv implements Callable<Integer> {
             List<Long> unreadable = new ArrayList<>();
             int duplicates = 0;
             Entry previous = null;
-            try (ParsedLines reader = new ParsedLines(Files.newInputStream(file), schema)) {
+            try (LineReader reader = new LineReader(Files.newInputStream(file))) {
                 while (reader.next()) {
                     int index = (int) count++;
-                    Entry entry = reader.entry();
+                    boolean blank = reader.isBlank();
+                    Entry entry = blank ? null : schema.read(reader.buffer(), reader.start(), reader.length());
                     int loser = entry == null || entry.id() == null ? index : ids.keepNewest(entry, index);
-                    if (entry == null && !reader.isBlank() || entry != null && entry.id() == null) unreadable.add(index + 1L);
+                    if (entry == null && !blank || entry != null && entry.id() == null) unreadable.add(index + 1L);
                     else if (loser >= 0 && entry != null) duplicates++;
                     if (loser >= 0) {
                         dropped.set(loser);
-                        if (!reader.isBlank()) aside.set(loser);
+                        if (!blank) aside.set(loser);
                     }
                     keys.add(loser == index ? 0 : entry.sortKey());
                     offsets.add(reader.offset());
@@ -2038,158 +2193,6 @@ public class conv implements Callable<Integer> {
         public void close() {
             Io.closeQuietly(channel);
             channel = null;
-        }
-    }
-
-    /**
-     * Les lignes d'un fichier, chacune avec son entrée déjà lue. L'analyse du JSON domine la première lecture
-     * (≈ 10 µs par ligne) et la machine a deux cœurs : le fil appelant lit le fichier par blocs coupés à une fin de
-     * ligne pendant que deux fils analysent les blocs précédents. Les résultats reviennent dans l'ordre du fichier :
-     * tout ce qui dépend de l'ordre (doublons, première ligne hors d'ordre) reste décidé par l'appelant, ligne après
-     * ligne, exactement comme avant. Au plus IN_FLIGHT blocs attendent à la fois : la mémoire reste bornée quelle que
-     * soit la taille du fichier (seule une ligne plus longue qu'un bloc agrandit le sien).
-     */
-    static final class ParsedLines implements AutoCloseable {
-        private static final int BLOCK = 1 << 20, IN_FLIGHT = 4;
-
-        /** Un bloc analysé : pour chaque ligne, son entrée (null : vide ou illisible), si elle est vide, son début dans le fichier. */
-        private record Block(byte[] bytes, Entry[] entries, boolean[] blank, long[] offsets, int count) { }
-
-        private final InputStream in;
-        private final Schema schema;
-        private final java.util.concurrent.ExecutorService workers;
-        private final Deque<java.util.concurrent.Future<Block>> pending = new ArrayDeque<>();
-        private final Deque<byte[]> spare = new ArrayDeque<>();   // blocs lus et analysés, réutilisés (moins de ramassages)
-        private byte[] rest = new byte[0];     // la ligne entamée au bout du dernier bloc lu : [restFrom, restTo)
-        private int restFrom, restTo;
-        private long position;                  // position dans le fichier du début du prochain bloc
-        private boolean eof;
-        private Block current;
-        private int index;
-
-        ParsedLines(InputStream in, Schema schema) {
-            this.in = in;
-            this.schema = schema;
-            int threads = Math.max(1, Math.min(2, Runtime.getRuntime().availableProcessors()));
-            // Fils démons : ils ne retiennent jamais la JVM à la sortie, même après une erreur.
-            this.workers = Executors.newFixedThreadPool(threads, task -> {
-                Thread t = new Thread(task, "lecture");
-                t.setDaemon(true);
-                return t;
-            });
-        }
-
-        boolean next() throws IOException {
-            index++;
-            while (current == null || index >= current.count()) {
-                submit();
-                if (pending.isEmpty()) return false;
-                if (current != null && current.bytes().length == BLOCK) spare.push(current.bytes());
-                current = await(pending.poll());
-                index = 0;
-            }
-            return true;
-        }
-
-        Entry entry() { return current.entries()[index]; }
-        boolean isBlank() { return current.blank()[index]; }
-        /** Position dans le fichier du début de la ligne courante. */
-        long offset() { return current.offsets()[index]; }
-
-        /** Lit et confie des blocs jusqu'à en avoir IN_FLIGHT en cours, ou jusqu'à la fin du fichier. */
-        private void submit() throws IOException {
-            while (!eof && pending.size() < IN_FLIGHT) {
-                boolean reuse = !spare.isEmpty() && 2 * (restTo - restFrom) <= BLOCK;
-                byte[] block = reuse ? spare.pop() : new byte[Math.max(BLOCK, 2 * (restTo - restFrom))];
-                int end = restTo - restFrom;
-                System.arraycopy(rest, restFrom, block, 0, end);
-                int searched = end;             // la ligne entamée n'a pas de fin de ligne
-                int cut;
-                while (true) {
-                    int n = in.readNBytes(block, end, block.length - end);
-                    end += n;
-                    eof = end < block.length;  // readNBytes ne rend moins que demandé qu'à la fin du flux
-                    cut = end - 1;
-                    while (cut >= searched && block[cut] != '\n') cut--;
-                    if (cut >= searched || eof) break;
-                    // Une ligne plus longue que le bloc : il double, comme le tampon de LineReader.
-                    searched = end;
-                    block = Arrays.copyOf(block, block.length * 2);
-                }
-                // À la fin du fichier, tout part, y compris une dernière ligne sans fin de ligne.
-                int length = eof ? end : cut + 1;
-                rest = block;
-                restFrom = length;
-                restTo = end;
-                if (length == 0) break;
-                long base = position;
-                position += length;
-                byte[] lines = block;
-                pending.add(workers.submit(() -> parse(lines, length, base)));
-            }
-        }
-
-        /** Analyse les lignes de block[0, length) ; mêmes lignes que LineReader, même règle pour une ligne vide. */
-        private Block parse(byte[] block, int length, long base) {
-            int capacity = 1024, count = 0;
-            Entry[] entries = new Entry[capacity];
-            boolean[] blank = new boolean[capacity];
-            long[] offsets = new long[capacity];
-            for (int start = 0; start < length; ) {
-                int stop = newline(block, start, length);
-                if (count == capacity) {
-                    capacity *= 2;
-                    entries = Arrays.copyOf(entries, capacity);
-                    blank = Arrays.copyOf(blank, capacity);
-                    offsets = Arrays.copyOf(offsets, capacity);
-                }
-                boolean isBlank = true;
-                for (int i = start; i < stop && isBlank; i++) if (block[i] > ' ') isBlank = false;
-                blank[count] = isBlank;
-                entries[count] = isBlank ? null : schema.read(block, start, stop - start);
-                offsets[count++] = base + start;
-                start = stop + 1;
-            }
-            return new Block(block, entries, blank, offsets, count);
-        }
-
-        private static final java.lang.invoke.VarHandle LONGS = java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class,
-                java.nio.ByteOrder.LITTLE_ENDIAN);
-
-        /**
-         * La première fin de ligne de block[from, to), ou {@code to} : huit octets à la fois (sans C2, la boucle octet par
-         * octet coûtait 1,5 µs par ligne de 1,4 Ko, autant que le tiers de l'analyse). Un octet nul de {@code w} a son bit
-         * de poids fort levé dans {@code (w - 0x01…) & ~w & 0x80…}, et le plus bas des bits levés est toujours exact.
-         */
-        static int newline(byte[] block, int from, int to) {
-            int i = from;
-            for (; i + 8 <= to; i += 8) {
-                long w = (long) LONGS.get(block, i) ^ 0x0A0A0A0A0A0A0A0AL;
-                long zero = (w - 0x0101010101010101L) & ~w & 0x8080808080808080L;
-                if (zero != 0) return i + (Long.numberOfTrailingZeros(zero) >>> 3);
-            }
-            while (i < to && block[i] != '\n') i++;
-            return i;
-        }
-
-        private static Block await(java.util.concurrent.Future<Block> result) throws IOException {
-            try {
-                return result.get();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new java.io.InterruptedIOException("lecture interrompue");
-            } catch (java.util.concurrent.ExecutionException e) {
-                if (e.getCause() instanceof RuntimeException r) throw r;
-                if (e.getCause() instanceof Error error) throw error;
-                throw new IOException(e.getCause());
-            }
-        }
-
-        @Override
-        public void close() throws IOException {
-            workers.shutdownNow();
-            pending.clear();
-            in.close();
         }
     }
 
@@ -2331,21 +2334,25 @@ public class conv implements Callable<Integer> {
      */
     static final class Index {
         private static final long MAGIC = 0x434F4E5649445833L; // « CONVIDX3 »
+        private static final int BLOCK = 1 << 16;
         record Loaded(KnownIds ids, LongList keys, LongList offsets) { }
 
         static Optional<Loaded> load(Path index, Path file) {
             if (!Files.exists(index)) return Optional.empty();
-            try (InputStream in = new java.io.BufferedInputStream(Files.newInputStream(index), 1 << 16)) {
-                long[] head = readLongs(in, 6);
+            try (FileChannel in = FileChannel.open(index, StandardOpenOption.READ)) {
+                long[] head = longs(in, 6);
                 if (head[0] != MAGIC || head[1] != Files.size(file) || head[2] != modified(file)) return Optional.empty();
                 // Un en-tête abîmé ne doit pas faire allouer n'importe quoi : sa taille annoncée doit être celle du fichier.
                 long lines = head[3], capacity = head[4];
                 if (lines < 0 || capacity <= 0 || Long.bitCount(capacity) != 1 || capacity > 1 << 30 || head[5] < 0 || head[5] > capacity
-                        || Files.size(index) != 48 + 16 * lines + 28 * capacity) return Optional.empty();
-                LongList keys = new LongList(readLongs(in, head[3]));
-                LongList offsets = new LongList(readLongs(in, head[3]));
-                long[] high = readLongs(in, head[4]), low = readLongs(in, head[4]), walk = readLongs(in, head[4]);
-                int[] line = readInts(in, head[4]);
+                        || in.size() != 48 + 16 * lines + 28 * capacity) return Optional.empty();
+                LongList keys = new LongList(longs(in, lines)), offsets = new LongList(longs(in, lines));
+                long[] high = longs(in, capacity), low = longs(in, capacity), walk = longs(in, capacity);
+                int[] line = new int[(int) capacity];
+                for (int i = 0; i < line.length; i += BLOCK / Integer.BYTES) {
+                    int n = Math.min(BLOCK / Integer.BYTES, line.length - i);
+                    block(in, n * Integer.BYTES).asIntBuffer().get(line, i, n);
+                }
                 return Optional.of(new Loaded(new KnownIds(high, low, walk, line, (int) head[5]), keys, offsets));
             } catch (IOException | RuntimeException unusable) {
                 return Optional.empty();   // index abîmé : on relit le fichier, qui fait foi
@@ -2363,7 +2370,12 @@ public class conv implements Callable<Integer> {
                     writeLongs(out, ids.high, ids.capacity());
                     writeLongs(out, ids.low, ids.capacity());
                     writeLongs(out, ids.walk, ids.capacity());
-                    writeInts(out, ids.line, ids.capacity());
+                    ByteBuffer block = ByteBuffer.allocate(BLOCK);
+                    for (int i = 0; i < ids.capacity(); i += BLOCK / Integer.BYTES) {
+                        int n = Math.min(BLOCK / Integer.BYTES, ids.capacity() - i);
+                        block.clear().asIntBuffer().put(ids.line, i, n);
+                        out.write(block.array(), 0, n * Integer.BYTES);
+                    }
                 });
             } catch (IOException e) {
                 Io.deleteQuietly(index);
@@ -2375,382 +2387,41 @@ public class conv implements Callable<Integer> {
             return t.getEpochSecond() * 1_000_000_000L + t.getNano();
         }
 
-        private static long[] readLongs(InputStream in, long count) throws IOException {
+        /** Les {@code count} valeurs suivantes, lues par blocs de 64 Ko : jamais de copie entière en mémoire. */
+        private static long[] longs(FileChannel in, long count) throws IOException {
             long[] values = new long[Math.toIntExact(count)];
-            readBlocks(in, values.length, Long.BYTES, (block, done, n) -> block.asLongBuffer().get(values, done, n));
+            for (int i = 0; i < values.length; i += BLOCK / Long.BYTES) {
+                int n = Math.min(BLOCK / Long.BYTES, values.length - i);
+                block(in, n * Long.BYTES).asLongBuffer().get(values, i, n);
+            }
             return values;
         }
 
-        private static int[] readInts(InputStream in, long count) throws IOException {
-            int[] values = new int[Math.toIntExact(count)];
-            readBlocks(in, values.length, Integer.BYTES, (block, done, n) -> block.asIntBuffer().get(values, done, n));
-            return values;
+        private static ByteBuffer block(FileChannel in, int bytes) throws IOException {
+            ByteBuffer block = ByteBuffer.allocate(bytes);
+            while (block.hasRemaining()) if (in.read(block) < 0) throw new IOException("index tronqué");
+            return block.flip();
         }
 
-        private static void writeLongs(OutputStream out, long[] values, long count) throws IOException {
-            writeBlocks(out, count, Long.BYTES, (block, done, n) -> block.asLongBuffer().put(values, done, n));
-        }
-
-        private static void writeInts(OutputStream out, int[] values, long count) throws IOException {
-            writeBlocks(out, count, Integer.BYTES, (block, done, n) -> block.asIntBuffer().put(values, done, n));
-        }
-
-        /** Déplace {@code n} valeurs entre un bloc d'octets et un tableau, à partir de la valeur {@code done}. */
-        private interface Transfer { void move(ByteBuffer block, int done, int n); }
-
-        /** Lit {@code count} valeurs de {@code width} octets par blocs de 64 Ko : jamais de copie entière en mémoire. */
-        private static void readBlocks(InputStream in, int count, int width, Transfer transfer) throws IOException {
-            byte[] block = new byte[1 << 16];
-            for (int done = 0; done < count; ) {
-                int n = Math.min(block.length / width, count - done);
-                if (in.readNBytes(block, 0, n * width) != n * width) throw new IOException("index tronqué");
-                transfer.move(ByteBuffer.wrap(block, 0, n * width), done, n);
-                done += n;
-            }
-        }
-
-        private static void writeBlocks(OutputStream out, long count, int width, Transfer transfer) throws IOException {
-            ByteBuffer block = ByteBuffer.allocate(1 << 16);
-            for (int done = 0; done < count; ) {
-                int n = (int) Math.min(block.capacity() / width, count - done);
-                block.clear();
-                transfer.move(block, done, n);
-                out.write(block.array(), 0, n * width);
-                done += n;
+        /** Les {@code count} premières valeurs, par blocs de 64 Ko. */
+        private static void writeLongs(OutputStream out, long[] values, int count) throws IOException {
+            ByteBuffer block = ByteBuffer.allocate(BLOCK);
+            for (int i = 0; i < count; i += BLOCK / Long.BYTES) {
+                int n = Math.min(BLOCK / Long.BYTES, count - i);
+                block.clear().asLongBuffer().put(values, i, n);
+                out.write(block.array(), 0, n * Long.BYTES);
             }
         }
     }
 
-    /**
-     * La réécriture triée, une fois par exécution au plus. La partie déjà triée du fichier est recopiée telle quelle,
-     * ses clés venant de la lecture du démarrage ; le reste (les ajouts de cette exécution, ou tout le fichier s'il a
-     * été dérangé) est trié par morceaux de taille bornée, écrits à part si besoin, puis tout est fusionné en une passe
-     * dans un fichier temporaire, forcé sur le disque puis renommé. Les lignes écartées sont sautées, celles à mettre de
-     * côté recopiées dans FICHIER.rejected.
-     */
-    static final class SortedRewrite {
-        /** Les clés du fichier réécrit, dans l'ordre, et la nouvelle place de chaque ancienne ligne (-1 : écartée). */
-        record Result(LongList keys, LongList offsets, int[] newLine) { }
-
-        private final ExportFiles files;
-        private final Schema schema;
-        private final LongList keys, offsets;
-        private final BitSet dropped, aside;
-        private final long sortedLines, sortedBytes, chunkBytes;
-        private final int[] newLine;
-        private final LongList written, writtenOffsets;
-        private long outPosition;
-
-        SortedRewrite(ExportFiles files, Schema schema, LongList keys, LongList offsets, BitSet dropped, BitSet aside, long sortedLines,
-                      long sortedBytes, long lines, long chunkBytes) {
-            this.files = files;
-            this.schema = schema;
-            this.keys = keys;
-            this.offsets = offsets;
-            this.written = LongList.withCapacity(lines);
-            this.writtenOffsets = LongList.withCapacity(lines);
-            this.dropped = dropped;
-            this.aside = aside;
-            this.sortedLines = sortedLines;
-            this.sortedBytes = sortedBytes;
-            this.chunkBytes = chunkBytes;
-            this.newLine = new int[Math.toIntExact(lines + 1)];
-            Arrays.fill(newLine, -1);
-        }
-
-        Result run() throws IOException {
-            List<Cursor> cursors = new ArrayList<>();
-            try (FileChannel source = FileChannel.open(files.file, StandardOpenOption.READ);
-                 OutputStream rejected = new LazyOutput(files.rejected)) {
-                cursors.add(new PrefixCursor(source, rejected));
-                sortTail(cursors, rejected);
-                writeMerged(cursors);
-            } finally {
-                for (Cursor c : cursors) c.close();
-            }
-            Phases.mark("written");
-            Files.move(files.tmp, files.file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            AtomicFile.syncDirectory(files.file.getParent());
-            Phases.mark("renamed");
-            return new Result(written, writtenOffsets, newLine);
-        }
-
-        private void sortTail(List<Cursor> cursors, OutputStream rejected) throws IOException {
-            List<Line> chunk = new ArrayList<>();
-            long held = 0;
-            int spilled = 0;
-            try (FileChannel tail = FileChannel.open(files.file, StandardOpenOption.READ)) {
-                LineReader lines = new LineReader(Channels.newInputStream(tail.position(sortedBytes)));
-                for (long index = sortedLines; lines.next(); index++) {
-                    if (skipped((int) index, lines, rejected) || lines.isBlank()) continue;
-                    Line line = Line.of(schema, Arrays.copyOfRange(lines.buffer(), lines.start(), lines.start() + lines.length()), (int) index);
-                    if (line == null) continue;
-                    chunk.add(line);
-                    held += line.bytes().length + 64;
-                    if (held > chunkBytes) {
-                        cursors.add(spill(chunk, spilled++));
-                        chunk = new ArrayList<>();
-                        held = 0;
-                    }
-                }
-            }
-            chunk.sort(Line.ORDER);
-            cursors.add(new ListCursor(chunk));
-        }
-
-        /** Vrai si la ligne est écartée ; une ligne à mettre de côté est recopiée dans FICHIER.rejected. */
-        private boolean skipped(int index, LineReader lines, OutputStream rejected) throws IOException {
-            if (!dropped.get(index)) return false;
-            if (aside.get(index)) {
-                rejected.write(lines.buffer(), lines.start(), lines.length());
-                rejected.write('\n');
-            }
-            return true;
-        }
-
-        private Cursor spill(List<Line> chunk, int number) throws IOException {
-            chunk.sort(Line.ORDER);
-            Files.createDirectories(files.sortDir);
-            Path part = files.sortDir.resolve("part-" + number);
-            try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(Files.createFile(part, Io.PRIVATE)), 1 << 16)) {
-                // Chaque ligne garde son numéro d'origine, pour que les identifiants suivent leur ligne.
-                for (Line line : chunk) {
-                    out.write((line.index() + " ").getBytes(StandardCharsets.US_ASCII));
-                    out.write(line.bytes());
-                    out.write('\n');
-                }
-            }
-            return new FileCursor(new LineReader(Files.newInputStream(part), Long.MAX_VALUE, 1 << 16), schema);
-        }
-
-        private void writeMerged(List<Cursor> cursors) throws IOException {
-            PriorityQueue<Cursor> heads = new PriorityQueue<>((a, b) -> Line.ORDER.compare(a.head(), b.head()));
-            for (Cursor c : cursors) if (c.advance()) heads.add(c);
-            try (FileChannel channel = FileChannel.open(files.tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), Io.PRIVATE);
-                 OutputStream out = new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 20)) {
-                while (!heads.isEmpty()) {
-                    // Quand il ne reste que la partie déjà triée, elle est recopiée d'un bloc par le noyau.
-                    if (heads.size() == 1 && heads.peek() instanceof PrefixCursor rest && rest.copyRest(out, channel)) break;
-                    Cursor c = heads.poll();
-                    // Jusqu'à la prochaine ligne ajoutée, la partie triée passe aussi d'un bloc (ses clés disent jusqu'où).
-                    if (c instanceof PrefixCursor prefix && !heads.isEmpty() && prefix.copyBefore(heads.peek().head(), out, channel)) {
-                        if (prefix.advance()) heads.add(prefix);
-                        continue;
-                    }
-                    record(c.head(), c.writeHead(out));
-                    if (c.advance()) heads.add(c);
-                }
-                out.flush();
-                channel.force(true);
-            }
-        }
-
-        /** Note une ligne écrite : sa nouvelle place, sa clé, sa position. */
-        private void record(Line line, int length) {
-            newLine[line.index()] = written.size();
-            written.add(line.key());
-            writtenOffsets.add(outPosition);
-            outPosition += length;
-        }
-
-        /** La partie triée du fichier : clés déjà connues, identifiant relu seulement en cas d'égalité de clé. */
-        private final class PrefixCursor implements Cursor {
-            // En dessous, recopier ligne à ligne coûte moins que repositionner la lecture.
-            private static final int MIN_BLOCK_LINES = 256;
-            private final FileChannel source;
-            private final OutputStream rejected;
-            private LineReader lines;
-            private long index = -1;
-            private Line head;
-
-            PrefixCursor(FileChannel source, OutputStream rejected) throws IOException {
-                this.source = source;
-                this.rejected = rejected;
-                this.lines = new LineReader(Channels.newInputStream(source.position(0)), sortedBytes);
-            }
-
-            /** Recopie d'un bloc la ligne courante et toutes les suivantes, s'il n'y en a aucune à écarter. */
-            boolean copyRest(OutputStream out, FileChannel target) throws IOException {
-                int nextDropped = dropped.nextSetBit((int) index);
-                if (nextDropped >= 0 && nextDropped < sortedLines) return false;
-                copyBlock((int) index, (int) sortedLines, out, target);
-                return true;
-            }
-
-            /**
-             * Recopie d'un bloc les lignes, depuis la courante, dont la clé est plus récente que celle de {@code other} et
-             * qu'aucune ligne écartée n'interrompt ; la lecture reprend après elles. Faux s'il y en a trop peu.
-             */
-            boolean copyBefore(Line other, OutputStream out, FileChannel target) throws IOException {
-                int from = (int) index, limit = dropped.nextSetBit(from);
-                if (limit < 0 || limit > sortedLines) limit = (int) sortedLines;
-                int to = keys.firstAtMost(other.key(), from, limit);
-                if (to - from < MIN_BLOCK_LINES) return false;
-                copyBlock(from, to, out, target);
-                long at = offsetOf(to);
-                lines = new LineReader(Channels.newInputStream(source.position(at)), sortedBytes - at, 1 << 16);
-                index = to - 1;
-                return true;
-            }
-
-            /** Les lignes [from, to) passent d'un bloc, copiées par le noyau ; leurs nouvelles places sont notées. */
-            private void copyBlock(int from, int to, OutputStream out, FileChannel target) throws IOException {
-                out.flush();
-                long start = offsetOf(from), end = offsetOf(to);
-                KernelCopy.copy(source, start, end, target);
-                for (int i = from; i < to; i++) {
-                    newLine[i] = written.size();
-                    written.add(keys.get(i));
-                    writtenOffsets.add(outPosition + offsetOf(i) - start);
-                }
-                outPosition += end - start;
-            }
-
-            private long offsetOf(int line) { return line < sortedLines ? offsets.get(line) : sortedBytes; }
-
-            public boolean advance() throws IOException {
-                while (lines.next()) {
-                    index++;
-                    if (skipped((int) index, lines, rejected)) continue;
-                    head = new Line(keys.get(index), lines, schema, (int) index);
-                    return true;
-                }
-                return false;
-            }
-
-            public Line head() { return head; }
-
-            public int writeHead(OutputStream out) throws IOException {
-                out.write(lines.buffer(), lines.start(), lines.length());
-                out.write('\n');
-                return lines.length() + 1;
-            }
-
-            public void close() { }
-        }
-    }
-
-    /** Copie d'une plage d'un fichier à la fin d'un autre par le noyau, forcée sur le disque au fil de l'eau. */
-    static final class KernelCopy {
-        private static final long FLUSH_SLICE = 32L << 20;
-
-        /**
-         * Par tranches : pendant qu'une tranche est copiée, un autre fil force la précédente sur le disque, si bien
-         * que le fsync final n'a presque plus rien à écrire (la copie et l'écriture se recouvrent).
-         */
-        static void copy(FileChannel source, long from, long end, FileChannel target) throws IOException {
-            Thread flusher = null;
-            while (from < end) {
-                long stop = Math.min(end, from + FLUSH_SLICE);
-                while (from < stop) from += source.transferTo(from, stop - from, target);
-                if (from < end && (flusher == null || !flusher.isAlive())) {
-                    flusher = new Thread(() -> {
-                        try {
-                            target.force(false);
-                        } catch (IOException ignored) { /* le fsync final, lui, signale l'erreur */ }
-                    }, "écriture");
-                    flusher.setDaemon(true);
-                    flusher.start();
-                }
-            }
-            if (flusher == null) return;
-            try {
-                flusher.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new java.io.InterruptedIOException("copie interrompue");
-            }
-        }
-    }
-
-    /** Une ligne à fusionner : sa clé, ce qui la départage (lu à la demande), ses octets et son numéro d'origine. */
-    static final class Line {
-        static final Comparator<Line> ORDER = (a, b) -> Entry.compare(a.key, a::tieBreak, b.key, b::tieBreak);
-        private final long key;
-        private final int index;
-        private String tieBreak;
-        private final byte[] bytes;
-        private final LineReader source;
-        private final Schema schema;
-
-        /** Une ligne encore dans le tampon de lecture : son identifiant n'est lu qu'au besoin. */
-        Line(long key, LineReader source, Schema schema, int index) {
-            this.key = key;
-            this.index = index;
-            this.bytes = null;
-            this.source = source;
-            this.schema = schema;
-        }
-
-        private Line(Entry entry, byte[] bytes, int index) {
-            this.key = entry.sortKey();
-            this.index = index;
-            this.tieBreak = entry.tieBreak();
-            this.bytes = bytes;
-            this.source = null;
-            this.schema = null;
-        }
+    /** Une ligne à trier : sa clé, ce qui la départage (Entry.tieBreak, lu au besoin, seulement à égalité de clé), ses octets et son numéro d'origine. */
+    record Line(long key, java.util.function.Supplier<String> tieBreak, byte[] bytes, int index) {
+        static final Comparator<Line> ORDER = (a, b) -> Entry.compare(a.key, a.tieBreak, b.key, b.tieBreak);
 
         static Line of(Schema schema, byte[] bytes, int index) {
             Entry entry = schema.read(bytes, 0, bytes.length);
-            return entry == null || entry.id() == null ? null : new Line(entry, bytes, index);
+            return entry == null || entry.id() == null ? null : new Line(entry.sortKey(), entry::tieBreak, bytes, index);
         }
-
-        long key() { return key; }
-        int index() { return index; }
-        byte[] bytes() { return bytes; }
-
-        /** Ce qui départage deux clés égales (Entry.tieBreak), lu au besoin. */
-        String tieBreak() {
-            if (tieBreak == null) tieBreak = schema.read(source.buffer(), source.start(), source.length()).tieBreak();
-            return tieBreak;
-        }
-    }
-
-    /** Une suite triée de lignes pour la fusion. */
-    interface Cursor extends AutoCloseable {
-        boolean advance() throws IOException;
-        Line head();
-        /** Écrit la ligne courante et rend le nombre d'octets écrits (fin de ligne comprise). */
-        int writeHead(OutputStream out) throws IOException;
-        void close() throws IOException;
-    }
-
-    static final class ListCursor implements Cursor {
-        private final List<Line> lines;
-        private int next;
-        ListCursor(List<Line> lines) { this.lines = lines; }
-        public boolean advance() { return next++ < lines.size(); }
-        public Line head() { return lines.get(next - 1); }
-        public int writeHead(OutputStream out) throws IOException {
-            out.write(head().bytes());
-            out.write('\n');
-            return head().bytes().length + 1;
-        }
-        public void close() { }
-    }
-
-    /** Un morceau trié écrit à part : chaque ligne y est précédée de son numéro d'origine et d'une espace. */
-    static final class FileCursor implements Cursor {
-        private final LineReader lines;
-        private final Schema schema;
-        private Line head;
-        FileCursor(LineReader lines, Schema schema) { this.lines = lines; this.schema = schema; }
-        public boolean advance() throws IOException {
-            if (!lines.next()) return false;
-            int space = lines.start();
-            while (lines.buffer()[space] != ' ') space++;
-            int index = Integer.parseInt(new String(lines.buffer(), lines.start(), space - lines.start(), StandardCharsets.US_ASCII));
-            head = Line.of(schema, Arrays.copyOfRange(lines.buffer(), space + 1, lines.start() + lines.length()), index);
-            return true;
-        }
-        public Line head() { return head; }
-        public int writeHead(OutputStream out) throws IOException {
-            out.write(head.bytes());
-            out.write('\n');
-            return head.bytes().length + 1;
-        }
-        public void close() throws IOException { lines.close(); }
     }
 
     /** Lecture ligne à ligne en octets, avec un tampon qui grandit pour les très longues lignes. */
@@ -2854,16 +2525,6 @@ public class conv implements Callable<Integer> {
             values[size++] = v;
         }
         long get(long index) { return values[(int) index]; }
-
-        /** Dans [from, limit), où les valeurs décroissent : la première qui ne dépasse pas {@code value} (limit sinon). */
-        int firstAtMost(long value, int from, int limit) {
-            int low = from, high = limit;
-            while (low < high) {
-                int middle = (low + high) >>> 1;
-                if (values[middle] > value) low = middle + 1; else high = middle;
-            }
-            return low;
-        }
     }
 
     // ------------------------------------------------------------------ affichage
