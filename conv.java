@@ -208,6 +208,7 @@ public class conv implements Callable<Integer> {
         try (Interruption interruption = Interruption.watch(err);
              Store store = Store.open(file, source.info(), source.account(), progress, reset, sortChunkBytes)) {   // verrou, état validé, puis fichier lu
             Phases.mark("open");
+            progress.present(store.count());
             RunResult result = new Exporter(source, store, progress, options).run(store.state(), System.currentTimeMillis() + clockOffsetMs);
             Phases.mark("requests");
             store.finish();
@@ -2534,7 +2535,7 @@ public class conv implements Callable<Integer> {
         private final PrintWriter out;
         private final LongSupplier nanoTime;
         private final Noun noun;
-        private long startNanos, lastLineNanos;
+        private long startNanos, lastLineNanos, atStart;
         private int limit;
 
         /** Ce qu'on exporte, accordé : « conversation(s) exportée(s) », « profil(s) exporté(s) ». */
@@ -2552,6 +2553,9 @@ public class conv implements Callable<Integer> {
             this.nanoTime = nanoTime;
             this.noun = noun;
         }
+
+        /** Ce que le fichier contient au départ, pour le récapitulatif. */
+        void present(long count) { atStart = count; }
 
         void start(int limit) {
             this.limit = limit;
@@ -2592,7 +2596,7 @@ public class conv implements Callable<Integer> {
             Totals t = result.totals();
             note((result.stop() == null ? "Terminé : " : "Arrêté avant la fin : ") + counts(t, noun.plural() + " " + noun.agree("exporté(s)")) + ".");
             note(String.format(Locale.FRANCE, "%s contient désormais %d %s (%d au départ) ; %d requête(s) API utilisée(s)%s.", file, count,
-                    noun.plural(), count - t.exported, result.requests(), result.retries() > 0 ? " (dont " + result.retries() + " nouvel(s) essai(s) après une erreur passagère)" : ""));
+                    noun.plural(), atStart, result.requests(), result.retries() > 0 ? " (dont " + result.retries() + " nouvel(s) essai(s) après une erreur passagère)" : ""));
             if (result.stop() != null) return;
             note(result.complete() ? "Tout l'historique est exporté : les prochaines exécutions n'ajouteront que les nouveautés."
                                    : "L'historique n'est pas encore entièrement exporté : relancez pour continuer.");
