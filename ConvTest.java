@@ -3075,6 +3075,285 @@ public class ConvTest {
 
     // ------------------------------------------------------------------ le lanceur ./jbang
 
+    // ------------------------------------------------------------------ conv people : les profils des contacts
+
+    @Nested
+    @DisplayName("Profils des contacts : conv people")
+    class People {
+        Path peopleFile() { return dir.resolve("utilisateurs.jsonl"); }
+
+        Path peopleSibling(String suffix) { return dir.resolve("utilisateurs.jsonl" + suffix); }
+
+        Run people(String... args) { return peopleWith(fake.env(), args); }
+
+        Run peopleWith(Map<String, String> env, String... args) {
+            List<String> all = new ArrayList<>(List.of("people"));
+            all.addAll(List.of(args));
+            for (String[] option : new String[][] {{"--base-url", fake.url()}, {"--output", peopleFile().toString()}, {"--retry-base-ms", "1"}})
+                if (!all.contains(option[0])) all.addAll(List.of(option));
+            return bare(env, all.toArray(String[]::new));
+        }
+
+        /** L'ordre promis : e-mail en minuscules (Locale.ROOT), octets UTF-8 croissants, sans e-mail à la fin ; puis people_id. */
+        static int order(JsonNode a, JsonNode b) {
+            byte[] ea = email(a), eb = email(b);
+            int byEmail = ea == null ? (eb == null ? 0 : 1) : eb == null ? -1 : java.util.Arrays.compareUnsigned(ea, eb);
+            return byEmail != 0 ? byEmail : a.path("people_id").asText().compareTo(b.path("people_id").asText());
+        }
+
+        static byte[] email(JsonNode n) {
+            String email = n.path("email").isTextual() ? n.path("email").asText() : "";
+            return email.isBlank() ? null : email.toLowerCase(java.util.Locale.ROOT).getBytes(StandardCharsets.UTF_8);
+        }
+
+        /** Le fichier : des objets JSON, sans doublon de people_id, dans l'ordre promis ; rend les lignes. */
+        List<JsonNode> assertPeopleFile() throws IOException {
+            List<JsonNode> nodes = new ArrayList<>();
+            for (String line : Files.readAllLines(peopleFile())) nodes.add(JSON.readTree(line));
+            List<JsonNode> sorted = new ArrayList<>(nodes);
+            sorted.sort(People::order);
+            for (int i = 0; i < nodes.size(); i++)
+                assertEquals(ids(sorted).get(i), ids(nodes).get(i), "ordre du fichier, ligne " + (i + 1) + " : " + nodes.get(i).path("email"));
+            assertEquals(nodes.size(), new HashSet<>(ids(nodes)).size(), "doublons de people_id");
+            return nodes;
+        }
+
+        static List<String> ids(List<JsonNode> nodes) { return nodes.stream().map(n -> n.path("people_id").asText()).toList(); }
+
+        /** Chaque profil servi est dans le fichier, tel que servi, et rien d'autre. */
+        void assertPeopleComplete() throws IOException {
+            Map<String, JsonNode> served = fake.peopleSnapshot();
+            List<JsonNode> nodes = assertPeopleFile();
+            assertEquals(served.keySet(), new HashSet<>(ids(nodes)));
+            for (JsonNode n : nodes) assertEquals(served.get(n.path("people_id").asText()), n, "ligne à jour");
+        }
+
+        @Test
+        void exportsEveryProfileAsServedSortedByEmail() throws Exception {
+            fake = FakeServer.people(130);
+            Run r = people("--nb", "1000");
+            assertEquals(0, r.code(), r.all());
+            assertPeopleComplete();
+            assertEquals("GET /v1/website/" + FakeServer.WEBSITE + "/people/profiles/1?per_page=50&sort_field=updated_at&sort_order=descending", fake.log.get(0));
+            assertEquals(4, fake.requests, "trois pages de 50 et la page vide");
+            assertTrue(r.out().contains("page 1 : 50 exporté(s), 0 ignoré(s) (0 déjà présent(s), 0 sans identifiant)"), r.out());
+            assertTrue(r.out().contains("Terminé : 130 profil(s) exporté(s)"), r.out());
+            assertTrue(r.out().contains("contient désormais 130 profil(s) (0 au départ) ; 4 requête(s) API utilisée(s)"), r.out());
+            List<JsonNode> nodes = lines(peopleFile());
+            assertFalse(nodes.get(nodes.size() - 1).has("email"), "les profils sans e-mail à la fin");
+        }
+
+        List<JsonNode> lines(Path file) throws IOException {
+            List<JsonNode> nodes = new ArrayList<>();
+            for (String line : Files.readAllLines(file)) nodes.add(JSON.readTree(line));
+            return nodes;
+        }
+
+        @Test
+        void fileOrderIgnoresCaseKeepsAccentsAndPutsProfilesWithoutEmailLast() throws Exception {
+            fake = FakeServer.people(0);
+            List<String> emails = java.util.Arrays.asList("zoé@example.com", "Bob@example.com", "contact@example.com", "élodie@example.com",
+                    "ALICE@example.com", "jean@example.com", "contact.zeta@example.com", null, "Zacharie@example.com", "alice@example.com",
+                    "jean+crisp@example.com", "Jean.Dupont@example.com", "", "contact.alpha@example.com", null, "Alice@Example.com");
+            for (String email : emails) fake.addPerson(email);
+            assertEquals(0, people().code());
+            List<String> got = new ArrayList<>();
+            for (JsonNode n : assertPeopleFile()) got.add(n.path("email").isTextual() ? n.path("email").asText().toLowerCase(java.util.Locale.ROOT) : "-");
+            assertEquals(16, got.size());
+            assertEquals(List.of("alice@example.com", "alice@example.com", "alice@example.com", "bob@example.com", "contact.alpha@example.com",
+                    "contact.zeta@example.com", "contact@example.com", "jean+crisp@example.com", "jean.dupont@example.com", "jean@example.com",
+                    "zacharie@example.com", "zoé@example.com", "élodie@example.com"), got.subList(0, 13));
+            assertEquals(Set.of("-", ""), new HashSet<>(got.subList(13, 16)), "sans e-mail (absent ou vide) à la fin");
+        }
+
+        @Test
+        void nbBoundsTheNewProfilesOfARunAndTheNextRunsContinue() throws Exception {
+            fake = FakeServer.people(120);
+            Run first = people();
+            assertEquals(0, first.code(), first.all());
+            assertEquals(50, assertPeopleFile().size(), "--nb vaut 50 par défaut");
+            Run second = people("--nb", "40");
+            assertTrue(second.out().contains("Terminé : 40 profil(s) exporté(s)") && second.out().contains("(50 au départ)"), second.out());
+            Run third = people("--nb", "40");
+            assertTrue(third.out().contains("Terminé : 30 profil(s) exporté(s)") && third.out().contains("Tout l'historique est exporté"), third.out());
+            assertPeopleComplete();
+        }
+
+        @Test
+        void quotaStopsCleanlyAndTheNextRunResumes() throws Exception {
+            fake = FakeServer.people(200);
+            fake.quota(2);
+            Run r = people("--nb", "1000");
+            assertEquals(5, r.code(), r.all());
+            assertTrue(r.err().contains("quota") && r.err().contains("relancez demain"), r.err());
+            assertEquals(100, assertPeopleFile().size(), "les deux pages reçues sont gardées");
+            assertTrue(r.out().contains("Arrêté avant la fin : 100 profil(s) exporté(s)"), r.out());
+            fake.quota(-1);
+            Run next = people("--nb", "1000");
+            assertEquals(0, next.code(), next.all());
+            assertTrue(next.out().contains("Terminé : 100 profil(s) exporté(s), 100 ignoré(s) (100 déjà présent(s)"), next.out());
+            assertPeopleComplete();
+        }
+
+        @Test
+        void newAndChangedProfilesCostOnePageAfterACompleteExport() throws Exception {
+            fake = FakeServer.people(400);
+            assertEquals(0, people("--nb", "1000").code());
+            assertEquals(9, fake.peopleRequests, "huit pages et la page vide");
+            fake.advanceClock(24 * 3_600_000L);
+            List<String> old = fake.peopleIds();
+            fake.addPeople(6, true);
+            fake.updatePerson(old.get(100));
+            fake.updatePerson(old.get(300));
+            int before = fake.peopleRequests;
+            Run r = people("--refresh");
+            assertEquals(0, r.code(), r.all());
+            assertEquals(1, fake.peopleRequests - before, "la page 1 suffit : " + r.out());
+            assertTrue(r.out().contains("Terminé : 6 profil(s) exporté(s)") && r.out().contains("2 mise(s) à jour"), r.out());
+            assertPeopleComplete();
+            before = fake.peopleRequests;
+            Run idle = people();
+            assertEquals(1, fake.peopleRequests - before, "rien de nouveau : une requête");
+            assertTrue(idle.out().contains("Terminé : 0 profil(s) exporté(s)"), idle.out());
+        }
+
+        @Test
+        void orderIgnoredByTheServerMissesNothingAndIsSaidOnce() throws Exception {
+            fake = FakeServer.people(120);
+            fake.peopleSort(FakeServer.PeopleSort.IGNORED);           // ordre de création, les nouveaux en dernière page
+            assertEquals(0, people("--nb", "1000").code());
+            fake.addPeople(5, true);
+            int before = fake.peopleRequests;
+            Run r = people("--nb", "1000");
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("Terminé : 5 profil(s) exporté(s)"), r.out());
+            assertEquals(1, r.out().split("n'était pas dans l'ordre demandé", -1).length - 1, "dit une fois : " + r.out());
+            assertEquals(4, fake.peopleRequests - before, "toute la liste : trois pages et la page vide");
+            assertPeopleComplete();
+        }
+
+        @Test
+        void orderRejectedFallsBackToTheDefaultOrderAndAWholeWalk() throws Exception {
+            fake = FakeServer.people(80);
+            fake.peopleSort(FakeServer.PeopleSort.REJECTED);
+            Run r = people("--nb", "1000");
+            assertEquals(0, r.code(), r.all());
+            assertEquals(1, r.out().split("refuse le tri", -1).length - 1, "dit une fois : " + r.out());
+            assertEquals(4, fake.peopleRequests, "le refus, puis deux pages et la page vide");
+            assertEquals("GET /v1/website/" + FakeServer.WEBSITE + "/people/profiles/1?per_page=50", fake.log.get(1));
+            fake.addPeople(3, true);
+            fake.updatePerson(fake.peopleIds().get(70));
+            Run next = people("--refresh");
+            assertEquals(0, next.code(), next.all());
+            assertTrue(next.out().contains("Terminé : 3 profil(s) exporté(s)") && next.out().contains("1 mise(s) à jour"), next.out());
+            assertPeopleComplete();
+        }
+
+        @Test
+        void killedDuringARunThenResumedLosesAndDoublesNothing() throws Exception {
+            fake = FakeServer.people(1200);
+            fake.beforeListPage(page -> sleepQuietly(15));
+            Random random = new Random(19);
+            int killed = 0;
+            for (int round = 0; round < 4; round++) {
+                int target = fake.peopleRequests + 2 + random.nextInt(15);
+                Process p = bareChild(fake.env(), "people", "--base-url", fake.url(), "--output", peopleFile().toString(), "--retry-base-ms", "1",
+                        "--nb", "100000", "--per-page", "20").start();
+                Thread drain = Reliability.drain(p);
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (fake.peopleRequests < target && p.isAlive() && System.nanoTime() < deadline) Thread.sleep(1);
+                Thread.sleep(random.nextInt(10));
+                if (p.isAlive()) killed++;
+                p.destroyForcibly().waitFor();
+                drain.join();
+                if (Files.exists(peopleFile())) {
+                    String text = Files.readString(peopleFile());
+                    Set<String> seen = new HashSet<>();
+                    for (String line : text.substring(0, text.lastIndexOf('\n') + 1).split("\n"))
+                        if (!line.isEmpty()) assertTrue(seen.add(JSON.readTree(line).path("people_id").asText()), "doublon après un arrêt brutal");
+                }
+                fake.addPeople(random.nextInt(20), true);
+                fake.updatePerson(fake.peopleIds().get(500));
+            }
+            assertTrue(killed >= 3, "l'export devait tourner encore quand il a été tué (" + killed + " fois sur 4)");
+            fake.beforeListPage(page -> { });
+            Run last = people("--nb", "100000", "--full-refresh");
+            assertEquals(0, last.code(), last.all());
+            assertPeopleComplete();
+        }
+
+        @Test
+        void wrongKeyIsExplainedAndTouchesNothing() throws Exception {
+            fake = FakeServer.people(30);
+            assertEquals(0, people().code());
+            byte[] before = Files.readAllBytes(peopleFile());
+            String stateBefore = Files.readString(peopleSibling(".state.json"));
+            Map<String, String> env = new HashMap<>(fake.env());
+            env.put("CRISP_KEY_PROD", "wrong-secret-value");
+            Run r = peopleWith(env);
+            assertEquals(4, r.code(), r.all());
+            assertTrue(r.err().contains("CRISP_KEY_PROD") && r.err().contains("401"), r.err());
+            assertFalse(r.all().contains("wrong-secret-value"));
+            assertEquals("", r.out());
+            assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(peopleFile())), "fichier modifié");
+            assertEquals(stateBefore, Files.readString(peopleSibling(".state.json")));
+        }
+
+        @Test
+        void defaultOutputIsTheUtilisateursFolderAtTheRootOfTheCheckout() throws Exception {
+            fake = FakeServer.people(25);
+            Files.writeString(dir.resolve("conv.java"), "// repère du dépôt");
+            Files.createDirectories(dir.resolve("conversations"));
+            Path below = Files.createDirectories(dir.resolve("conversations/ailleurs"));
+            Process p = bareChild(fake.env(), "people", "--base-url", fake.url(), "--retry-base-ms", "1").directory(below.toFile()).start();
+            String out = output(p);
+            assertEquals(0, p.exitValue(), out);
+            assertEquals(25, Files.readAllLines(dir.resolve("utilisateurs/utilisateurs.jsonl")).size());
+            assertTrue(out.contains("utilisateurs.jsonl contient désormais 25 profil(s)"), out);
+        }
+
+        @Test
+        void aDamagedLineComesBackWithOneRequest() throws Exception {
+            fake = FakeServer.people(60);
+            assertEquals(0, people("--nb", "1000").code());
+            List<String> lines = new ArrayList<>(Files.readAllLines(peopleFile()));
+            String damaged = lines.get(7);
+            lines.set(7, damaged.substring(0, damaged.length() - 20) + "#abîmée");
+            Files.write(peopleFile(), lines);
+            int details = fake.detailRequests;
+            Run r = people();
+            assertEquals(0, r.code(), r.all());
+            assertEquals(1, fake.detailRequests - details, "le profil retiré est redemandé seul : " + r.out());
+            assertPeopleComplete();
+        }
+
+        @Test
+        void badOptionsAndMissingVariablesTouchNothing() throws Exception {
+            fake = FakeServer.people(10);
+            for (String[] args : List.of(new String[] {"--per-page", "10"}, new String[] {"--nb", "0"}, new String[] {"--max-requests", "2"})) {
+                Run r = people(args);
+                assertEquals(2, r.code(), String.join(" ", args) + " → " + r.all());
+                assertTrue(r.err().contains("Voir « conv people --help »"), r.err());
+            }
+            Run r = peopleWith(without(fake.env(), "ID_SITE_CRISP"));
+            assertEquals(3, r.code(), r.all());
+            assertTrue(r.err().contains("ID_SITE_CRISP"), r.err());
+            assertEquals(0, fake.requests);
+            assertFalse(Files.exists(peopleFile()));
+        }
+
+        @Test
+        void aConversationsExportIsNotMistakenForTheProfiles() throws Exception {
+            fake = FakeServer.crisp(30);
+            assertEquals(0, run().code());
+            fake.addPeople(10, false);
+            Run r = people("--output", file().toString());
+            assertEquals(3, r.code(), r.all());
+            assertTrue(r.err().contains("--output"), r.err());
+            assertEquals(0, fake.peopleRequests);
+        }
+    }
+
     // Pas « Launcher » : ce nom masquerait, dans toute la classe, le Launcher de JUnit qu'utilise main.
     @Nested
     @DisplayName("Lanceur ./jbang")

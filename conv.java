@@ -92,7 +92,7 @@ import picocli.CommandLine.TypeConversionException;
         sortOptions = false, usageHelpAutoWidth = true,
         headerHeading = "", synopsisHeading = "Usage : ", descriptionHeading = "%n",
         optionListHeading = "%nOptions :%n", commandListHeading = "%nCommandes :%n", exitCodeListHeading = "%nCodes de sortie :%n",
-        subcommands = {conv.MessagesCommand.class},
+        subcommands = {conv.MessagesCommand.class, conv.PeopleCommand.class},
         description = {
             "Exporte les conversations d'un compte Crisp (ou d'un bot Weba-AI) dans un fichier JSONL, un peu plus "
                 + "à chaque exécution, sans perte ni doublon, trié par dernière activité."})
@@ -196,13 +196,19 @@ public class conv implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
-        Progress progress = new Progress(out);
         Source source = sourceKind.open(env, api, perPage);          // variables vérifiées, aucune requête encore
+        Path file = outputFile(spec, output, exportFolder().resolve(sourceKind.info.defaultFile()));
+        return export(spec, source, new Progress(spec.commandLine().getOut()), file, reset,
+                new Exporter.Options(limit, refresh || fullRefresh, fullRefresh, maxRequests));
+    }
+
+    /** Un export de liste, le même pour toute source : verrou, état, parcours, tri final, récapitulatif. */
+    int export(CommandSpec spec, Source source, Progress progress, Path file, boolean reset, Exporter.Options options) {
+        PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         try (Interruption interruption = Interruption.watch(err);
-             Store store = Store.open(outputFile(), source.info(), source.account(), progress, reset, sortChunkBytes)) {   // verrou, état validé, puis fichier lu
+             Store store = Store.open(file, source.info(), source.account(), progress, reset, sortChunkBytes)) {   // verrou, état validé, puis fichier lu
             Phases.mark("open");
-            Exporter.Options options = new Exporter.Options(limit, refresh || fullRefresh, fullRefresh, maxRequests);
+            progress.present(store.count());
             RunResult result = new Exporter(source, store, progress, options).run(store.state(), System.currentTimeMillis() + clockOffsetMs);
             Phases.mark("requests");
             store.finish();
@@ -225,19 +231,22 @@ public class conv implements Callable<Integer> {
         return Crisp.of(options.http(null, Crisp.RATE_LIMIT_ADVICE), options.base(Crisp.INFO.defaultUrl()), Credentials.read(env, Crisp.INFO.variables()), 20);
     }
 
-    private Path outputFile() {
-        Path file = output != null ? output : exportFolder().resolve(sourceKind.info.defaultFile());
+    static Path outputFile(CommandSpec spec, Path output, Path byDefault) {
+        Path file = output != null ? output : byDefault;
         if (file.getFileName() == null || Files.isDirectory(file))
             throw new ParameterException(spec.commandLine(), "--output attend un fichier, pas un dossier (« " + file + " »).");
         return file;
     }
 
     /** Le dossier conversations/ du dépôt de conv qui contient le dossier courant (l'alias marche de partout), sinon ./conversations. */
-    static Path exportFolder() {
+    static Path exportFolder() { return repoFolder("conversations"); }
+
+    /** Le dossier {@code name} à la racine de ce dépôt (celle qui a conv.java et conversations/), sinon ./name. */
+    static Path repoFolder(String name) {
         for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent())
             if (Files.isRegularFile(dir.resolve("conv.java")) && Files.isDirectory(dir.resolve("conversations")))
-                return dir.resolve("conversations");
-        return Path.of("conversations");
+                return dir.resolve(name);
+        return Path.of(name);
     }
 
     /** Une option invalide : une phrase, l'invitation à lire --help, code 2. */
@@ -479,7 +488,7 @@ public class conv implements Callable<Integer> {
     record Conversation(Entry entry, byte[] bytes, String missing) { }
 
     /** Une API de conversations : une liste paginée triée par clé de parcours décroissante, et le contenu complet d'un élément. */
-    sealed interface Source permits Crisp, Weba {
+    sealed interface Source permits Crisp, Weba, CrispPeople {
         SourceInfo info();
         String account();
         Http http();
@@ -489,6 +498,8 @@ public class conv implements Callable<Integer> {
         Conversation complete(Listed item);
         /** Une conversation demandée seule (Weba-AI : par son visiteur, user_id), ou null si l'API répond 404. */
         Conversation one(String id);
+        /** Faux si l'API a refusé l'ordre demandé : la liste vient alors dans un ordre inconnu. */
+        default boolean ordered() { return true; }
     }
 
     /** Crisp REST v1 : chaque élément de la liste est déjà la conversation complète. */
@@ -527,13 +538,18 @@ public class conv implements Callable<Integer> {
         public Page list(long offset) {
             long number = offset / perPage + 1;
             // Ordre explicite par date de mise à jour : l'ordre par défaut (par statut, puis par date) n'est monotone en rien.
-            URI uri = URI.create(base + "/website/" + encode(websiteId) + "/conversations/" + number
-                    + "?per_page=" + perPage + "&order_date_updated=1");
-            Http.Answer answer = http.get(uri, headers);
+            return page(site("conversations/" + number + "?per_page=" + perPage + "&order_date_updated=1"), INFO.schema(), number, perPage);
+        }
+
+        /** Une route du site ({@code /website/{id}/…}) avec les en-têtes du jeton : conversations, messages, profils. */
+        Http.Answer site(String route) { return http.get(URI.create(base + "/website/" + encode(websiteId) + "/" + route), headers); }
+
+        /** Une page d'une liste de Crisp (conversations ou profils), ou le refus expliqué. */
+        static Page page(Http.Answer answer, Schema schema, long number, int perPage) {
             // 200 et 206 sont deux succès ; la fin de l'historique est une page vide, pas un code.
             if (answer.status() >= 200 && answer.status() < 300 && answer.body().path("data").isArray()) {
                 List<Listed> items = new ArrayList<>();
-                answer.body().path("data").forEach(node -> items.add(Listed.of(INFO.schema(), node)));
+                answer.body().path("data").forEach(node -> items.add(Listed.of(schema, node)));
                 long first = (number - 1) * perPage;
                 return new Page(items, first, first + perPage, number, items.isEmpty(), -1, answer.date());
             }
@@ -543,18 +559,19 @@ public class conv implements Callable<Integer> {
         public Conversation complete(Listed item) { return item.complete(); }
 
         /** Une conversation par son identifiant, telle que la liste la donne ; null si Crisp répond 404. */
-        public Conversation one(String id) {
-            Http.Answer answer = http.get(URI.create(base + "/website/" + encode(websiteId) + "/conversation/" + encode(id)), headers);
+        public Conversation one(String id) { return one(site("conversation/" + encode(id)), INFO.schema()); }
+
+        /** Un élément demandé seul (conversation ou profil), ou null sur un 404. */
+        static Conversation one(Http.Answer answer, Schema schema) {
             if (answer.status() == 404) return null;
             if (answer.status() >= 200 && answer.status() < 300 && answer.body().path("data").isObject())
-                return complete(Listed.of(INFO.schema(), answer.body().path("data")));
+                return Listed.of(schema, answer.body().path("data")).complete();
             throw refusal(answer);
         }
 
         /** Une page de messages, les plus récents avant {@code before} (borne incluse ou non : non documenté) ; null sur un 404. */
         Http.Answer messages(String sessionId, Long before) {
-            Http.Answer answer = http.get(URI.create(base + "/website/" + encode(websiteId) + "/conversation/" + encode(sessionId)
-                    + "/messages" + (before == null ? "" : "?timestamp_before=" + before)), headers);
+            Http.Answer answer = site("conversation/" + encode(sessionId) + "/messages" + (before == null ? "" : "?timestamp_before=" + before));
             if (answer.status() == 404) return null;
             if (answer.status() >= 200 && answer.status() < 300 && answer.body().path("data").isArray()) return answer;
             throw refusal(answer);
@@ -954,7 +971,7 @@ public class conv implements Callable<Integer> {
         private final List<String> recover;
         private long now;
         private Long watermark, refreshedTo;
-        private boolean begun, currentDisordered, disorderSeen, urgent;
+        private boolean begun, currentDisordered, disorderSeen, urgent, distrusted;
 
         WalkPlan(State state, long now) {
             this.walks = new ArrayDeque<>(state.walks());
@@ -985,7 +1002,7 @@ public class conv implements Callable<Integer> {
             boolean behind = refresh && !firstRun && (refreshedTo == null || refreshedTo < watermark);
             if (firstRun || full) head(null, refresh);
             else if (behind) head(refreshedTo == null ? null : refreshedTo - MARGIN_MS, true);
-            else if (fresh) head(watermark - MARGIN_MS, refresh);
+            else if (fresh || distrusted) head(watermark - MARGIN_MS, refresh);     // ordre refusé : la page 1 ne prouve rien
             watermark = watermark != null ? Math.max(watermark, top) : implausible ? lowest : Math.max(top, 0);
             if (refresh || firstRun) refreshedTo = watermark;      // un premier export écrit chaque conversation à jour
             begun = true;
@@ -998,6 +1015,8 @@ public class conv implements Callable<Integer> {
             walks.addFirst(new Walk(floor == null || there.floor() == null ? null : Math.min(floor, there.floor()), 0, refresh || there.refresh()));
         }
 
+        /** L'API a refusé l'ordre demandé : aucun parcours ne s'arrête avant la fin de la liste. */
+        void distrust() { distrusted = true; }
         boolean hasWalk() { return !walks.isEmpty(); }
         List<String> recover() { return recover; }
         Walk current() { return walks.peekFirst(); }
@@ -1015,13 +1034,13 @@ public class conv implements Callable<Integer> {
          */
         boolean afterPage(Page page, List<Listed> previous, boolean stoppedInside, Totals totals) {
             Walk walk = walks.removeFirst();
-            Long floor = walk.floor();
+            Long floor = distrusted ? null : walk.floor();
             if (!inOrder(previous, page.items())) {
                 disorderSeen = true;
                 if (floor != null) currentDisordered = urgent = true;
                 floor = null;   // plus rien ne garantit que la suite soit plus ancienne : on va jusqu'au bout
             }
-            if (currentDisordered) totals.pagesAfterDisorder++;
+            if (currentDisordered || distrusted) totals.pagesAfterDisorder++;
             boolean keyed = page.items().stream().allMatch(i -> i.entry().walkKey() != Entry.MISSING);
             boolean ended = !stoppedInside && (page.last() || floor != null && keyed && lowestKey(page.items()) < floor);
             if (ended) currentDisordered = false;
@@ -1091,6 +1110,7 @@ public class conv implements Callable<Integer> {
             Failure stop = null;
             try {
                 Page first = source.list(0);
+                if (!source.ordered()) plan.distrust();
                 if (plan.begin(first, options.refresh(), options.fullRefresh())) progress.note("Attention : les dates de la page 1 sont toutes futures (heure du serveur) : le filigrane les ignore.");
                 checkpoint(plan, true);
                 recover(plan);
@@ -1117,7 +1137,7 @@ public class conv implements Callable<Integer> {
                 while (!ended && totals.exported < options.limit()) {
                     // La page 1 déjà reçue est toujours traitée ; une autre page n'est demandée que s'il reste une requête.
                     if ((at != 0 || first == null) && !requestLeft()) return;
-                    Page page = at == 0 && first != null ? first : fetch(at, previous);
+                    Page page = at == 0 && first != null ? first : fetch(at, previous, plan);
                     first = null;
                     boolean stoppedInside = take(page, previous, options.refresh() || walk.refresh());
                     ended = plan.afterPage(page, previous, stoppedInside, totals);
@@ -1135,8 +1155,9 @@ public class conv implements Callable<Integer> {
         private boolean requestLeft() { return options.maxRequests() == null || http.calls() < options.maxRequests(); }
 
         /** Une page ; celle qui répète la précédente à l'identique sous un autre numéro arrête tout, sans épuiser le quota. */
-        private Page fetch(long offset, List<Listed> previous) {
+        private Page fetch(long offset, List<Listed> previous, WalkPlan plan) {
             Page page = source.list(offset);
+            if (!source.ordered()) plan.distrust();
             if (!previous.isEmpty() && ids(page.items()).equals(ids(previous)))
                 throw new Failure(Exit.NETWORK, "L'API renvoie la même page pour deux numéros de page différents (page " + page.number()
                         + ") : l'export s'arrête pour ne pas épuiser le quota ; rien n'est perdu, relancez plus tard ou signalez-le.");
@@ -1220,16 +1241,22 @@ public class conv implements Callable<Integer> {
     /**
      * Identité et clés d'une conversation : {@code sortKey}, l'ordre du fichier (dernière activité, comme le veut la
      * spécification) ; {@code walkKey}, l'ordre de la liste de l'API (date de mise à jour), qui guide les parcours et dit
-     * si une version est plus récente qu'une autre.
+     * si une version est plus récente qu'une autre. {@code sortText} : le texte trié en entier (e-mail en minuscules),
+     * quand la clé de tri n'en garde que le début.
      */
-    record Entry(String id, long sortKey, long walkKey) {
+    record Entry(String id, long sortKey, long walkKey, String sortText) {
         static final long MISSING = Long.MIN_VALUE;
         static final Entry NONE = new Entry(null, MISSING, MISSING);
-        static final Comparator<Entry> ORDER = (a, b) -> compare(a.sortKey, a::id, b.sortKey, b::id);
+        static final Comparator<Entry> ORDER = (a, b) -> compare(a.sortKey, a::tieBreak, b.sortKey, b::tieBreak);
+
+        Entry(String id, long sortKey, long walkKey) { this(id, sortKey, walkKey, null); }
+
+        /** Ce qui départage deux clés de tri égales : le texte trié en entier s'il y en a un, puis l'identifiant. */
+        String tieBreak() { return sortText == null ? id : sortText + '\0' + id; }
 
         /**
-         * Ordre du fichier : activité la plus récente d'abord, sans activité à la fin, puis par identifiant
-         * (lu seulement en cas d'égalité, ce qui évite de relire les lignes pendant la fusion).
+         * Ordre du fichier : clé décroissante (activité la plus récente, ou e-mail croissant), sans clé à la fin, puis
+         * par tieBreak (lu seulement en cas d'égalité, ce qui évite de relire les lignes pendant la fusion).
          */
         static int compare(long keyA, java.util.function.Supplier<String> idA, long keyB, java.util.function.Supplier<String> idB) {
             int byKey = Long.compare(keyB, keyA);
@@ -1237,8 +1264,9 @@ public class conv implements Callable<Integer> {
         }
     }
 
-    /** Où lire une date : un champ, au premier niveau ou dans un objet ; en millisecondes ou en ISO 8601. */
-    record KeyPath(String object, String field, boolean iso) {
+    /** Où lire une clé : un champ, au premier niveau ou dans un objet ; date en millisecondes ou en ISO 8601, ou texte. */
+    record KeyPath(String object, String field, boolean iso, boolean text) {
+        KeyPath(String object, String field, boolean iso) { this(object, field, iso, false); }
         boolean at(String objectName, String fieldName) { return java.util.Objects.equals(object, objectName) && field.equals(fieldName); }
     }
 
@@ -1246,6 +1274,7 @@ public class conv implements Callable<Integer> {
     record Schema(String idField, KeyPath sort, KeyPath walk) {
         static final Schema CRISP = new Schema("session_id", new KeyPath("active", "last", false), new KeyPath(null, "updated_at", false));
         static final Schema WEBA = new Schema("id", new KeyPath(null, "last_message_at", true), new KeyPath(null, "last_message_at", true));
+        static final Schema PEOPLE = new Schema("people_id", new KeyPath(null, "email", false, true), new KeyPath(null, "updated_at", false));
         private static final StreamReadConstraints LIMITS = StreamReadConstraints.builder().maxStringLength(Integer.MAX_VALUE).maxNestingDepth(1000).build();
         // Sans table de noms partagée : des clés uniques par conversation (identifiants d'opérateurs, données
         // personnalisées) la rempliraient sans cesse et ralentiraient beaucoup la lecture. Sans elle, Jackson décode
@@ -1268,7 +1297,7 @@ public class conv implements Callable<Integer> {
         Entry read(byte[] buf, int off, int len) {
             try (JsonParser p = FACTORY.createParser(buf, off, len)) {
                 if (p.nextToken() != JsonToken.START_OBJECT) return null;
-                String id = null;
+                String id = null, text = null;
                 long[] keys = {Entry.MISSING, Entry.MISSING};   // tri, parcours
                 while (p.nextToken() == JsonToken.FIELD_NAME) {
                     String name = p.currentName();
@@ -1278,26 +1307,30 @@ public class conv implements Callable<Integer> {
                     } else if (value == JsonToken.START_OBJECT && (name.equals(sort.object()) || name.equals(walk.object()))) {
                         while (p.nextToken() == JsonToken.FIELD_NAME) {
                             String inner = p.currentName();
-                            readKeys(p, p.nextToken(), name, inner, keys);
+                            text = readKeys(p, p.nextToken(), name, inner, keys, text);
                         }
                     } else {
-                        readKeys(p, value, null, name, keys);
+                        text = readKeys(p, value, null, name, keys, text);
                     }
                 }
                 if (p.currentToken() != JsonToken.END_OBJECT || p.nextToken() != null) return null;
-                return new Entry(id, keys[0], keys[1]);
+                return new Entry(id, keys[0], keys[1], text);
             } catch (IOException e) {
                 return null;
             }
         }
 
-        /** Lit la valeur courante comme clé de tri et/ou de parcours si elle est à leur place, sinon la saute. */
-        private void readKeys(JsonParser p, JsonToken value, String object, String field, long[] keys) throws IOException {
+        /** Lit la valeur courante comme clé de tri et/ou de parcours si elle est à leur place, sinon la saute ; rend le texte trié. */
+        private String readKeys(JsonParser p, JsonToken value, String object, String field, long[] keys, String text) throws IOException {
             boolean isSort = sort.at(object, field), isWalk = walk.at(object, field);
-            if (!isSort && !isWalk) { p.skipChildren(); return; }
-            long key = keyOf(p, value, isSort ? sort.iso() : walk.iso());
+            if (!isSort && !isWalk) { p.skipChildren(); return text; }
+            KeyPath path = isSort ? sort : walk;
+            if (path.text()) text = value == JsonToken.VALUE_STRING && !p.getText().isBlank() ? p.getText().toLowerCase(Locale.ROOT) : null;
+            long key = !path.text() ? keyOf(p, value, path.iso()) : text != null ? textKey(text) : Entry.MISSING;
+            p.skipChildren();   // sans effet sur une valeur simple ; une adresse objet ou tableau est sautée
             if (isSort) keys[0] = key;
             if (isWalk) keys[1] = key;
+            return text;
         }
 
         private static long keyOf(JsonParser p, JsonToken value, boolean iso) throws IOException {
@@ -1313,6 +1346,17 @@ public class conv implements Callable<Integer> {
             if (iso && value == JsonToken.VALUE_STRING) return isoMillis(p.getText());
             p.skipChildren();
             return Entry.MISSING;
+        }
+
+        /**
+         * Un texte déjà en minuscules, trié par ordre croissant dans l'ordre décroissant des clés : ses 7 premiers
+         * octets UTF-8, retournés (le reste départage, voir Entry.tieBreak).
+         */
+        static long textKey(String text) {
+            byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+            long prefix = 0;
+            for (int i = 0; i < 7; i++) prefix = prefix << 8 | (i < bytes.length ? bytes[i] & 0xff : 0);
+            return (1L << 56) - 1 - prefix;
         }
 
         static long isoMillis(String text) {
@@ -1707,7 +1751,7 @@ public class conv implements Callable<Integer> {
                     int middle = (low + high) >>> 1;
                     Line sorted = new Line(keys.get(middle), () -> {
                         byte[] line = sortedLine(middle);
-                        return schema.read(line, 0, line.length).id();
+                        return schema.read(line, 0, line.length).tieBreak();
                     }, null, middle);
                     if (Line.ORDER.compare(sorted, next) < 0) low = middle + 1; else high = middle;
                 }
@@ -2371,13 +2415,13 @@ public class conv implements Callable<Integer> {
         }
     }
 
-    /** Une ligne à trier : sa clé, son identifiant (lu au besoin, seulement à égalité de clé), ses octets et son numéro d'origine. */
-    record Line(long key, java.util.function.Supplier<String> id, byte[] bytes, int index) {
-        static final Comparator<Line> ORDER = (a, b) -> Entry.compare(a.key, a.id, b.key, b.id);
+    /** Une ligne à trier : sa clé, ce qui la départage (Entry.tieBreak, lu au besoin, seulement à égalité de clé), ses octets et son numéro d'origine. */
+    record Line(long key, java.util.function.Supplier<String> tieBreak, byte[] bytes, int index) {
+        static final Comparator<Line> ORDER = (a, b) -> Entry.compare(a.key, a.tieBreak, b.key, b.tieBreak);
 
         static Line of(Schema schema, byte[] bytes, int index) {
             Entry entry = schema.read(bytes, 0, bytes.length);
-            return entry == null || entry.id() == null ? null : new Line(entry.sortKey(), entry::id, bytes, index);
+            return entry == null || entry.id() == null ? null : new Line(entry.sortKey(), entry::tieBreak, bytes, index);
         }
     }
 
@@ -2490,15 +2534,28 @@ public class conv implements Callable<Integer> {
     static final class Progress {
         private final PrintWriter out;
         private final LongSupplier nanoTime;
-        private long startNanos, lastLineNanos;
+        private final Noun noun;
+        private long startNanos, lastLineNanos, atStart;
         private int limit;
+
+        /** Ce qu'on exporte, accordé : « conversation(s) exportée(s) », « profil(s) exporté(s) ». */
+        record Noun(String plural, boolean feminine) {
+            static final Noun CONVERSATION = new Noun("conversation(s)", true), PROFILE = new Noun("profil(s)", false);
+            String agree(String masculine) { return feminine ? masculine.replace("(s)", "e(s)") : masculine; }
+        }
 
         Progress(PrintWriter out) { this(out, System::nanoTime); }
 
-        Progress(PrintWriter out, LongSupplier nanoTime) {
+        Progress(PrintWriter out, LongSupplier nanoTime) { this(out, nanoTime, Noun.CONVERSATION); }
+
+        Progress(PrintWriter out, LongSupplier nanoTime, Noun noun) {
             this.out = out;
             this.nanoTime = nanoTime;
+            this.noun = noun;
         }
+
+        /** Ce que le fichier contient au départ, pour le récapitulatif. */
+        void present(long count) { atStart = count; }
 
         void start(int limit) {
             this.limit = limit;
@@ -2517,7 +2574,7 @@ public class conv implements Callable<Integer> {
 
         void page(long number, Totals t, long count, long total, int requests) {
             lastLineNanos = nanoTime.getAsLong();
-            StringBuilder line = new StringBuilder("page " + number + " : " + counts(t, "exportée(s)"));
+            StringBuilder line = new StringBuilder("page " + number + " : " + counts(t, noun.agree("exporté(s)")));
             line.append(", ").append(requests).append(" requête(s)");
             long remaining = limit - t.exported;
             if (total >= 0) remaining = Math.min(remaining, Math.max(0, total - count));
@@ -2537,18 +2594,18 @@ public class conv implements Callable<Integer> {
 
         void summary(RunResult result, long count, Path file) {
             Totals t = result.totals();
-            note((result.stop() == null ? "Terminé : " : "Arrêté avant la fin : ") + counts(t, "conversation(s) exportée(s)") + ".");
-            note(String.format(Locale.FRANCE, "%s contient désormais %d conversation(s) ; %d requête(s) API utilisée(s)%s.", file, count,
-                    result.requests(), result.retries() > 0 ? " (dont " + result.retries() + " nouvel(s) essai(s) après une erreur passagère)" : ""));
+            note((result.stop() == null ? "Terminé : " : "Arrêté avant la fin : ") + counts(t, noun.plural() + " " + noun.agree("exporté(s)")) + ".");
+            note(String.format(Locale.FRANCE, "%s contient désormais %d %s (%d au départ) ; %d requête(s) API utilisée(s)%s.", file, count,
+                    noun.plural(), atStart, result.requests(), result.retries() > 0 ? " (dont " + result.retries() + " nouvel(s) essai(s) après une erreur passagère)" : ""));
             if (result.stop() != null) return;
             note(result.complete() ? "Tout l'historique est exporté : les prochaines exécutions n'ajouteront que les nouveautés."
                                    : "L'historique n'est pas encore entièrement exporté : relancez pour continuer.");
         }
 
         /** Les compteurs : exportées et ignorées comme le veut la spécification, puis ce qui ne vaut que pour --refresh ou Weba-AI. */
-        private static String counts(Totals t, String exported) {
-            StringBuilder text = new StringBuilder(String.format(Locale.FRANCE, "%d %s, %d ignorée(s) (%d déjà présente(s), %d sans identifiant)",
-                    t.exported, exported, t.ignored(), t.alreadyPresent, t.withoutId));
+        private String counts(Totals t, String exported) {
+            StringBuilder text = new StringBuilder(String.format(Locale.FRANCE, "%d %s, %d %s (%d déjà %s, %d sans identifiant)", t.exported, exported,
+                    t.ignored(), noun.agree("ignoré(s)"), t.alreadyPresent, noun.agree("présent(s)"), t.withoutId));
             if (t.refreshing || t.updated > 0) text.append(", ").append(t.updated).append(" mise(s) à jour");
             if (t.withoutDialog > 0) text.append(", ").append(t.withoutDialog).append(" sans dialogue");
             return text.toString();
@@ -3137,5 +3194,110 @@ public class conv implements Callable<Integer> {
     }
 
     // ==== messages : fin ====
+
+    // ==== people : début ====
+
+    /**
+     * {@code conv people} : les profils des contacts du site Crisp dans un fichier JSONL, uniques par {@code people_id},
+     * triés par adresse e-mail sans la casse ; le même export que celui des conversations, sur une autre liste.
+     */
+    @Command(name = "people", mixinStandardHelpOptions = true, version = "conv 2.0.0", sortOptions = false, usageHelpAutoWidth = true,
+            synopsisHeading = "Usage : ", descriptionHeading = "%n", optionListHeading = "%nOptions :%n",
+            exitCodeListHeading = "%nCodes de sortie :%n",
+            description = {
+                "Exporte les profils des contacts du site Crisp dans utilisateurs/utilisateurs.jsonl : tous les champs, un profil par ligne, "
+                    + "sans doublon, triés par e-mail (sans la casse), les profils sans e-mail à la fin.",
+                "Mêmes variables que l'export des conversations : CRISP_IDENTIFIER_PROD, CRISP_KEY_PROD, ID_SITE_CRISP."})
+    static final class PeopleCommand implements Callable<Integer> {
+        @CommandLine.ParentCommand conv parent;
+        @Spec CommandSpec spec;
+
+        @Option(names = "--nb", paramLabel = "N", converter = PositiveInt.class, defaultValue = "50",
+                description = "Nombre maximum de nouveaux profils à exporter (défaut : ${DEFAULT-VALUE}).")
+        int limit;
+
+        @Option(names = "--refresh", description = "Remplace aussi les profils déjà exportés dont updated_at a bougé (sans requête de plus) ; ne compte pas dans --nb.")
+        boolean refresh;
+
+        @Option(names = "--full-refresh", description = "Parcourt une fois toute la liste pour mettre à jour chaque profil (implique --refresh) ; "
+                + "reprend d'une exécution à l'autre, à borner avec --max-requests.")
+        boolean fullRefresh;
+
+        @Option(names = "--max-requests", paramLabel = "N", converter = MaxRequests.class,
+                description = "Nombre maximum de requêtes à l'API pour cette exécution, au moins 3 (défaut : aucun) ; le reste attend la suivante.")
+        Integer maxRequests;
+
+        @Option(names = "--per-page", paramLabel = "N", converter = PerPage.class, defaultValue = "50",
+                description = "Profils par page, de 20 à 50 (défaut : ${DEFAULT-VALUE}, le moins de requêtes).")
+        int perPage;
+
+        @Option(names = "--reset", description = "Efface le fichier des profils et son état, puis repart de zéro.")
+        boolean reset;
+
+        @Option(names = "--output", paramLabel = "FICHIER",
+                description = "Fichier JSONL (défaut : utilisateurs/utilisateurs.jsonl à la racine du dépôt). L'état est à côté : FICHIER.state.json.")
+        Path output;
+
+        @Mixin ApiOptions api;
+
+        @Override
+        public Integer call() {
+            Progress progress = new Progress(spec.commandLine().getOut(), System::nanoTime, Progress.Noun.PROFILE);
+            CrispPeople source = new CrispPeople(parent.openCrisp(api), perPage, progress);
+            Path file = outputFile(spec, output, repoFolder("utilisateurs").resolve(CrispPeople.INFO.defaultFile()));
+            return parent.export(spec, source, progress, file, reset, new Exporter.Options(limit, refresh || fullRefresh, fullRefresh, maxRequests));
+        }
+    }
+
+    /**
+     * La liste des profils de Crisp, demandée par {@code updated_at} décroissant (un profil nouveau ou modifié remonte en
+     * tête) : c'est l'ordre que suit WalkPlan, qui vérifie à chaque page qu'il est tenu (l'API ne documente ni les champs
+     * de tri acceptés ni son ordre par défaut). Si Crisp refuse ce tri, la liste est lue dans son ordre et en entier.
+     * Chaque élément est déjà le profil complet.
+     */
+    static final class CrispPeople implements Source {
+        static final String SORT = "&sort_field=updated_at&sort_order=descending";
+        // Ouverte par la commande people seulement (pas de --source) : pas de fabrique.
+        static final SourceInfo INFO = new SourceInfo("crisp-people", Crisp.INFO.defaultUrl(), null, "utilisateurs.jsonl",
+                Crisp.INFO.variables(), Schema.PEOPLE, Crisp.RATE_LIMIT_ADVICE, false, null);
+
+        private final Crisp crisp;
+        private final int perPage;
+        private final Progress progress;
+        private boolean sorted = true;
+
+        CrispPeople(Crisp crisp, int perPage, Progress progress) {
+            this.crisp = crisp;
+            this.perPage = perPage;
+            this.progress = progress;
+        }
+
+        public SourceInfo info() { return INFO; }
+        public String account() { return crisp.account(); }
+        public Http http() { return crisp.http(); }
+        public boolean ordered() { return sorted; }
+
+        public Page list(long offset) {
+            long number = offset / perPage + 1;
+            Http.Answer answer = crisp.site("people/profiles/" + number + "?per_page=" + perPage + (sorted ? SORT : ""));
+            if (sorted && answer.status() == 400) {
+                sorted = false;
+                progress.note("Crisp refuse le tri des profils par date de mise à jour (HTTP 400) : ils sont lus dans l'ordre par défaut, et toute la liste est parcourue pour ne manquer personne (une requête "
+                        + "par page de " + perPage + " profils, à chaque exécution ; bornez avec --max-requests).");
+                return list(offset);
+            }
+            if (answer.status() == 403)
+                throw new Failure(Exit.AUTH, "Crisp refuse l'accès aux profils (HTTP 403) : le jeton n'a pas le droit website:people:profiles, "
+                        + "ou le plugin n'est pas installé sur ce site.");
+            return Crisp.page(answer, INFO.schema(), number, perPage);
+        }
+
+        public Conversation complete(Listed item) { return item.complete(); }
+
+        /** Un profil par son people_id (pour réexporter une ligne retirée par la réparation) ; null sur un 404. */
+        public Conversation one(String id) { return Crisp.one(crisp.site("people/profile/" + encode(id)), INFO.schema()); }
+    }
+
+    // ==== people : fin ====
 
 }

@@ -62,6 +62,11 @@ import java.util.function.IntConsumer;
  * ordre tiré à chaque requête ({@link #withTies}) ; la fiche se cherche par {@code user_id} du visiteur, la première
  * créée l'emporte ({@link #sameVisitor}).
  *
+ * <p><b>Crisp, profils des contacts.</b> {@code /people/profiles/{page}} sert des pages de 20 à 50 profils réalistes
+ * (sans e-mail, casse, accents, {@code +}) dans l'ordre de création, ou par {@code updated_at} décroissant quand
+ * {@code sort_field=updated_at&sort_order=descending} est demandé ; {@link #peopleSort} fait ignorer ou refuser (400)
+ * ce tri. Des profils naissent et changent entre deux pages ou deux exécutions ({@link #addPeople}, {@link #updatePerson}).
+ *
  * <p>Communs : authentification, limite de débit, quota, fautes injectées (5xx, 429, HTML, connexion coupée,
  * absence de réponse) et amont hostile (même page pour tout numéro, redirection vers une autre origine, corps au
  * goutte-à-goutte, chaîne énorme, imbrication profonde, date hors des entiers longs).
@@ -802,6 +807,8 @@ public class FakeServer implements AutoCloseable {
         String site = "/v1/website/" + WEBSITE + "/";
         if (!rawPath.startsWith(site)) { send(exchange, 404, NOT_FOUND, "application/json"); return; }
         String rest = rawPath.substring(site.length());
+        if (rest.startsWith("people/profiles/")) { crispPeople(exchange, rest.substring("people/profiles/".length()), query); return; }
+        if (rest.startsWith("people/profile/")) { crispPerson(exchange, URLDecoder.decode(rest.substring("people/profile/".length()), StandardCharsets.UTF_8)); return; }
         if (rest.startsWith("conversation/")) {
             // Le session_id peut contenir « / » (hostile) : on le prend entre le préfixe et « /messages ».
             String tail = rest.substring("conversation/".length());
@@ -1059,6 +1066,168 @@ public class FakeServer implements AutoCloseable {
         try { Thread.sleep(millis); } catch (InterruptedException e) { Thread.currentThread().interrupt(); }
     }
 
+    // ------------------------------------------------------------------ Crisp : les profils des contacts
+
+    /**
+     * Ce que la liste des profils fait des paramètres {@code sort_field=updated_at&sort_order=descending} (non documentés) :
+     * les suivre, les ignorer (ordre par défaut : création croissante), ou les refuser (400).
+     */
+    public enum PeopleSort { HONOURED, IGNORED, REJECTED }
+
+    /** Un profil du faux répertoire ; {@code updated} est sa clé de tri quand l'ordre demandé est suivi. */
+    static final class Person {
+        final ObjectNode node;
+        final String id;
+        final int serial;
+        long updated;
+        Person(ObjectNode node, String id, int serial, long updated) { this.node = node; this.id = id; this.serial = serial; this.updated = updated; }
+    }
+
+    private final List<Person> people = new ArrayList<>();   // dans l'ordre de création (l'ordre par défaut de la liste)
+    private PeopleSort peopleSort = PeopleSort.HONOURED;
+    private int personSerial;
+    /** Pages de la liste des profils demandées (refusées comprises). */
+    public int peopleRequests;
+
+    /** Un faux site Crisp sans conversation, avec {@code profiles} profils anciens. */
+    public static FakeServer people(int profiles) throws IOException {
+        FakeServer fake = crisp(0);
+        fake.addPeople(profiles, false);
+        return fake;
+    }
+
+    public synchronized void peopleSort(PeopleSort mode) { peopleSort = mode; }
+
+    /**
+     * Ajoute des profils : anciens (créés et mis à jour dans le passé, une heure d'écart entre deux créations, dans
+     * l'ordre de création), ou nouveaux (créés maintenant, l'horloge avançant d'une seconde à chacun). Les adresses
+     * sont réalistes : un profil sur 9 sans e-mail, des majuscules, des accents, des {@code +}, et un profil sur 7
+     * qui reprend l'adresse du précédent à la casse près.
+     */
+    public synchronized void addPeople(int count, boolean recent) {
+        for (int i = 0; i < count; i++) {
+            int n = ++personSerial;
+            long created = recent ? (clock += 1000) : 1_700_000_000_000L + n * HOUR;
+            long updated = recent ? created : created + (n % 5) * 60_000L;
+            String email = emailFor(n);
+            // Un profil sur 7 reprend l'adresse du précédent, à la casse près (deux personnes, deux people_id).
+            if (email != null && n % 7 == 0 && !people.isEmpty() && people.get(people.size() - 1).node.hasNonNull("email"))
+                email = swapCase(people.get(people.size() - 1).node.get("email").asText());
+            people.add(person(n, created, updated, email));
+        }
+    }
+
+    /** Un profil précis, pour les tests d'ordre ({@code email} null : sans e-mail) ; créé et mis à jour maintenant. */
+    public synchronized String addPerson(String email) {
+        int n = ++personSerial;
+        long now = clock += 1000;
+        Person p = person(n, now, now, email);
+        people.add(p);
+        return p.id;
+    }
+
+    /** Le profil change (une note, un segment) : {@code updated_at} = horloge. */
+    public synchronized void updatePerson(String id) {
+        Person p = people.stream().filter(x -> x.id.equals(id)).findFirst().orElseThrow();
+        p.updated = clock += 1000;
+        p.node.put("notepad", "Rappelé le " + Instant.ofEpochMilli(p.updated) + ".");
+        ((ArrayNode) p.node.get("segments")).add("relance");
+        p.node.put("updated_at", p.updated);
+    }
+
+    public synchronized void deletePerson(String id) { people.removeIf(p -> p.id.equals(id)); }
+
+    /** Les {@code people_id}, dans l'ordre où la liste les sert quand le tri est suivi ({@code updated_at} décroissant, puis id). */
+    public synchronized List<String> peopleIds() { return byUpdate().stream().map(p -> p.id).toList(); }
+
+    /** Ce que l'API sert pour chaque profil (copies), par {@code people_id}. */
+    public synchronized Map<String, JsonNode> peopleSnapshot() {
+        Map<String, JsonNode> all = new LinkedHashMap<>();
+        for (Person p : byUpdate()) all.put(p.id, p.node.deepCopy());
+        return all;
+    }
+
+    private List<Person> byUpdate() {
+        List<Person> ordered = new ArrayList<>(people);
+        ordered.sort(Comparator.comparingLong((Person p) -> p.updated).reversed().thenComparing(p -> p.id));
+        return ordered;
+    }
+
+    private static String emailFor(int n) {
+        if (n % 9 == 0) return null;
+        String[] names = {"alice", "Élodie", "zoé", "jean+crisp", "JEAN.DUPONT", "marc-antoine", "chloé.martin", "Bob", "émile+news", "Zacharie"};
+        String[] domains = {"example.com", "Exemple.fr", "société.fr", "mail.example.org"};
+        return names[n % names.length] + n + "@" + domains[n % domains.length];
+    }
+
+    private Person person(int n, long created, long updated, String email) {
+        Random r = new Random(n * 7919L);
+        ObjectNode node = JSON.createObjectNode();
+        String id = new UUID(r.nextLong(), r.nextLong()).toString();
+        node.put("people_id", id);
+        if (email != null) node.put("email", email);
+        ObjectNode person = node.putObject("person");
+        person.put("nickname", "Contact " + n).put("avatar", "https://image.crisp.chat/avatar/people/" + n + "/240/").put("gender", n % 2 == 0 ? "female" : "male")
+                .put("phone", "+33 6 " + (10 + n % 90) + " 00 00 00").put("address", n + " rue de la Paix, Paris").put("description", "").put("website", "")
+                .put("timezone", -60);
+        person.putArray("profiles");
+        person.putObject("employment").put("title", "Acheteur").put("role", "achats");
+        person.putObject("geolocation").put("country", "FR").put("city", n % 3 == 0 ? "Besançon" : "Paris");
+        person.putArray("locales").add("fr");
+        node.putObject("company").put("name", "Société " + n).put("domain", "example.com");
+        node.putArray("segments").add(n % 2 == 0 ? "client" : "prospect");
+        node.put("notepad", "");
+        node.putObject("active").put("now", false).put("last", updated);
+        node.put("score", r.nextInt(100));
+        node.put("created_at", created);
+        node.put("updated_at", updated);
+        return new Person(node, id, n, updated);
+    }
+
+    private static String swapCase(String text) {
+        String upper = text.toUpperCase(java.util.Locale.ROOT);
+        return upper.equals(text) ? text.toLowerCase(java.util.Locale.ROOT) : upper;
+    }
+
+    /** Un profil par son people_id : 200 et le profil, ou 404. */
+    private void crispPerson(HttpExchange exchange, String id) throws IOException {
+        String body;
+        synchronized (this) {
+            detailRequests++;
+            Person p = people.stream().filter(x -> x.id.equals(id)).findFirst().orElse(null);
+            body = p == null ? null : JSON.writeValueAsString(JSON.createObjectNode().put("error", false).put("reason", "resolved").set("data", p.node.deepCopy()));
+        }
+        if (body == null) send(exchange, 404, NOT_FOUND, "application/json");
+        else send(exchange, 200, body, "application/json");
+    }
+
+    private void crispPeople(HttpExchange exchange, String pageText, Map<String, String> query) throws IOException {
+        int page, perPage;
+        try {
+            page = Integer.parseInt(pageText);
+            perPage = Math.max(20, Math.min(50, Integer.parseInt(query.getOrDefault("per_page", "20"))));
+        } catch (NumberFormatException e) {
+            page = 0;
+            perPage = 20;
+        }
+        if (page < 1) { send(exchange, 404, NOT_FOUND, "application/json"); return; }
+        ObjectNode body = JSON.createObjectNode().put("error", false).put("reason", "resolved");
+        ArrayNode data = body.putArray("data");
+        boolean asked = "updated_at".equals(query.get("sort_field")) && "descending".equals(query.get("sort_order"));
+        synchronized (this) {
+            peopleRequests++;
+            if (query.containsKey("sort_field") && peopleSort == PeopleSort.REJECTED) {
+                send(exchange, 400, "{\"error\":true,\"reason\":\"invalid_data\",\"data\":{}}", "application/json", false);
+                return;
+            }
+            beforeListPage.accept(page);
+            List<Person> ordered = asked && peopleSort == PeopleSort.HONOURED ? byUpdate() : new ArrayList<>(people);
+            int from = (int) Math.min(ordered.size(), (long) (page - 1) * perPage), to = Math.min(ordered.size(), from + perPage);
+            for (Person p : ordered.subList(from, to)) data.add(p.node.deepCopy());
+        }
+        send(exchange, 200, JSON.writeValueAsString(body), "application/json");
+    }
+
     // ------------------------------------------------------------------ une autre origine, qui note ce qu'elle reçoit
 
     /** Un petit serveur d'une autre origine (cible de {@link #redirectTo}) qui note les en-têtes reçus. */
@@ -1116,6 +1285,7 @@ public class FakeServer implements AutoCloseable {
         Kind kind = args.length > 0 && args[0].equalsIgnoreCase("weba") ? Kind.WEBA : Kind.CRISP;
         int count = args.length > 1 ? Integer.parseInt(args[1]) : 500;
         FakeServer fake = new FakeServer(kind, count);
+        if (kind == Kind.CRISP) fake.addPeople(count, false);   // et autant de profils de contacts (conv people)
         if (kind == Kind.WEBA) fake.rateLimit(100, 60_000);   // la limite annoncée par Weba-AI
         System.out.println("Faux serveur " + kind.name().toLowerCase() + " : " + count + " conversations sur " + fake.url());
         System.out.println("Dans un autre terminal :");
@@ -1127,7 +1297,7 @@ public class FakeServer implements AutoCloseable {
         System.out.println("  hugeString, deepNesting ; Crisp : answer, resolve, visit, setUpdatedAt, rawUpdatedAt, setPresence,");
         System.out.println("  breakOrder, messagesFor, inclusiveTimestampBefore, messageStatusHabit, tieMessages, editMessage, failMessages,");
         System.out.println("  notFound, addHostileSession ; Weba-AI : withTies, sameVisitor,");
-        System.out.println("  loseDetail. Vérification du faux serveur : ./jbang fake/FakeServer.java selftest");
+        System.out.println("  loseDetail ; profils : addPeople, addPerson, updatePerson, deletePerson, peopleSort. Vérification du faux serveur : ./jbang fake/FakeServer.java selftest");
         System.out.println("Ctrl-C pour arrêter.");
         Thread.currentThread().join();
     }
@@ -1198,6 +1368,7 @@ public class FakeServer implements AutoCloseable {
             messages();
             hostile();
             weba();
+            people();
             System.out.println("Faux serveur vérifié : " + checks + " contrôles réussis.");
         }
 
@@ -1394,6 +1565,34 @@ public class FakeServer implements AutoCloseable {
                 check(text.contains("[".repeat(5000) + "]".repeat(5000)) && text.contains(deep), "imbrication profonde en page 1");
                 check(new ObjectMapper(JSON.getFactory().copy().setStreamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
                         .maxNestingDepth(10_000).build())).readTree(text).path("data").size() == 20, "sinon valide");
+            }
+        }
+
+        /** Profils : les trois sorts du tri demandé, des adresses réalistes, une liste qui bouge. */
+        static void people() throws Exception {
+            try (FakeServer fake = FakeServer.people(120)) {
+                String sorted = "/website/" + WEBSITE + "/people/profiles/%d?per_page=50&sort_field=updated_at&sort_order=descending";
+                List<String> served = new ArrayList<>();
+                for (int p = 1; p <= 3; p++)
+                    JSON.readTree(get(fake, String.format(sorted, p)).body()).path("data").forEach(n -> served.add(n.path("people_id").asText()));
+                check(served.equals(fake.peopleIds()), "tri suivi : updated_at décroissant");
+                List<JsonNode> all = new ArrayList<>(fake.peopleSnapshot().values());
+                check(all.stream().anyMatch(n -> !n.has("email")) && all.stream().anyMatch(n -> n.path("email").asText().contains("+"))
+                        && all.stream().anyMatch(n -> n.path("email").asText().matches(".*[éÉ].*")), "adresses sans e-mail, avec +, accentuées");
+                Set<String> lower = new HashSet<>();
+                check(all.stream().filter(n -> n.has("email")).anyMatch(n -> !lower.add(n.path("email").asText().toLowerCase(java.util.Locale.ROOT))),
+                        "deux adresses qui ne diffèrent que par la casse");
+                fake.peopleSort(PeopleSort.IGNORED);
+                JsonNode first = JSON.readTree(get(fake, String.format(sorted, 1)).body()).path("data");
+                check(first.get(0).path("created_at").asLong() < first.get(1).path("created_at").asLong(), "tri ignoré : création croissante");
+                fake.peopleSort(PeopleSort.REJECTED);
+                check(get(fake, String.format(sorted, 1)).statusCode() == 400, "tri refusé : 400");
+                check(get(fake, "/website/" + WEBSITE + "/people/profiles/1?per_page=50").statusCode() == 200, "sans tri : servi");
+                fake.peopleSort(PeopleSort.HONOURED);
+                String old = fake.peopleIds().get(90);
+                fake.updatePerson(old);
+                fake.addPeople(1, true);
+                check(fake.peopleIds().get(1).equals(old) && fake.peopleIds().size() == 121, "un profil modifié et un nouveau remontent en tête");
             }
         }
 
