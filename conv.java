@@ -2964,7 +2964,7 @@ public class conv implements Callable<Integer> {
         /** Parcourt les conversations à interroger depuis la position de reprise, en tournant jusqu'au début du fichier. */
         private int run(Crisp crisp, MessagesState state, MessagesPlan plan, MessagesProgress progress) {
             ConversationMessages walker = new ConversationMessages(crisp, state.folder, progress);
-            int pending = plan.pending(), start = plan.start(), handled = 0, inARow = 0;
+            int pending = plan.pending(), start = plan.start, handled = 0, inARow = 0;
             long of = Math.min(limit, pending);
             Failure stop = null;
             for (; stop == null && handled < pending && progress.attempted < limit; handled++) {
@@ -2988,7 +2988,6 @@ public class conv implements Callable<Integer> {
                         stop = new Failure(Exit.NETWORK, "Crisp échoue pour " + FAILURES_IN_A_ROW + " conversations de suite (dernière erreur : "
                                 + f.getMessage() + ") : l'exécution s'arrête, ce qui était exporté est enregistré ; relancez plus tard.");
                 }
-                state.saveCursor(offset + 1);
             }
             if (stop == null || stop.exit != Exit.AUTH) progress.summary(plan, state, crisp.http().requests(), pending - handled);
             if (stop != null) throw stop;
@@ -3004,8 +3003,6 @@ public class conv implements Callable<Integer> {
      * qui est à jour, refusé, supprimé ou abandonné. Le fichier reste ouvert : s'il est remplacé, on lit la même version.
      */
     static final class MessagesPlan implements AutoCloseable {
-        /** Ce qui sert des conversations : l'identifiant et updated_at (l'activité « active.last » ne dit rien des messages). */
-        static final Schema UPDATED = Schema.CRISP;
         private static final java.util.regex.Pattern SESSION_ID =
                 java.util.regex.Pattern.compile("session_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
 
@@ -3018,16 +3015,16 @@ public class conv implements Callable<Integer> {
         private final LongList movedAt = new LongList();
         final List<String> abandonedNames = new ArrayList<>();
         long conversations, upToDate, refused, gone, abandoned;
-        private int start = -1;
+        int start;      // l'indice de la première conversation à interroger (le tour continue au début)
 
         private MessagesPlan(FileChannel channel) { this.channel = channel; }
 
         /** Un identifiant de Crisp : « session_ » et un UUID en minuscules ; rien d'autre ne devient un nom de fichier. */
         static boolean validSessionId(String id) { return id != null && SESSION_ID.matcher(id).matches(); }
 
-        /** La ligne courante lue comme conversation (identifiant, updated_at), ou null si son identifiant n'est pas valide. */
+        /** La ligne lue comme conversation, ou null ; seul updated_at compte (active.last ne dit rien des messages). */
         static Entry valid(LineReader line) {
-            Entry entry = UPDATED.read(line.buffer(), line.start(), line.length());
+            Entry entry = Schema.CRISP.read(line.buffer(), line.start(), line.length());
             return entry != null && validSessionId(entry.id()) ? entry : null;
         }
 
@@ -3035,7 +3032,7 @@ public class conv implements Callable<Integer> {
         static void checkSite(Path file, String websiteId) {
             try (LineReader lines = new LineReader(Files.newInputStream(file))) {
                 while (lines.next() && lines.isBlank()) { /* lignes vides */ }
-                Entry first = new Schema("website_id", UPDATED.sort(), UPDATED.walk()).read(lines.buffer(), lines.start(), lines.length());
+                Entry first = new Schema("website_id", Schema.CRISP.sort(), Schema.CRISP.walk()).read(lines.buffer(), lines.start(), lines.length());
                 if (first != null && first.id() != null && !first.id().equals(websiteId))
                     throw new Failure(Exit.CONFIG, file + " est l'export du site Crisp " + first.id() + ", pas celui de ID_SITE_CRISP ("
                             + websiteId + ") : vérifiez ID_SITE_CRISP ou --input ; rien n'a été demandé ni écrit.");
@@ -3061,11 +3058,10 @@ public class conv implements Callable<Integer> {
                         case UP_TO_DATE -> plan.upToDate++;
                         case GONE -> plan.gone++;
                         case ABANDONED -> { if (plan.abandoned++ < 10) plan.abandonedNames.add(entry.id()); }
-                        default -> {
-                            if (plan.start < 0 && lines.offset() >= state.nextOffset) plan.start = plan.offsets.size();
-                            plan.offsets.add(lines.offset());
-                        }
+                        default -> plan.offsets.add(lines.offset());
                     }
+                    // La reprise suit la dernière conversation lue : toutes passent à leur tour, même si les premières bougent souvent.
+                    if (entry.id().equals(state.lastId)) plan.start = plan.offsets.size();
                 }
                 return plan;
             } catch (IOException e) {
@@ -3094,9 +3090,6 @@ public class conv implements Callable<Integer> {
 
         int pending() { return offsets.size(); }
         long offset(int index) { return offsets.get(index); }
-
-        /** L'indice de la première conversation à interroger à la position de reprise ou après (0 si aucune : on fait le tour). */
-        int start() { return Math.max(0, start); }
 
         /** Relit la ligne qui commence à {@code offset}. */
         Conversation at(long offset) {
@@ -3254,10 +3247,9 @@ public class conv implements Callable<Integer> {
 
     /**
      * L'état des messages, dans le dossier messages/ : {@code messages.jsonl.fetched}, un journal en ajout seul (une ligne
-     * forcée par conversation lue, après son fichier ; la dernière d'un identifiant fait foi ; compacté au démarrage
-     * quand il dépasse le double du nécessaire), {@code messages.jsonl.state.json} (la position de reprise, en octets,
-     * dans le fichier des conversations) et {@code messages.jsonl.lock}. En mémoire : KnownIds (identifiant →
-     * updated_at et ligne du journal) et 8 octets par ligne du journal (taille du fichier, échecs, suppression).
+     * forcée par conversation lue, après son fichier ; la dernière d'un identifiant fait foi, la toute dernière donne la
+     * reprise ; compacté quand il dépasse le double du nécessaire) et {@code messages.jsonl.lock}. En mémoire : KnownIds
+     * (identifiant → updated_at et ligne du journal) et 8 octets par ligne du journal (taille du fichier, échecs, suppression).
      */
     static final class MessagesState implements AutoCloseable {
         static final int MAX_FAILURES = 3;
@@ -3267,17 +3259,16 @@ public class conv implements Callable<Integer> {
         enum Need { UP_TO_DATE, GONE, ABANDONED, INCREMENTAL, FULL }
 
         final Path folder;
-        private final Path stateFile;
         private final FileChannel lock;
         private final Journal journal;
         private final KnownIds fetched = new KnownIds(0);
         private LongList records = new LongList();   // par ligne du journal : taille du fichier + 1, échecs << 48, GONE
-        long nextOffset, files;                      // position de reprise ; fichiers de messages du dossier
+        String lastId;                               // la dernière conversation lue avant cette exécution : la reprise suit
+        long files;                                  // fichiers de messages du dossier
 
         private MessagesState(Path folder, FileChannel lock) {
             this.folder = folder;
             this.journal = new Journal(folder.resolve("messages.jsonl.fetched"));
-            this.stateFile = folder.resolve("messages.jsonl.state.json");
             this.lock = lock;
         }
 
@@ -3290,45 +3281,41 @@ public class conv implements Callable<Integer> {
                 MessagesState state = new MessagesState(folder, channel);
                 if (reset) {
                     Files.deleteIfExists(state.journal.file);
-                    Files.deleteIfExists(state.stateFile);
                     progress.note("--reset : état des messages oublié, chaque conversation sera relue en entier ; les fichiers de messages "
                             + "sont gardés et seront complétés sans doublon.");
                 }
                 try (var entries = Files.newDirectoryStream(folder)) {
-                    for (Path p : entries) {    // restes d'écritures interrompues effacés, fichiers de messages comptés
+                    for (Path p : entries) {    // restes d'écritures interrompues et position de reprise d'avant effacés, fichiers comptés
                         String name = p.getFileName().toString();
-                        if (name.endsWith(".tmp")) Io.deleteQuietly(p);
+                        if (name.endsWith(".tmp") || name.equals("messages.jsonl.state.json")) Io.deleteQuietly(p);
                         else if (name.endsWith(".jsonl") && MessagesPlan.validSessionId(name.substring(0, name.length() - 6))) state.files++;
                     }
                 }
                 state.loadJournal(progress);
-                if (Files.exists(state.stateFile)) state.nextOffset = Math.max(0, JSON.readTree(state.stateFile.toFile()).path("nextOffset").asLong(0));
                 return state;
-            } catch (IOException e) {
+            } catch (IOException | RuntimeException e) {
                 Io.closeQuietly(channel);
-                throw e instanceof com.fasterxml.jackson.core.JsonProcessingException ? new Failure(Exit.CONFIG, "L'état des messages "
-                        + folder.resolve("messages.jsonl.state.json") + " est illisible : supprimez-le (la reprise repartira de la première "
-                        + "conversation, rien ne sera redemandé inutilement).") : Io.fileFailure("préparer " + folder, e);
-            } catch (RuntimeException e) {
-                Io.closeQuietly(channel);
-                throw e;
+                throw e instanceof IOException io ? Io.fileFailure("préparer " + folder, io) : (RuntimeException) e;
             }
         }
 
         private void loadJournal(MessagesProgress progress) throws IOException {
             if (!Files.exists(journal.file)) return;
             // Une ligne sans fin de ligne est le reste d'un ajout interrompu : sa conversation sera simplement redemandée.
-            journal.repairTail(MessagesPlan.UPDATED, torn -> { });
+            journal.repairTail(Schema.CRISP, torn -> { });
             try (LineReader lines = new LineReader(Files.newInputStream(journal.file))) {
                 while (lines.next()) {
                     Entry entry = MessagesPlan.valid(lines);
                     JsonNode n = entry == null ? JSON.missingNode() : JSON.readTree(lines.buffer(), lines.start(), lines.length());
-                    if (entry != null) fetched.put(entry, records.size());
+                    if (entry != null) {
+                        fetched.put(entry, records.size());
+                        lastId = entry.id();
+                    }
                     records.add(pack(n.path("bytes").asLong(-1), n.path("failures").asInt(0), n.path("gone").asBoolean(false)));
                 }
             }
             if (records.size() <= 2L * fetched.size() + 10_000) return;
-            // Une ligne par conversation, celle qui fait foi ; renumérotée sur place (une seconde table doublerait la mémoire).
+            // Une ligne par conversation, celle qui fait foi (la dernière reste la dernière) ; renumérotée sur place.
             LongList kept = new LongList();
             AtomicFile.keepLines(journal.file, (line, index) -> {
                 Entry entry = MessagesPlan.valid(line);
@@ -3351,14 +3338,12 @@ public class conv implements Callable<Integer> {
          * est relu en entier ; un fichier intact dont la conversation a bougé ou a échoué, seulement en tête.
          */
         Need need(String sessionId, long updatedAt) {
-            int line = fetched.lineOf(sessionId);
-            long record = line < 0 ? 0 : records.get(line), bytes = (record & SIZE_BITS) - 1;
-            boolean same = line >= 0 && readAt(sessionId, updatedAt);
-            int failures = same ? (int) (record >>> 48 & 0xFF) : 0;
+            long record = recordOf(sessionId), bytes = (record & SIZE_BITS) - 1;
+            boolean same = readAt(sessionId, updatedAt);
             if (same && (record & GONE) != 0) return Need.GONE;
-            if (failures >= MAX_FAILURES) return Need.ABANDONED;
-            boolean intact = bytes >= 0 && (record & GONE) == 0 && bytes == size(folder.resolve(sessionId + ".jsonl"));
-            return !intact ? Need.FULL : same && failures == 0 ? Need.UP_TO_DATE : Need.INCREMENTAL;
+            if (same && failures(record) >= MAX_FAILURES) return Need.ABANDONED;
+            boolean intact = bytes >= 0 && bytes == size(folder.resolve(sessionId + ".jsonl"));   // -1 pour une suppression
+            return !intact ? Need.FULL : same && failures(record) == 0 ? Need.UP_TO_DATE : Need.INCREMENTAL;
         }
 
         static long size(Path file) {
@@ -3373,10 +3358,18 @@ public class conv implements Callable<Integer> {
 
         /** Note un échec de plus et le rend, en gardant la taille connue du fichier (un fichier intact reste lu en tête). */
         int failed(String sessionId, long updatedAt) {
-            int line = fetched.lineOf(sessionId), failures = (readAt(sessionId, updatedAt) ? (int) (records.get(line) >>> 48 & 0xFF) : 0) + 1;
-            append(sessionId, updatedAt, line < 0 ? -1 : (records.get(line) & SIZE_BITS) - 1, failures, false);
+            long record = recordOf(sessionId);
+            int failures = (readAt(sessionId, updatedAt) ? failures(record) : 0) + 1;
+            append(sessionId, updatedAt, (record & SIZE_BITS) - 1, failures, false);
             return failures;
         }
+
+        private long recordOf(String sessionId) {
+            int line = fetched.lineOf(sessionId);
+            return line < 0 ? 0 : records.get(line);
+        }
+
+        private static int failures(long record) { return (int) (record >>> 48 & 0xFF); }
 
         /** Une ligne ajoutée au journal et forcée (O(1), sans réécrire de table). */
         private void append(String sessionId, long updatedAt, long bytes, int failures, boolean gone) {
@@ -3393,16 +3386,6 @@ public class conv implements Callable<Integer> {
 
         private static long pack(long bytes, int failures, boolean gone) {
             return (bytes + 1 & SIZE_BITS) | (long) Math.min(Math.max(failures, 0), 255) << 48 | (gone ? GONE : 0);
-        }
-
-        void saveCursor(long offset) {
-            nextOffset = offset;
-            try {
-                byte[] bytes = Schema.bytes(JSON.createObjectNode().put("format", 1).put("nextOffset", offset).put("savedAt", Instant.now().toString()));
-                AtomicFile.replace(stateFile, out -> out.write(bytes));
-            } catch (IOException e) {
-                throw Io.fileFailure("enregistrer l'état " + stateFile, e);
-            }
         }
 
         @Override
