@@ -2901,10 +2901,7 @@ public class conv implements Callable<Integer> {
 
     // ==== messages : début ====
 
-    /**
-     * {@code conv messages} : l'historique complet des messages de chaque conversation Crisp du fichier exporté,
-     * un fichier {@code messages/<session_id>.jsonl} par conversation (le plus récent en haut, unique par empreinte).
-     */
+    /** {@code conv messages} : l'historique des messages de chaque conversation Crisp du fichier exporté, un fichier par conversation. */
     @Command(name = "messages", mixinStandardHelpOptions = true, version = "conv 2.0.0", sortOptions = false, usageHelpAutoWidth = true,
             synopsisHeading = "Usage : ", descriptionHeading = "%n", optionListHeading = "%nOptions :%n",
             exitCodeListHeading = "%nCodes de sortie :%n",
@@ -2964,20 +2961,20 @@ public class conv implements Callable<Integer> {
         /** Parcourt les conversations à interroger depuis la position de reprise, en tournant jusqu'au début du fichier. */
         private int run(Crisp crisp, MessagesState state, MessagesPlan plan, MessagesProgress progress) {
             ConversationMessages walker = new ConversationMessages(crisp, state.folder, progress);
-            int pending = plan.pending(), start = plan.start, handled = 0, inARow = 0;
+            int pending = plan.offsets.size(), start = plan.start, handled = 0, inARow = 0;
             long of = Math.min(limit, pending);
             Failure stop = null;
             for (; stop == null && handled < pending && progress.attempted < limit; handled++) {
-                long offset = plan.offset((start + handled) % pending);
-                MessagesPlan.Conversation c = plan.at(offset);
+                MessagesPlan.Conversation c = plan.at(plan.offsets.get((start + handled) % pending));
                 // Une ligne en double dans le fichier : déjà traitée plus haut dans cette exécution.
                 MessagesState.Need need = c == null ? MessagesState.Need.UP_TO_DATE : state.need(c.sessionId(), c.updatedAt());
                 if (need.ordinal() <= MessagesState.Need.ABANDONED.ordinal()) continue;
                 progress.attempted++;
+                int requests = crisp.http().requests();
                 try {
                     ConversationMessages.Outcome outcome = walker.fetch(c.sessionId(), need == MessagesState.Need.INCREMENTAL);
                     state.record(c.sessionId(), c.updatedAt(), outcome);
-                    progress.conversation(c.sessionId(), of, outcome);
+                    progress.conversation(c.sessionId(), of, outcome, crisp.http().requests() - requests);
                     inARow = 0;
                 } catch (Failure f) {
                     if (!f.exit.stopsApiCalls()) throw f;
@@ -3009,7 +3006,7 @@ public class conv implements Callable<Integer> {
         record Conversation(String sessionId, long updatedAt) { }
 
         private final FileChannel channel;
-        private final LongList offsets = new LongList();
+        final LongList offsets = new LongList();     // le début de chaque ligne à interroger
         // FICHIER.moved (écrit par l'export de la liste) : identifiant → sa ligne dans moved, et l'updated_at qu'elle dit.
         private final KnownIds movedIds = new KnownIds(0);
         private final LongList movedAt = new LongList();
@@ -3088,10 +3085,6 @@ public class conv implements Callable<Integer> {
             return line < 0 ? entry.walkKey() : Math.max(entry.walkKey(), movedAt.get(line));
         }
 
-        int pending() { return offsets.size(); }
-        long offset(int index) { return offsets.get(index); }
-
-        /** Relit la ligne qui commence à {@code offset}. */
         Conversation at(long offset) {
             try {
                 LineReader line = new LineReader(Channels.newInputStream(channel.position(offset)), Long.MAX_VALUE, 1 << 14);
@@ -3116,7 +3109,7 @@ public class conv implements Callable<Integer> {
         static final int PAGE = 40;     // une page pleine selon l'exemple d'export de Crisp (une plus grande déjà vue compte aussi)
 
         /** Le bilan d'une conversation ; {@code bytes} : la taille de son fichier, -1 si elle est supprimée chez Crisp. */
-        record Outcome(boolean gone, int exported, int updated, int ignored, int total, int requests, boolean tiesCut, long bytes, boolean created) { }
+        record Outcome(boolean gone, int exported, int updated, int ignored, int total, boolean tiesCut, long bytes, boolean created) { }
 
         /** Un message : son empreinte, sa date, ses octets (ceux du fichier, ou ceux de l'API re-sérialisés sans changement). */
         record Message(String fingerprint, long timestamp, byte[] bytes) {
@@ -3138,14 +3131,13 @@ public class conv implements Callable<Integer> {
 
         /** {@code incremental} : le fichier tient l'historique complet, on s'arrête dès qu'une page le rejoint inchangé. */
         Outcome fetch(String sessionId, boolean incremental) {
-            int requestsBefore = crisp.http().requests();
             Path file = folder.resolve(sessionId + ".jsonl");
             Map<String, Message> stored = readExisting(file);
             Map<String, Message> served = new java.util.HashMap<>();
             long[] walk = {Long.MAX_VALUE, 0, 0};   // date la plus ancienne vue, messages sans empreinte, ex aequo coupés
             for (Long before = null; ; ) {
                 Http.Answer answer = crisp.messages(sessionId, before);
-                if (answer == null) return confirmGone(sessionId, crisp.http().requests() - requestsBefore);
+                if (answer == null) return confirmGone(sessionId);
                 before = next(sessionId, answer, before, stored, served, walk, incremental);
                 if (before == null) break;
             }
@@ -3156,9 +3148,9 @@ public class conv implements Callable<Integer> {
                 else if (!Arrays.equals(old.bytes(), m.bytes())) updated++;
             }
             boolean created = !Files.exists(file);
-            long bytes = exported + updated > 0 || !incremental ? write(file, stored.values()) : MessagesState.size(file);
-            return new Outcome(false, exported, updated, served.size() - exported - updated + (int) walk[1], stored.size(),
-                    crisp.http().requests() - requestsBefore, walk[2] > 0, bytes, created);
+            if (exported + updated > 0 || !incremental) write(file, stored.values());
+            return new Outcome(false, exported, updated, served.size() - exported - updated + (int) walk[1], stored.size(), walk[2] > 0,
+                    MessagesState.size(file), created);
         }
 
         /** Traite une page ; rend la borne de la suivante, ou null si le parcours est fini. */
@@ -3196,11 +3188,11 @@ public class conv implements Callable<Integer> {
         }
 
         /** Un 404 sur les messages n'est une suppression que si la route de la conversation répond 404 aussi. */
-        private Outcome confirmGone(String sessionId, int requests) {
+        private Outcome confirmGone(String sessionId) {
             if (crisp.one(sessionId) != null)
                 throw new Failure(Exit.NETWORK, "Crisp répond 404 pour les messages de " + sessionId + " alors que la conversation existe : "
                         + "rien n'est écrit pour elle, réessayée à la prochaine exécution.");
-            return new Outcome(true, 0, 0, 0, 0, requests + 1, false, -1, false);
+            return new Outcome(true, 0, 0, 0, 0, false, -1, false);
         }
 
         /** Les messages du fichier existant (vide s'il n'existe pas) ; une ligne illisible est mise de côté, jamais perdue. */
@@ -3230,8 +3222,8 @@ public class conv implements Callable<Integer> {
             return known;
         }
 
-        /** Remplace le fichier par tous les messages, triés ; rend sa taille (un fichier vide pour une conversation sans message). */
-        private static long write(Path file, java.util.Collection<Message> messages) {
+        /** Remplace le fichier par tous les messages, triés (un fichier vide pour une conversation sans message). */
+        private static void write(Path file, java.util.Collection<Message> messages) {
             List<Message> all = new ArrayList<>(messages);
             all.sort(Message.NEWEST_FIRST);
             try {
@@ -3241,7 +3233,6 @@ public class conv implements Callable<Integer> {
             } catch (IOException e) {
                 throw Io.fileFailure("écrire " + file, e);
             }
-            return all.stream().mapToLong(m -> m.bytes().length + 1L).sum();
         }
     }
 
@@ -3411,14 +3402,14 @@ public class conv implements Callable<Integer> {
 
         void plan(Path file, MessagesPlan plan, int limit) {
             note(String.format(Locale.FRANCE, "%s : %d conversation(s), %d à interroger (nouvelles, modifiées ou à relire), %d à jour, "
-                    + "%d refusée(s) (identifiant invalide).", file.getFileName(), plan.conversations, plan.pending(), plan.upToDate, plan.refused));
-            if (plan.pending() > 0)
+                    + "%d refusée(s) (identifiant invalide).", file.getFileName(), plan.conversations, plan.offsets.size(), plan.upToDate, plan.refused));
+            if (plan.offsets.size() > 0)
                 note(String.format(Locale.FRANCE, "Cette exécution en interroge %d : au moins autant de requêtes, une par page de 40 messages (une "
                         + "conversation déjà exportée qui a reçu quelques messages en coûte 1) ; quota d'un jeton plugin Crisp : 5 000 par jour.",
-                        Math.min(limit, plan.pending())));
+                        Math.min(limit, plan.offsets.size())));
         }
 
-        void conversation(String sessionId, long of, ConversationMessages.Outcome o) {
+        void conversation(String sessionId, long of, ConversationMessages.Outcome o, int requests) {
             if (o.gone()) gone++; else processed++;
             exported += o.exported();
             updated += o.updated();
@@ -3427,7 +3418,7 @@ public class conv implements Callable<Integer> {
             note(String.format(Locale.FRANCE, "[%d/%d] %s : ", attempted, of, sessionId) + (o.gone()
                     ? "introuvable chez Crisp (la route de la conversation répond 404 aussi : supprimée), ignorée."
                     : String.format(Locale.FRANCE, "%d message(s) exporté(s), %d mis à jour, %d ignoré(s) (déjà présents), %d au total, %d requête(s).",
-                            o.exported(), o.updated(), o.ignored(), o.total(), o.requests())));
+                            o.exported(), o.updated(), o.ignored(), o.total(), requests)));
         }
 
         void failed(String sessionId, long of, String why, int failures) {
