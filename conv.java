@@ -2995,10 +2995,7 @@ public class conv implements Callable<Integer> {
         }
     }
 
-    /**
-     * Une lecture en flux du fichier des conversations : la position de chaque ligne à interroger (8 octets chacune), ce
-     * qui est à jour, refusé, supprimé ou abandonné. Le fichier reste ouvert : s'il est remplacé, on lit la même version.
-     */
+    /** Les conversations à interroger, 8 octets chacune ; le fichier reste ouvert : s'il est remplacé, on relit la même version. */
     static final class MessagesPlan implements AutoCloseable {
         private static final java.util.regex.Pattern SESSION_ID =
                 java.util.regex.Pattern.compile("session_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
@@ -3099,10 +3096,9 @@ public class conv implements Callable<Integer> {
     }
 
     /**
-     * Les messages d'une conversation, du plus récent au plus ancien : la page suivante est demandée avec timestamp_before
-     * = la date la plus ancienne vue + 1 (la couture est relue, la borne incluse ou non), dédoublonnée par empreinte ; le
-     * code seul ne finit ni ne prolonge le parcours. Fusion avec le fichier (une version modifiée remplace l'ancienne),
-     * remplacé d'un coup ; rien n'est écrit si la conversation est interrompue : un fichier partiel passerait pour complet.
+     * Les messages d'une conversation, du plus récent au plus ancien, chaque page demandée avec timestamp_before = la date
+     * la plus ancienne vue + 1 : la couture est relue (borne incluse ou non), dédoublonnée par empreinte ; le code seul ne
+     * finit ni ne prolonge le parcours. Rien n'est écrit d'une conversation interrompue : un fichier partiel passerait pour complet.
      */
     static final class ConversationMessages {
         static final Schema MESSAGE = new Schema("fingerprint", new KeyPath(null, "timestamp", false), new KeyPath(null, "timestamp", false));
@@ -3324,10 +3320,7 @@ public class conv implements Callable<Integer> {
             return fetched.status(new Entry(sessionId, 0, updatedAt)) == KnownIds.Status.SAME;
         }
 
-        /**
-         * Un fichier qui manque ou n'a plus la taille notée (ligne retirée ou coupée, taille inconnue d'un ancien journal)
-         * est relu en entier ; un fichier intact dont la conversation a bougé ou a échoué, seulement en tête.
-         */
+        /** Un fichier qui n'a plus la taille notée (effacé, ligne retirée ou coupée, ancien journal) est relu en entier, un fichier intact en tête. */
         Need need(String sessionId, long updatedAt) {
             long record = recordOf(sessionId), bytes = (record & SIZE_BITS) - 1;
             boolean same = readAt(sessionId, updatedAt);
