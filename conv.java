@@ -2962,7 +2962,6 @@ public class conv implements Callable<Integer> {
         private int run(Crisp crisp, MessagesState state, MessagesPlan plan, MessagesProgress progress) {
             ConversationMessages walker = new ConversationMessages(crisp, state.folder, progress);
             int pending = plan.offsets.size(), start = plan.start, handled = 0, inARow = 0;
-            long of = Math.min(limit, pending);
             Failure stop = null;
             for (; stop == null && handled < pending && progress.attempted < limit; handled++) {
                 MessagesPlan.Conversation c = plan.at(plan.offsets.get((start + handled) % pending));
@@ -2974,13 +2973,13 @@ public class conv implements Callable<Integer> {
                 try {
                     ConversationMessages.Outcome outcome = walker.fetch(c.sessionId(), need == MessagesState.Need.INCREMENTAL);
                     state.record(c.sessionId(), c.updatedAt(), outcome);
-                    progress.conversation(c.sessionId(), of, outcome, crisp.http().requests() - requests);
+                    progress.conversation(c.sessionId(), outcome, crisp.http().requests() - requests);
                     inARow = 0;
                 } catch (Failure f) {
                     if (!f.exit.stopsApiCalls()) throw f;
                     // Quota ou accès refusé : arrêt, la reprise se fera sur cette conversation.
                     if (f.exit != Exit.NETWORK) { stop = f; break; }
-                    progress.failed(c.sessionId(), of, f.getMessage(), state.failed(c.sessionId(), c.updatedAt()));
+                    progress.failed(c.sessionId(), f.getMessage(), state.failed(c.sessionId(), c.updatedAt()));
                     if (++inARow == FAILURES_IN_A_ROW)
                         stop = new Failure(Exit.NETWORK, "Crisp échoue pour " + FAILURES_IN_A_ROW + " conversations de suite (dernière erreur : "
                                 + f.getMessage() + ") : l'exécution s'arrête, ce qui était exporté est enregistré ; relancez plus tard.");
@@ -3248,7 +3247,7 @@ public class conv implements Callable<Integer> {
         final Path folder;
         private final FileChannel lock;
         private final Journal journal;
-        private final KnownIds fetched = new KnownIds(0);
+        private KnownIds fetched = new KnownIds(0);
         private LongList records = new LongList();   // par ligne du journal : taille du fichier + 1, échecs << 48, GONE
         String lastId;                               // la dernière conversation lue avant cette exécution : la reprise suit
         long files;                                  // fichiers de messages du dossier
@@ -3302,17 +3301,15 @@ public class conv implements Callable<Integer> {
                 }
             }
             if (records.size() <= 2L * fetched.size() + 10_000) return;
-            // Une ligne par conversation, celle qui fait foi (la dernière reste la dernière) ; renumérotée sur place.
-            LongList kept = new LongList();
+            // Une ligne par conversation, celle qui fait foi (la dernière reste la dernière), puis relu : la même chose, en petit.
             AtomicFile.keepLines(journal.file, (line, index) -> {
                 Entry entry = MessagesPlan.valid(line);
-                if (entry == null || fetched.lineOf(entry.id()) != index) return false;
-                fetched.put(entry, kept.size());
-                kept.add(records.get(index));
-                return true;
+                return entry != null && fetched.lineOf(entry.id()) == index;
             });
-            progress.note("Journal des messages compacté : " + records.size() + " ligne(s) → " + kept.size() + ".");
-            records = kept;
+            progress.note("Journal des messages compacté : " + records.size() + " ligne(s) → " + fetched.size() + ".");
+            fetched = new KnownIds(0);
+            records = new LongList();
+            loadJournal(progress);
         }
 
         /** Vrai si les messages ont été lus (ou la suppression constatée) à cet updated_at ou après. */
@@ -3384,6 +3381,7 @@ public class conv implements Callable<Integer> {
         private final PrintWriter out;
         final List<String> failedNow = new ArrayList<>(), tiesCut = new ArrayList<>();
         int attempted, processed, gone;
+        long of;                // conversations que cette exécution interrogera au plus
         long exported, updated, ignored;
 
         MessagesProgress(PrintWriter out) { this.out = out; }
@@ -3394,15 +3392,16 @@ public class conv implements Callable<Integer> {
         }
 
         void plan(Path file, MessagesPlan plan, int limit) {
+            of = Math.min(limit, plan.offsets.size());
             note(String.format(Locale.FRANCE, "%s : %d conversation(s), %d à interroger (nouvelles, modifiées ou à relire), %d à jour, "
                     + "%d refusée(s) (identifiant invalide).", file.getFileName(), plan.conversations, plan.offsets.size(), plan.upToDate, plan.refused));
             if (plan.offsets.size() > 0)
                 note(String.format(Locale.FRANCE, "Cette exécution en interroge %d : au moins autant de requêtes, une par page de 40 messages (une "
                         + "conversation déjà exportée qui a reçu quelques messages en coûte 1) ; quota d'un jeton plugin Crisp : 5 000 par jour.",
-                        Math.min(limit, plan.offsets.size())));
+                        of));
         }
 
-        void conversation(String sessionId, long of, ConversationMessages.Outcome o, int requests) {
+        void conversation(String sessionId, ConversationMessages.Outcome o, int requests) {
             if (o.gone()) gone++; else processed++;
             exported += o.exported();
             updated += o.updated();
@@ -3414,7 +3413,7 @@ public class conv implements Callable<Integer> {
                             o.exported(), o.updated(), o.ignored(), o.total(), requests)));
         }
 
-        void failed(String sessionId, long of, String why, int failures) {
+        void failed(String sessionId, String why, int failures) {
             failedNow.add(sessionId);
             note(String.format(Locale.FRANCE, "[%d/%d] %s : échec (%d sur %d essais) : %s", attempted, of, sessionId, failures, MessagesState.MAX_FAILURES, why));
         }
