@@ -2620,10 +2620,7 @@ public class conv implements Callable<Integer> {
 
     // ==== messages : début ====
 
-    /**
-     * {@code conv messages} : l'historique complet des messages de chaque conversation Crisp du fichier exporté,
-     * un fichier {@code messages/<session_id>.jsonl} par conversation (le plus récent en haut, unique par empreinte).
-     */
+    /** {@code conv messages} : l'historique des messages de chaque conversation Crisp du fichier exporté, un fichier par conversation. */
     @Command(name = "messages", mixinStandardHelpOptions = true, version = "conv 2.0.0", sortOptions = false, usageHelpAutoWidth = true,
             synopsisHeading = "Usage : ", descriptionHeading = "%n", optionListHeading = "%nOptions :%n",
             exitCodeListHeading = "%nCodes de sortie :%n",
@@ -2683,31 +2680,29 @@ public class conv implements Callable<Integer> {
         /** Parcourt les conversations à interroger depuis la position de reprise, en tournant jusqu'au début du fichier. */
         private int run(Crisp crisp, MessagesState state, MessagesPlan plan, MessagesProgress progress) {
             ConversationMessages walker = new ConversationMessages(crisp, state.folder, progress);
-            int pending = plan.pending(), start = plan.start(), handled = 0, inARow = 0;
-            long of = Math.min(limit, pending);
+            int pending = plan.offsets.size(), start = plan.start, handled = 0, inARow = 0;
             Failure stop = null;
             for (; stop == null && handled < pending && progress.attempted < limit; handled++) {
-                long offset = plan.offset((start + handled) % pending);
-                MessagesPlan.Conversation c = plan.at(offset);
+                MessagesPlan.Conversation c = plan.at(plan.offsets.get((start + handled) % pending));
                 // Une ligne en double dans le fichier : déjà traitée plus haut dans cette exécution.
                 MessagesState.Need need = c == null ? MessagesState.Need.UP_TO_DATE : state.need(c.sessionId(), c.updatedAt());
                 if (need.ordinal() <= MessagesState.Need.ABANDONED.ordinal()) continue;
                 progress.attempted++;
+                int requests = crisp.http().requests();
                 try {
                     ConversationMessages.Outcome outcome = walker.fetch(c.sessionId(), need == MessagesState.Need.INCREMENTAL);
                     state.record(c.sessionId(), c.updatedAt(), outcome);
-                    progress.conversation(c.sessionId(), of, outcome);
+                    progress.conversation(c.sessionId(), outcome, crisp.http().requests() - requests);
                     inARow = 0;
                 } catch (Failure f) {
                     if (!f.exit.stopsApiCalls()) throw f;
                     // Quota ou accès refusé : arrêt, la reprise se fera sur cette conversation.
                     if (f.exit != Exit.NETWORK) { stop = f; break; }
-                    progress.failed(c.sessionId(), of, f.getMessage(), state.failed(c.sessionId(), c.updatedAt()));
+                    progress.failed(c.sessionId(), f.getMessage(), state.failed(c.sessionId(), c.updatedAt()));
                     if (++inARow == FAILURES_IN_A_ROW)
                         stop = new Failure(Exit.NETWORK, "Crisp échoue pour " + FAILURES_IN_A_ROW + " conversations de suite (dernière erreur : "
                                 + f.getMessage() + ") : l'exécution s'arrête, ce qui était exporté est enregistré ; relancez plus tard.");
                 }
-                state.saveCursor(offset + 1);
             }
             if (stop == null || stop.exit != Exit.AUTH) progress.summary(plan, state, crisp.http().requests(), pending - handled);
             if (stop != null) throw stop;
@@ -2718,35 +2713,30 @@ public class conv implements Callable<Integer> {
         }
     }
 
-    /**
-     * Une lecture en flux du fichier des conversations : la position de chaque ligne à interroger (8 octets chacune), ce
-     * qui est à jour, refusé, supprimé ou abandonné. Le fichier reste ouvert : s'il est remplacé, on lit la même version.
-     */
+    /** Les conversations à interroger, 8 octets chacune ; le fichier reste ouvert : s'il est remplacé, on relit la même version. */
     static final class MessagesPlan implements AutoCloseable {
-        /** Ce qui sert des conversations : l'identifiant et updated_at (l'activité « active.last » ne dit rien des messages). */
-        static final Schema UPDATED = Schema.CRISP;
         private static final java.util.regex.Pattern SESSION_ID =
                 java.util.regex.Pattern.compile("session_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
 
         record Conversation(String sessionId, long updatedAt) { }
 
         private final FileChannel channel;
-        private final LongList offsets = new LongList();
+        final LongList offsets = new LongList();     // le début de chaque ligne à interroger
         // FICHIER.moved (écrit par l'export de la liste) : identifiant → sa ligne dans moved, et l'updated_at qu'elle dit.
         private final KnownIds movedIds = new KnownIds(0);
         private final LongList movedAt = new LongList();
         final List<String> abandonedNames = new ArrayList<>();
         long conversations, upToDate, refused, gone, abandoned;
-        private int start = -1;
+        int start;      // l'indice de la première conversation à interroger (le tour continue au début)
 
         private MessagesPlan(FileChannel channel) { this.channel = channel; }
 
         /** Un identifiant de Crisp : « session_ » et un UUID en minuscules ; rien d'autre ne devient un nom de fichier. */
         static boolean validSessionId(String id) { return id != null && SESSION_ID.matcher(id).matches(); }
 
-        /** La ligne courante lue comme conversation (identifiant, updated_at), ou null si son identifiant n'est pas valide. */
+        /** La ligne lue comme conversation, ou null ; seul updated_at compte (active.last ne dit rien des messages). */
         static Entry valid(LineReader line) {
-            Entry entry = UPDATED.read(line.buffer(), line.start(), line.length());
+            Entry entry = Schema.CRISP.read(line.buffer(), line.start(), line.length());
             return entry != null && validSessionId(entry.id()) ? entry : null;
         }
 
@@ -2754,7 +2744,7 @@ public class conv implements Callable<Integer> {
         static void checkSite(Path file, String websiteId) {
             try (LineReader lines = new LineReader(Files.newInputStream(file))) {
                 while (lines.next() && lines.isBlank()) { /* lignes vides */ }
-                Entry first = new Schema("website_id", UPDATED.sort(), UPDATED.walk()).read(lines.buffer(), lines.start(), lines.length());
+                Entry first = new Schema("website_id", Schema.CRISP.sort(), Schema.CRISP.walk()).read(lines.buffer(), lines.start(), lines.length());
                 if (first != null && first.id() != null && !first.id().equals(websiteId))
                     throw new Failure(Exit.CONFIG, file + " est l'export du site Crisp " + first.id() + ", pas celui de ID_SITE_CRISP ("
                             + websiteId + ") : vérifiez ID_SITE_CRISP ou --input ; rien n'a été demandé ni écrit.");
@@ -2780,11 +2770,10 @@ public class conv implements Callable<Integer> {
                         case UP_TO_DATE -> plan.upToDate++;
                         case GONE -> plan.gone++;
                         case ABANDONED -> { if (plan.abandoned++ < 10) plan.abandonedNames.add(entry.id()); }
-                        default -> {
-                            if (plan.start < 0 && lines.offset() >= state.nextOffset) plan.start = plan.offsets.size();
-                            plan.offsets.add(lines.offset());
-                        }
+                        default -> plan.offsets.add(lines.offset());
                     }
+                    // La reprise suit la dernière conversation lue : toutes passent à leur tour, même si les premières bougent souvent.
+                    if (entry.id().equals(state.lastId)) plan.start = plan.offsets.size();
                 }
                 return plan;
             } catch (IOException e) {
@@ -2811,13 +2800,6 @@ public class conv implements Callable<Integer> {
             return line < 0 ? entry.walkKey() : Math.max(entry.walkKey(), movedAt.get(line));
         }
 
-        int pending() { return offsets.size(); }
-        long offset(int index) { return offsets.get(index); }
-
-        /** L'indice de la première conversation à interroger à la position de reprise ou après (0 si aucune : on fait le tour). */
-        int start() { return Math.max(0, start); }
-
-        /** Relit la ligne qui commence à {@code offset}. */
         Conversation at(long offset) {
             try {
                 LineReader line = new LineReader(Channels.newInputStream(channel.position(offset)), Long.MAX_VALUE, 1 << 14);
@@ -2832,17 +2814,16 @@ public class conv implements Callable<Integer> {
     }
 
     /**
-     * Les messages d'une conversation, du plus récent au plus ancien : la page suivante est demandée avec timestamp_before
-     * = la date la plus ancienne vue + 1 (la couture est relue, la borne incluse ou non), dédoublonnée par empreinte ; le
-     * code seul ne finit ni ne prolonge le parcours. Fusion avec le fichier (une version modifiée remplace l'ancienne),
-     * remplacé d'un coup ; rien n'est écrit si la conversation est interrompue : un fichier partiel passerait pour complet.
+     * Les messages d'une conversation, du plus récent au plus ancien, chaque page demandée avec timestamp_before = la date
+     * la plus ancienne vue + 1 : la couture est relue (borne incluse ou non), dédoublonnée par empreinte ; le code seul ne
+     * finit ni ne prolonge le parcours. Rien n'est écrit d'une conversation interrompue : un fichier partiel passerait pour complet.
      */
     static final class ConversationMessages {
         static final Schema MESSAGE = new Schema("fingerprint", new KeyPath(null, "timestamp", false), new KeyPath(null, "timestamp", false));
         static final int PAGE = 40;     // une page pleine selon l'exemple d'export de Crisp (une plus grande déjà vue compte aussi)
 
         /** Le bilan d'une conversation ; {@code bytes} : la taille de son fichier, -1 si elle est supprimée chez Crisp. */
-        record Outcome(boolean gone, int exported, int updated, int ignored, int total, int requests, boolean tiesCut, long bytes, boolean created) { }
+        record Outcome(boolean gone, int exported, int updated, int ignored, int total, boolean tiesCut, long bytes, boolean created) { }
 
         /** Un message : son empreinte, sa date, ses octets (ceux du fichier, ou ceux de l'API re-sérialisés sans changement). */
         record Message(String fingerprint, long timestamp, byte[] bytes) {
@@ -2864,14 +2845,13 @@ public class conv implements Callable<Integer> {
 
         /** {@code incremental} : le fichier tient l'historique complet, on s'arrête dès qu'une page le rejoint inchangé. */
         Outcome fetch(String sessionId, boolean incremental) {
-            int requestsBefore = crisp.http().requests();
             Path file = folder.resolve(sessionId + ".jsonl");
             Map<String, Message> stored = readExisting(file);
             Map<String, Message> served = new java.util.HashMap<>();
             long[] walk = {Long.MAX_VALUE, 0, 0};   // date la plus ancienne vue, messages sans empreinte, ex aequo coupés
             for (Long before = null; ; ) {
                 Http.Answer answer = crisp.messages(sessionId, before);
-                if (answer == null) return confirmGone(sessionId, crisp.http().requests() - requestsBefore);
+                if (answer == null) return confirmGone(sessionId);
                 before = next(sessionId, answer, before, stored, served, walk, incremental);
                 if (before == null) break;
             }
@@ -2882,9 +2862,9 @@ public class conv implements Callable<Integer> {
                 else if (!Arrays.equals(old.bytes(), m.bytes())) updated++;
             }
             boolean created = !Files.exists(file);
-            long bytes = exported + updated > 0 || !incremental ? write(file, stored.values()) : MessagesState.size(file);
-            return new Outcome(false, exported, updated, served.size() - exported - updated + (int) walk[1], stored.size(),
-                    crisp.http().requests() - requestsBefore, walk[2] > 0, bytes, created);
+            if (exported + updated > 0 || !incremental) write(file, stored.values());
+            return new Outcome(false, exported, updated, served.size() - exported - updated + (int) walk[1], stored.size(), walk[2] > 0,
+                    MessagesState.size(file), created);
         }
 
         /** Traite une page ; rend la borne de la suivante, ou null si le parcours est fini. */
@@ -2922,11 +2902,11 @@ public class conv implements Callable<Integer> {
         }
 
         /** Un 404 sur les messages n'est une suppression que si la route de la conversation répond 404 aussi. */
-        private Outcome confirmGone(String sessionId, int requests) {
+        private Outcome confirmGone(String sessionId) {
             if (crisp.one(sessionId) != null)
                 throw new Failure(Exit.NETWORK, "Crisp répond 404 pour les messages de " + sessionId + " alors que la conversation existe : "
                         + "rien n'est écrit pour elle, réessayée à la prochaine exécution.");
-            return new Outcome(true, 0, 0, 0, 0, requests + 1, false, -1, false);
+            return new Outcome(true, 0, 0, 0, 0, false, -1, false);
         }
 
         /** Les messages du fichier existant (vide s'il n'existe pas) ; une ligne illisible est mise de côté, jamais perdue. */
@@ -2956,8 +2936,8 @@ public class conv implements Callable<Integer> {
             return known;
         }
 
-        /** Remplace le fichier par tous les messages, triés ; rend sa taille (un fichier vide pour une conversation sans message). */
-        private static long write(Path file, java.util.Collection<Message> messages) {
+        /** Remplace le fichier par tous les messages, triés (un fichier vide pour une conversation sans message). */
+        private static void write(Path file, java.util.Collection<Message> messages) {
             List<Message> all = new ArrayList<>(messages);
             all.sort(Message.NEWEST_FIRST);
             try {
@@ -2967,16 +2947,14 @@ public class conv implements Callable<Integer> {
             } catch (IOException e) {
                 throw Io.fileFailure("écrire " + file, e);
             }
-            return all.stream().mapToLong(m -> m.bytes().length + 1L).sum();
         }
     }
 
     /**
      * L'état des messages, dans le dossier messages/ : {@code messages.jsonl.fetched}, un journal en ajout seul (une ligne
-     * forcée par conversation lue, après son fichier ; la dernière d'un identifiant fait foi ; compacté au démarrage
-     * quand il dépasse le double du nécessaire), {@code messages.jsonl.state.json} (la position de reprise, en octets,
-     * dans le fichier des conversations) et {@code messages.jsonl.lock}. En mémoire : KnownIds (identifiant →
-     * updated_at et ligne du journal) et 8 octets par ligne du journal (taille du fichier, échecs, suppression).
+     * forcée par conversation lue, après son fichier ; la dernière d'un identifiant fait foi, la toute dernière donne la
+     * reprise ; compacté quand il dépasse le double du nécessaire) et {@code messages.jsonl.lock}. En mémoire : KnownIds
+     * (identifiant → updated_at et ligne du journal) et 8 octets par ligne du journal (taille du fichier, échecs, suppression).
      */
     static final class MessagesState implements AutoCloseable {
         static final int MAX_FAILURES = 3;
@@ -2986,17 +2964,16 @@ public class conv implements Callable<Integer> {
         enum Need { UP_TO_DATE, GONE, ABANDONED, INCREMENTAL, FULL }
 
         final Path folder;
-        private final Path stateFile;
         private final FileChannel lock;
         private final Journal journal;
-        private final KnownIds fetched = new KnownIds(0);
+        private KnownIds fetched = new KnownIds(0);
         private LongList records = new LongList();   // par ligne du journal : taille du fichier + 1, échecs << 48, GONE
-        long nextOffset, files;                      // position de reprise ; fichiers de messages du dossier
+        String lastId;                               // la dernière conversation lue avant cette exécution : la reprise suit
+        long files;                                  // fichiers de messages du dossier
 
         private MessagesState(Path folder, FileChannel lock) {
             this.folder = folder;
             this.journal = new Journal(folder.resolve("messages.jsonl.fetched"));
-            this.stateFile = folder.resolve("messages.jsonl.state.json");
             this.lock = lock;
         }
 
@@ -3009,55 +2986,49 @@ public class conv implements Callable<Integer> {
                 MessagesState state = new MessagesState(folder, channel);
                 if (reset) {
                     Files.deleteIfExists(state.journal.file);
-                    Files.deleteIfExists(state.stateFile);
                     progress.note("--reset : état des messages oublié, chaque conversation sera relue en entier ; les fichiers de messages "
                             + "sont gardés et seront complétés sans doublon.");
                 }
                 try (var entries = Files.newDirectoryStream(folder)) {
-                    for (Path p : entries) {    // restes d'écritures interrompues effacés, fichiers de messages comptés
+                    for (Path p : entries) {    // restes d'écritures interrompues et position de reprise d'avant effacés, fichiers comptés
                         String name = p.getFileName().toString();
-                        if (name.endsWith(".tmp")) Io.deleteQuietly(p);
+                        if (name.endsWith(".tmp") || name.equals("messages.jsonl.state.json")) Io.deleteQuietly(p);
                         else if (name.endsWith(".jsonl") && MessagesPlan.validSessionId(name.substring(0, name.length() - 6))) state.files++;
                     }
                 }
                 state.loadJournal(progress);
-                if (Files.exists(state.stateFile)) state.nextOffset = Math.max(0, JSON.readTree(state.stateFile.toFile()).path("nextOffset").asLong(0));
                 return state;
-            } catch (IOException e) {
+            } catch (IOException | RuntimeException e) {
                 Io.closeQuietly(channel);
-                throw e instanceof com.fasterxml.jackson.core.JsonProcessingException ? new Failure(Exit.CONFIG, "L'état des messages "
-                        + folder.resolve("messages.jsonl.state.json") + " est illisible : supprimez-le (la reprise repartira de la première "
-                        + "conversation, rien ne sera redemandé inutilement).") : Io.fileFailure("préparer " + folder, e);
-            } catch (RuntimeException e) {
-                Io.closeQuietly(channel);
-                throw e;
+                throw e instanceof IOException io ? Io.fileFailure("préparer " + folder, io) : (RuntimeException) e;
             }
         }
 
         private void loadJournal(MessagesProgress progress) throws IOException {
             if (!Files.exists(journal.file)) return;
             // Une ligne sans fin de ligne est le reste d'un ajout interrompu : sa conversation sera simplement redemandée.
-            journal.repairTail(MessagesPlan.UPDATED, torn -> { });
+            journal.repairTail(Schema.CRISP, torn -> { });
             try (LineReader lines = new LineReader(Files.newInputStream(journal.file))) {
                 while (lines.next()) {
                     Entry entry = MessagesPlan.valid(lines);
                     JsonNode n = entry == null ? JSON.missingNode() : JSON.readTree(lines.buffer(), lines.start(), lines.length());
-                    if (entry != null) fetched.put(entry, records.size());
+                    if (entry != null) {
+                        fetched.put(entry, records.size());
+                        lastId = entry.id();
+                    }
                     records.add(pack(n.path("bytes").asLong(-1), n.path("failures").asInt(0), n.path("gone").asBoolean(false)));
                 }
             }
             if (records.size() <= 2L * fetched.size() + 10_000) return;
-            // Une ligne par conversation, celle qui fait foi ; renumérotée sur place (une seconde table doublerait la mémoire).
-            LongList kept = new LongList();
+            // Une ligne par conversation, celle qui fait foi (la dernière reste la dernière), puis relu : la même chose, en petit.
             AtomicFile.keepLines(journal.file, (line, index) -> {
                 Entry entry = MessagesPlan.valid(line);
-                if (entry == null || fetched.lineOf(entry.id()) != index) return false;
-                fetched.put(entry, kept.size());
-                kept.add(records.get(index));
-                return true;
+                return entry != null && fetched.lineOf(entry.id()) == index;
             });
-            progress.note("Journal des messages compacté : " + records.size() + " ligne(s) → " + kept.size() + ".");
-            records = kept;
+            progress.note("Journal des messages compacté : " + records.size() + " ligne(s) → " + fetched.size() + ".");
+            fetched = new KnownIds(0);
+            records = new LongList();
+            loadJournal(progress);
         }
 
         /** Vrai si les messages ont été lus (ou la suppression constatée) à cet updated_at ou après. */
@@ -3065,19 +3036,14 @@ public class conv implements Callable<Integer> {
             return fetched.status(new Entry(sessionId, 0, updatedAt)) == KnownIds.Status.SAME;
         }
 
-        /**
-         * Un fichier qui manque ou n'a plus la taille notée (ligne retirée ou coupée, taille inconnue d'un ancien journal)
-         * est relu en entier ; un fichier intact dont la conversation a bougé ou a échoué, seulement en tête.
-         */
+        /** Un fichier qui n'a plus la taille notée (effacé, ligne retirée ou coupée, ancien journal) est relu en entier, un fichier intact en tête. */
         Need need(String sessionId, long updatedAt) {
-            int line = fetched.lineOf(sessionId);
-            long record = line < 0 ? 0 : records.get(line), bytes = (record & SIZE_BITS) - 1;
-            boolean same = line >= 0 && readAt(sessionId, updatedAt);
-            int failures = same ? (int) (record >>> 48 & 0xFF) : 0;
+            long record = recordOf(sessionId), bytes = (record & SIZE_BITS) - 1;
+            boolean same = readAt(sessionId, updatedAt);
             if (same && (record & GONE) != 0) return Need.GONE;
-            if (failures >= MAX_FAILURES) return Need.ABANDONED;
-            boolean intact = bytes >= 0 && (record & GONE) == 0 && bytes == size(folder.resolve(sessionId + ".jsonl"));
-            return !intact ? Need.FULL : same && failures == 0 ? Need.UP_TO_DATE : Need.INCREMENTAL;
+            if (same && failures(record) >= MAX_FAILURES) return Need.ABANDONED;
+            boolean intact = bytes >= 0 && bytes == size(folder.resolve(sessionId + ".jsonl"));   // -1 pour une suppression
+            return !intact ? Need.FULL : same && failures(record) == 0 ? Need.UP_TO_DATE : Need.INCREMENTAL;
         }
 
         static long size(Path file) {
@@ -3092,10 +3058,18 @@ public class conv implements Callable<Integer> {
 
         /** Note un échec de plus et le rend, en gardant la taille connue du fichier (un fichier intact reste lu en tête). */
         int failed(String sessionId, long updatedAt) {
-            int line = fetched.lineOf(sessionId), failures = (readAt(sessionId, updatedAt) ? (int) (records.get(line) >>> 48 & 0xFF) : 0) + 1;
-            append(sessionId, updatedAt, line < 0 ? -1 : (records.get(line) & SIZE_BITS) - 1, failures, false);
+            long record = recordOf(sessionId);
+            int failures = (readAt(sessionId, updatedAt) ? failures(record) : 0) + 1;
+            append(sessionId, updatedAt, (record & SIZE_BITS) - 1, failures, false);
             return failures;
         }
+
+        private long recordOf(String sessionId) {
+            int line = fetched.lineOf(sessionId);
+            return line < 0 ? 0 : records.get(line);
+        }
+
+        private static int failures(long record) { return (int) (record >>> 48 & 0xFF); }
 
         /** Une ligne ajoutée au journal et forcée (O(1), sans réécrire de table). */
         private void append(String sessionId, long updatedAt, long bytes, int failures, boolean gone) {
@@ -3114,16 +3088,6 @@ public class conv implements Callable<Integer> {
             return (bytes + 1 & SIZE_BITS) | (long) Math.min(Math.max(failures, 0), 255) << 48 | (gone ? GONE : 0);
         }
 
-        void saveCursor(long offset) {
-            nextOffset = offset;
-            try {
-                byte[] bytes = Schema.bytes(JSON.createObjectNode().put("format", 1).put("nextOffset", offset).put("savedAt", Instant.now().toString()));
-                AtomicFile.replace(stateFile, out -> out.write(bytes));
-            } catch (IOException e) {
-                throw Io.fileFailure("enregistrer l'état " + stateFile, e);
-            }
-        }
-
         @Override
         public void close() {
             journal.close();
@@ -3136,6 +3100,7 @@ public class conv implements Callable<Integer> {
         private final PrintWriter out;
         final List<String> failedNow = new ArrayList<>(), tiesCut = new ArrayList<>();
         int attempted, processed, gone;
+        long of;                // conversations que cette exécution interrogera au plus
         long exported, updated, ignored;
 
         MessagesProgress(PrintWriter out) { this.out = out; }
@@ -3146,15 +3111,16 @@ public class conv implements Callable<Integer> {
         }
 
         void plan(Path file, MessagesPlan plan, int limit) {
+            of = Math.min(limit, plan.offsets.size());
             note(String.format(Locale.FRANCE, "%s : %d conversation(s), %d à interroger (nouvelles, modifiées ou à relire), %d à jour, "
-                    + "%d refusée(s) (identifiant invalide).", file.getFileName(), plan.conversations, plan.pending(), plan.upToDate, plan.refused));
-            if (plan.pending() > 0)
+                    + "%d refusée(s) (identifiant invalide).", file.getFileName(), plan.conversations, plan.offsets.size(), plan.upToDate, plan.refused));
+            if (plan.offsets.size() > 0)
                 note(String.format(Locale.FRANCE, "Cette exécution en interroge %d : au moins autant de requêtes, une par page de 40 messages (une "
                         + "conversation déjà exportée qui a reçu quelques messages en coûte 1) ; quota d'un jeton plugin Crisp : 5 000 par jour.",
-                        Math.min(limit, plan.pending())));
+                        of));
         }
 
-        void conversation(String sessionId, long of, ConversationMessages.Outcome o) {
+        void conversation(String sessionId, ConversationMessages.Outcome o, int requests) {
             if (o.gone()) gone++; else processed++;
             exported += o.exported();
             updated += o.updated();
@@ -3163,10 +3129,10 @@ public class conv implements Callable<Integer> {
             note(String.format(Locale.FRANCE, "[%d/%d] %s : ", attempted, of, sessionId) + (o.gone()
                     ? "introuvable chez Crisp (la route de la conversation répond 404 aussi : supprimée), ignorée."
                     : String.format(Locale.FRANCE, "%d message(s) exporté(s), %d mis à jour, %d ignoré(s) (déjà présents), %d au total, %d requête(s).",
-                            o.exported(), o.updated(), o.ignored(), o.total(), o.requests())));
+                            o.exported(), o.updated(), o.ignored(), o.total(), requests)));
         }
 
-        void failed(String sessionId, long of, String why, int failures) {
+        void failed(String sessionId, String why, int failures) {
             failedNow.add(sessionId);
             note(String.format(Locale.FRANCE, "[%d/%d] %s : échec (%d sur %d essais) : %s", attempted, of, sessionId, failures, MessagesState.MAX_FAILURES, why));
         }
