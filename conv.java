@@ -1399,7 +1399,7 @@ public class conv implements Callable<Integer> {
         private final BitSet dropped = new BitSet();       // lignes à ne pas recopier : illisibles, vides, anciennes versions
         private final BitSet aside = new BitSet();         // … dont celles à mettre de côté dans FICHIER.rejected
         private long lines, sortedLines, sortedBytes;      // lignes du fichier ; les [0, sortedLines) sont dans l'ordre
-        private boolean appended, indexed;
+        private boolean indexed;
 
         private Store(ExportFiles files, Schema schema, Progress progress, long chunkBytes) {
             this.files = files;
@@ -1420,7 +1420,8 @@ public class conv implements Callable<Integer> {
                 store.state = store.readState(info, account);
                 files.checkWritable();
                 store.load();
-                store.compactMoved();
+                // Au-delà de 1 Mo plus de quoi tenir une ligne par conversation : pas de réécriture à chaque exécution.
+                store.moved.compact(store.schema, (1 << 20) + 100L * store.ids.size(), e -> store.ids.status(e) == KnownIds.Status.NEWER);
                 return store;
             } catch (IOException e) {
                 files.close();
@@ -1442,7 +1443,6 @@ public class conv implements Callable<Integer> {
         void accept(List<Conversation> batch) {
             if (batch.isEmpty()) return;
             journal.append(batch.stream().map(Conversation::bytes).toList());
-            appended = true;
             for (Conversation conversation : batch) {
                 int previous = ids.put(conversation.entry(), (int) lines++);
                 if (previous >= 0) dropped.set(previous);     // l'ancienne version disparaîtra au tri final
@@ -1453,26 +1453,6 @@ public class conv implements Callable<Integer> {
         void seen(Entry entry, KnownIds.Status status) {
             if (status == KnownIds.Status.NEWER && schema == Schema.CRISP)
                 moved.append(List.of(Schema.bytes(JSON.createObjectNode().put("session_id", entry.id()).put("updated_at", entry.walkKey()))));
-        }
-
-        /**
-         * Au-delà de 1 Mo (plus de quoi tenir une ligne par conversation : pas de réécriture à chaque exécution), FICHIER.moved
-         * garde une ligne par conversation, la plus récente, et seulement si sa ligne est encore plus ancienne.
-         */
-        private void compactMoved() throws IOException {
-            if (!Files.exists(moved.file)) return;
-            moved.repairTail(schema, torn -> { });
-            if (Files.size(moved.file) < (1 << 20) + 100L * ids.size()) return;
-            KnownIds last = new KnownIds(0);
-            try (LineReader lines = new LineReader(Files.newInputStream(moved.file))) {
-                for (int n = 0; lines.next(); n++) if (newer(lines) != null) last.keepNewest(newer(lines), n);
-            }
-            AtomicFile.keepLines(moved.file, (line, n) -> newer(line) != null && last.lineOf(newer(line).id()) == n);
-        }
-
-        private Entry newer(LineReader line) {
-            Entry e = schema.read(line.buffer(), line.start(), line.length());
-            return e != null && e.id() != null && ids.status(e) == KnownIds.Status.NEWER ? e : null;
         }
 
         /** L'état, écrit après que les lignes auxquelles il se réfère sont forcées sur le disque. */
@@ -1491,13 +1471,13 @@ public class conv implements Callable<Integer> {
         void finish() {
             journal.close();
             if (!Files.exists(files.file)) return;
-            boolean clean = sortedLines == lines && !appended && dropped.isEmpty();
+            boolean clean = sortedLines == lines && dropped.isEmpty();     // un ajout rend lines > sortedLines
             try {
                 if (!clean) new SortedRewrite().run();
                 if (!clean || !indexed) Index.save(files.index, files.file, ids, keys, offsets);
             } catch (IOException e) {
                 Io.deleteQuietly(files.tmp);
-                throw Io.fileFailure("trier " + files.file + " (les conversations exportées y sont déjà, le tri sera refait à la prochaine exécution)", e);
+                throw Io.fileFailure("trier " + files.file + " (ce qui est exporté y est déjà, le tri sera refait à la prochaine exécution)", e);
             } finally {
                 Io.deleteTree(files.sortDir);
             }
@@ -1513,7 +1493,11 @@ public class conv implements Callable<Integer> {
         private State readState(SourceInfo info, String account) throws IOException {
             StateFile.Loaded loaded = StateFile.read(files.state, files.file, info, account);
             if (loaded == null) {
-                refuseForeignFile(info);
+                // Sans état, un fichier dont la première ligne n'est pas une conversation de cette source est refusé avant toute lecture.
+                Entry first = journal.first(schema);
+                if (first != null && first.id() == null)
+                    throw new Failure(Exit.CONFIG, files.file + " ne ressemble pas à un export " + info.name() + " (sa première ligne n'a pas de champ "
+                            + schema.idField() + ") : choisissez un autre fichier avec --output.");
                 return State.fresh(info.name(), account);
             }
             if (loaded.state().watermark() != null && (!Files.exists(files.file) || Files.size(files.file) == 0)) {
@@ -1526,22 +1510,6 @@ public class conv implements Callable<Integer> {
                 progress.note("État d'une version précédente de conv : un parcours complet de la liste, une seule fois, vérifie que rien "
                         + "n'a été manqué (environ une requête par page de la liste ; les conversations déjà exportées sont reconnues, pas réécrites).");
             return loaded.state();
-        }
-
-        /** Sans état, un fichier dont la première ligne n'est pas une conversation de cette source est refusé avant toute lecture. */
-        private void refuseForeignFile(SourceInfo info) throws IOException {
-            if (!Files.exists(files.file)) return;
-            try (InputStream in = Files.newInputStream(files.file)) {
-                LineReader reader = new LineReader(in, 1 << 20);
-                while (reader.next()) {
-                    if (reader.isBlank()) continue;
-                    Entry first = schema.read(reader.buffer(), reader.start(), reader.length());
-                    if (first != null && first.id() == null)
-                        throw new Failure(Exit.CONFIG, files.file + " ne ressemble pas à un export " + info.name() + " (sa première ligne n'a pas de champ "
-                                + schema.idField() + ") : choisissez un autre fichier avec --output.");
-                    return;
-                }
-            }
         }
 
         private void load() throws IOException {
@@ -1565,7 +1533,7 @@ public class conv implements Callable<Integer> {
             sortedLines = scan.sortedLines();
             sortedBytes = scan.sortedBytes();
             if (lines > 0 && ids.size() == 0 && state.watermark() == null)
-                throw new Failure(Exit.CONFIG, files.file + " ne contient aucune conversation reconnaissable : ce n'est sans doute pas un export "
+                throw new Failure(Exit.CONFIG, files.file + " ne contient aucune ligne reconnaissable : ce n'est sans doute pas un export "
                         + "de cette source. Choisissez un autre fichier avec --output.");
             report(scan);
         }
@@ -1592,8 +1560,10 @@ public class conv implements Callable<Integer> {
                 if (found.find()) recover.add(found.group(1)); else unnamed++;
             }
             checkpoint(new State(state.format(), state.source(), state.account(), state.watermark(), state.refreshedTo(), state.walks(), List.copyOf(recover), state.savedAt()));
-            return damaged.size() - unnamed + " conversation(s) redemandée(s) une à une à l'API" + (unnamed == 0 ? "." : ", " + unnamed + " sans identifiant lisible : "
-                    + "pour la réexporter, lancez une fois conv --full-refresh (environ une requête par page de la liste, soit " + (ids.size() / 20 + 1) + " à 20 par page).");
+            Progress.Noun noun = progress.noun();
+            return damaged.size() - unnamed + " " + noun.plural() + " " + noun.agree("redemandé(s)") + (noun.feminine() ? " une à une" : " un à un") + " à l'API"
+                    + (unnamed == 0 ? "." : ", " + unnamed + " sans identifiant lisible : pour tout réexporter, lancez une fois la même commande avec --full-refresh "
+                    + "(environ une requête par page de la liste, soit " + (ids.size() / 20 + 1) + " à 20 par page).");
         }
 
 
@@ -1616,7 +1586,7 @@ public class conv implements Callable<Integer> {
             private record Head(Line line, Run rest) { }
 
             private final int[] newLine = new int[Math.toIntExact(lines + 1)];
-            private final LongList written = LongList.withCapacity(lines), writtenOffsets = LongList.withCapacity(lines);
+            private final LongList written = new LongList(Math.toIntExact(lines)), writtenOffsets = new LongList(Math.toIntExact(lines));
             private final List<LineReader> parts = new ArrayList<>();
             private FileChannel source, target;
             private OutputStream out, rejected;
@@ -2107,9 +2077,8 @@ public class conv implements Callable<Integer> {
         /** Une dernière ligne sans fin de ligne est le reste d'un ajout interrompu : retirée (confiée d'abord à beforeCut), sauf si elle est complète. */
         void repairTail(Schema schema, java.util.function.Consumer<byte[]> beforeCut) throws IOException {
             try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-                long size = in.size();
-                if (size == 0 || byteAt(in, size - 1) == '\n') return;
-                long start = lastLineStart(in, size);
+                long size = in.size(), start = lastLineStart(in, size);
+                if (start == size) return;      // vide, ou fini par une fin de ligne
                 byte[] fragment = new byte[(int) Math.min(size - start, Integer.MAX_VALUE - 8)];
                 in.read(ByteBuffer.wrap(fragment), start);
                 Entry entry = schema.read(fragment, 0, fragment.length);
@@ -2136,6 +2105,31 @@ public class conv implements Callable<Integer> {
             return lines;
         }
 
+        /** La première ligne non vide du premier mégaoctet, lue (null s'il n'y en a pas ou si ce n'est pas un objet JSON). */
+        Entry first(Schema schema) throws IOException {
+            if (!Files.exists(file)) return null;
+            try (LineReader reader = new LineReader(Files.newInputStream(file), 1 << 20, 1 << 20)) {
+                while (reader.next()) if (!reader.isBlank()) return schema.read(reader.buffer(), reader.start(), reader.length());
+            }
+            return null;
+        }
+
+        /** Au-delà de {@code limit} octets, ne garde qu'une ligne par identifiant, la plus récente, et seulement si {@code keep} l'accepte. */
+        void compact(Schema schema, long limit, java.util.function.Predicate<Entry> keep) throws IOException {
+            if (!Files.exists(file)) return;
+            repairTail(schema, torn -> { });
+            if (Files.size(file) < limit) return;
+            java.util.function.Function<LineReader, Entry> kept = line -> {
+                Entry e = schema.read(line.buffer(), line.start(), line.length());
+                return e != null && e.id() != null && keep.test(e) ? e : null;
+            };
+            KnownIds last = new KnownIds(0);
+            try (LineReader lines = new LineReader(Files.newInputStream(file))) {
+                for (int n = 0; lines.next(); n++) if (kept.apply(lines) != null) last.keepNewest(kept.apply(lines), n);
+            }
+            AtomicFile.keepLines(file, (line, n) -> kept.apply(line) != null && last.lineOf(kept.apply(line).id()) == n);
+        }
+
         /** Le début de la dernière ligne, cherché à reculons par blocs (pas un octet par appel système). */
         static long lastLineStart(FileChannel in, long size) throws IOException {
             ByteBuffer block = ByteBuffer.allocate(1 << 16);
@@ -2147,12 +2141,6 @@ public class conv implements Callable<Integer> {
                 end = from;
             }
             return 0;
-        }
-
-        private static byte byteAt(FileChannel in, long position) throws IOException {
-            ByteBuffer one = ByteBuffer.allocate(1);
-            in.read(one, position);
-            return one.get(0);
         }
 
         /**
@@ -2217,9 +2205,8 @@ public class conv implements Callable<Integer> {
             allocate(capacity);
         }
 
+        /** Les tables lues par Index, qui en a vérifié la taille (une puissance de 2, la même pour les quatre). */
         KnownIds(long[] high, long[] low, long[] walk, int[] line, int size) {
-            if (Integer.bitCount(high.length) != 1 || low.length != high.length || walk.length != high.length || line.length != high.length)
-                throw new IllegalArgumentException("table invalide");
             this.high = high;
             this.low = low;
             this.walk = walk;
@@ -2239,20 +2226,12 @@ public class conv implements Callable<Integer> {
         }
 
         /** Après l'écriture d'une version : l'identifiant pointe sur sa ligne ; rend la ligne de la version précédente, ou -1. */
-        int put(Entry entry, int lineIndex) {
-            int slot = find(entry.id());
-            int previous = low[slot] == 0 ? -1 : line[slot];
-            store(slot, entry, lineIndex);
-            return previous;
-        }
+        int put(Entry entry, int lineIndex) { return store(find(entry.id()), entry, lineIndex); }
 
         /** À la lecture du fichier : garde la version la plus récente (la dernière à égalité) ; rend la ligne écartée, ou -1. */
         int keepNewest(Entry entry, int lineIndex) {
             int slot = find(entry.id());
-            if (low[slot] != 0 && walk[slot] > entry.walkKey()) return lineIndex;
-            int previous = low[slot] == 0 ? -1 : line[slot];
-            store(slot, entry, lineIndex);
-            return previous;
+            return low[slot] != 0 && walk[slot] > entry.walkKey() ? lineIndex : store(slot, entry, lineIndex);
         }
 
         /** La ligne de la version connue, ou -1. */
@@ -2266,7 +2245,9 @@ public class conv implements Callable<Integer> {
             for (int i = 0; i < line.length; i++) if (low[i] != 0) line[i] = newLine[line[i]];
         }
 
-        private void store(int slot, Entry entry, int lineIndex) {
+        /** Rend la ligne de la version remplacée, ou -1. */
+        private int store(int slot, Entry entry, int lineIndex) {
+            int previous = low[slot] == 0 ? -1 : line[slot];
             if (low[slot] == 0) {
                 long[] print = fingerprint(entry.id());
                 high[slot] = print[0];
@@ -2276,6 +2257,7 @@ public class conv implements Callable<Integer> {
             walk[slot] = entry.walkKey();
             line[slot] = lineIndex;
             if (size * 4L > high.length * 3L) grow();
+            return previous;
         }
 
         /** La case de l'identifiant, ou la case vide où il irait. */
@@ -2435,12 +2417,9 @@ public class conv implements Callable<Integer> {
         private long offset, nextOffset;
         private boolean eof;
 
-        LineReader(InputStream in) { this(in, Long.MAX_VALUE); }
+        LineReader(InputStream in) { this(in, Long.MAX_VALUE, 1 << 20); }
 
-        /** Ne lit que les {@code limit} premiers octets du flux. */
-        LineReader(InputStream in, long limit) { this(in, limit, 1 << 20); }
-
-        /** Avec un tampon de départ de {@code initial} octets (les morceaux du tri externe en ouvrent beaucoup à la fois). */
+        /** Ne lit que les {@code limit} premiers octets du flux, avec un tampon de départ de {@code initial} octets (les morceaux du tri externe en ouvrent beaucoup à la fois). */
         LineReader(InputStream in, long limit, int initial) {
             this.in = in;
             this.remaining = limit;
@@ -2508,13 +2487,9 @@ public class conv implements Callable<Integer> {
     static final class LongList {
         private long[] values;
         private int size;
-        LongList() { this.values = new long[1 << 10]; }
+        LongList() { this(1 << 10); }
         /** Vide, avec la place de {@code capacity} valeurs : pas de recopie quand on connaît la taille. */
-        static LongList withCapacity(long capacity) {
-            LongList list = new LongList(new long[(int) Math.max(16, Math.min(Integer.MAX_VALUE - 8, capacity))]);
-            list.size = 0;
-            return list;
-        }
+        LongList(int capacity) { this.values = new long[capacity]; }
         LongList(long[] values) {
             this.values = values;
             this.size = values.length;
@@ -2545,6 +2520,8 @@ public class conv implements Callable<Integer> {
         }
 
         Progress(PrintWriter out) { this(out, System::nanoTime); }
+
+        Noun noun() { return noun; }
 
         Progress(PrintWriter out, LongSupplier nanoTime) { this(out, nanoTime, Noun.CONVERSATION); }
 
