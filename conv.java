@@ -1476,7 +1476,6 @@ public class conv implements Callable<Integer> {
                 if (!clean) new SortedRewrite().run();
                 if (!clean || !indexed) Index.save(files.index, files.file, ids, keys, offsets);
             } catch (IOException e) {
-                Io.deleteQuietly(files.tmp);
                 throw Io.fileFailure("trier " + files.file + " (ce qui est exporté y est déjà, le tri sera refait à la prochaine exécution)", e);
             } finally {
                 Io.deleteTree(files.sortDir);
@@ -1542,7 +1541,7 @@ public class conv implements Callable<Integer> {
             String name = files.file.getFileName().toString();
             if (!scan.unreadable().isEmpty())
                 progress.note("Attention : " + scan.unreadable().size() + " ligne(s) illisible(s) dans " + name + " (ligne(s) " + abbreviate(scan.unreadable())
-                        + ") : mise(s) de côté dans " + files.rejected.getFileName() + ", rien n'est supprimé ; " + recoverLater(journal.lines(scan.unreadable(), offsets)));
+                        + ") : mise(s) de côté dans " + files.rejected.getFileName() + ", rien n'est supprimé ; " + recoverLater(scan.damaged()));
             if (scan.duplicates() > 0)
                 progress.note(scan.duplicates() + " ancienne(s) version(s) en double retirée(s) de " + name + " (la plus récente est gardée, "
                         + "l'autre mise de côté dans " + files.rejected.getFileName() + ").");
@@ -1596,36 +1595,32 @@ public class conv implements Callable<Integer> {
             /** Réécrit le fichier ; ensuite, clés, positions et identifiants suivent chaque ligne à sa nouvelle place. */
             void run() throws IOException {
                 Arrays.fill(newLine, -1);
-                try (FileChannel source = FileChannel.open(files.file, StandardOpenOption.READ);
-                     OutputStream rejected = new LazyOutput(files.rejected);
-                     FileChannel target = FileChannel.open(files.tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), Io.PRIVATE);
-                     OutputStream out = new BufferedOutputStream(Channels.newOutputStream(target), 1 << 20)) {
-                    this.source = source;
-                    this.target = target;
-                    this.out = out;
-                    this.rejected = rejected;
-                    Run tail = sortedTail();
-                    for (Line line = tail.next(); line != null; line = tail.next()) {
-                        copySortedBefore(line);
-                        newLine[line.index()] = written.size();
-                        written.add(line.key());
-                        writtenOffsets.add(outPosition);
-                        out.write(line.bytes());
-                        out.write('\n');
-                        outPosition += line.bytes().length + 1;
-                    }
-                    copySortedBefore(null);
-                    out.flush();
-                    target.force(true);
+                try {
+                    AtomicFile.replace(files.file, (target, out) -> {
+                        try (FileChannel source = FileChannel.open(files.file, StandardOpenOption.READ);
+                             OutputStream rejected = new LazyOutput(files.rejected)) {    // fermé (vidé) avant le renommage
+                            this.source = source;
+                            this.target = target;
+                            this.out = out;
+                            this.rejected = rejected;
+                            Run tail = sortedTail();
+                            for (Line line = tail.next(); line != null; line = tail.next()) {
+                                copySortedBefore(line);
+                                newLine[line.index()] = written.size();
+                                written.add(line.key());
+                                writtenOffsets.add(outPosition);
+                                out.write(line.bytes());
+                                out.write('\n');
+                                outPosition += line.bytes().length + 1;
+                            }
+                            copySortedBefore(null);
+                        }
+                    });
                 } catch (java.io.UncheckedIOException e) {
                     throw e.getCause();
                 } finally {
                     for (LineReader part : parts) part.close();
                 }
-                Phases.mark("written");
-                Files.move(files.tmp, files.file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                AtomicFile.syncDirectory(files.file.getParent());
-                Phases.mark("renamed");
                 keys = written;
                 offsets = writtenOffsets;
                 ids.remap(newLine);
@@ -1837,7 +1832,7 @@ public class conv implements Callable<Integer> {
     static final class ExportFiles implements AutoCloseable {
         // Le plus long suffixe ajouté au nom du fichier (« .state.json.tmp ») ; un nom de fichier tient en 255 octets.
         private static final int LONGEST_SUFFIX = 16;
-        final Path file, state, index, rejected, tmp, sortDir;
+        final Path file, state, index, rejected, sortDir;
         private final FileChannel lockChannel;
 
         private ExportFiles(Path file, FileChannel lockChannel) {
@@ -1845,7 +1840,6 @@ public class conv implements Callable<Integer> {
             this.state = sibling(file, ".state.json");
             this.index = sibling(file, ".index");
             this.rejected = sibling(file, ".rejected");
-            this.tmp = sibling(file, ".tmp");
             this.sortDir = sibling(file, ".sort");
             this.lockChannel = lockChannel;
         }
@@ -1890,7 +1884,7 @@ public class conv implements Callable<Integer> {
 
         /** Les restes d'un arrêt brutal pendant une écriture : des fichiers temporaires, jamais lus. */
         void removeLeftovers() {
-            Io.deleteQuietly(tmp);
+            Io.deleteQuietly(sibling(file, ".tmp"));
             Io.deleteQuietly(sibling(state, ".tmp"));
             Io.deleteQuietly(sibling(index, ".tmp"));
             Io.deleteTree(sortDir);
@@ -1991,15 +1985,19 @@ public class conv implements Callable<Integer> {
     /** Écrire un fichier en entier sans jamais laisser un fichier à moitié écrit : temporaire privé, forcé, renommé. */
     static final class AtomicFile {
         interface Body { void write(OutputStream out) throws IOException; }
+        /** Qui copie aussi par le noyau vers {@code channel} vide d'abord {@code out}. */
+        interface ChannelBody { void write(FileChannel channel, OutputStream out) throws IOException; }
+
+        static void replace(Path target, Body body) throws IOException { replace(target, (channel, out) -> body.write(out)); }
 
         /** Remplace {@code target} par ce qu'écrit {@code body} ; un arrêt brutal laisse l'ancien ou le nouveau. */
-        static void replace(Path target, Body body) throws IOException {
+        static void replace(Path target, ChannelBody body) throws IOException {
             Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
             try {
                 try (FileChannel channel = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                         StandardOpenOption.TRUNCATE_EXISTING), Io.PRIVATE);
                      OutputStream out = new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 16)) {
-                    body.write(out);
+                    body.write(channel, out);
                     out.flush();
                     channel.force(true);
                 }
@@ -2035,7 +2033,7 @@ public class conv implements Callable<Integer> {
     /** Le fichier JSONL lui-même : ajouts forcés sur le disque, réparation d'une fin déchirée, lecture complète au démarrage. */
     static final class Journal implements AutoCloseable {
         /** Ce que la lecture du fichier a trouvé (clés, lignes écartées et mises de côté sont remplies en place). */
-        record Scan(long lines, long sortedLines, long sortedBytes, List<Long> unreadable, int duplicates) { }
+        record Scan(long lines, long sortedLines, long sortedBytes, List<Long> unreadable, List<byte[]> damaged, int duplicates) { }
 
         private final Path file;
         private FileChannel channel;
@@ -2092,19 +2090,6 @@ public class conv implements Callable<Integer> {
             }
         }
 
-        /** Les lignes de ces numéros (à partir de 1 ; un mégaoctet au plus chacune), pour y lire ce qui reste d'une ligne abîmée. */
-        List<byte[]> lines(List<Long> numbers, LongList offsets) throws IOException {
-            List<byte[]> lines = new ArrayList<>();
-            try (FileChannel in = FileChannel.open(file)) {
-                for (long n : numbers) {
-                    ByteBuffer line = ByteBuffer.allocate((int) Math.min((n < offsets.size() ? offsets.get(n) : in.size()) - offsets.get(n - 1), 1 << 20));
-                    in.read(line, offsets.get(n - 1));
-                    lines.add(line.array());
-                }
-            }
-            return lines;
-        }
-
         /** La première ligne non vide du premier mégaoctet, lue (null s'il n'y en a pas ou si ce n'est pas un objet JSON). */
         Entry first(Schema schema) throws IOException {
             if (!Files.exists(file)) return null;
@@ -2150,6 +2135,7 @@ public class conv implements Callable<Integer> {
         Scan scan(Schema schema, KnownIds ids, LongList keys, LongList offsets, BitSet dropped, BitSet aside) throws IOException {
             long count = 0, sortedLines = -1, sortedBytes = 0;
             List<Long> unreadable = new ArrayList<>();
+            List<byte[]> damaged = new ArrayList<>();     // un mégaoctet au plus de chacune, pour y lire ce qui reste d'identifiant
             int duplicates = 0;
             Entry previous = null;
             try (LineReader reader = new LineReader(Files.newInputStream(file))) {
@@ -2158,8 +2144,10 @@ public class conv implements Callable<Integer> {
                     boolean blank = reader.isBlank();
                     Entry entry = blank ? null : schema.read(reader.buffer(), reader.start(), reader.length());
                     int loser = entry == null || entry.id() == null ? index : ids.keepNewest(entry, index);
-                    if (entry == null && !blank || entry != null && entry.id() == null) unreadable.add(index + 1L);
-                    else if (loser >= 0 && entry != null) duplicates++;
+                    if (entry == null && !blank || entry != null && entry.id() == null) {
+                        unreadable.add(index + 1L);
+                        damaged.add(Arrays.copyOfRange(reader.buffer(), reader.start(), reader.start() + Math.min(reader.length(), 1 << 20)));
+                    } else if (loser >= 0 && entry != null) duplicates++;
                     if (loser >= 0) {
                         dropped.set(loser);
                         if (!blank) aside.set(loser);
@@ -2175,7 +2163,7 @@ public class conv implements Callable<Integer> {
                 }
             }
             if (sortedLines < 0) { sortedLines = count; sortedBytes = Files.size(file); }
-            return new Scan(count, sortedLines, sortedBytes, unreadable, duplicates);
+            return new Scan(count, sortedLines, sortedBytes, unreadable, damaged, duplicates);
         }
 
         @Override
@@ -2332,10 +2320,7 @@ public class conv implements Callable<Integer> {
                 LongList keys = new LongList(longs(in, lines)), offsets = new LongList(longs(in, lines));
                 long[] high = longs(in, capacity), low = longs(in, capacity), walk = longs(in, capacity);
                 int[] line = new int[(int) capacity];
-                for (int i = 0; i < line.length; i += BLOCK / Integer.BYTES) {
-                    int n = Math.min(BLOCK / Integer.BYTES, line.length - i);
-                    block(in, n * Integer.BYTES).asIntBuffer().get(line, i, n);
-                }
+                inBlocks(line.length, Integer.BYTES, (i, n) -> block(in, n * Integer.BYTES).asIntBuffer().get(line, i, n));
                 return Optional.of(new Loaded(new KnownIds(high, low, walk, line, (int) head[5]), keys, offsets));
             } catch (IOException | RuntimeException unusable) {
                 return Optional.empty();   // index abîmé : on relit le fichier, qui fait foi
@@ -2354,11 +2339,10 @@ public class conv implements Callable<Integer> {
                     writeLongs(out, ids.low, ids.capacity());
                     writeLongs(out, ids.walk, ids.capacity());
                     ByteBuffer block = ByteBuffer.allocate(BLOCK);
-                    for (int i = 0; i < ids.capacity(); i += BLOCK / Integer.BYTES) {
-                        int n = Math.min(BLOCK / Integer.BYTES, ids.capacity() - i);
+                    inBlocks(ids.capacity(), Integer.BYTES, (i, n) -> {
                         block.clear().asIntBuffer().put(ids.line, i, n);
                         out.write(block.array(), 0, n * Integer.BYTES);
-                    }
+                    });
                 });
             } catch (IOException e) {
                 Io.deleteQuietly(index);
@@ -2370,13 +2354,16 @@ public class conv implements Callable<Integer> {
             return t.getEpochSecond() * 1_000_000_000L + t.getNano();
         }
 
-        /** Les {@code count} valeurs suivantes, lues par blocs de 64 Ko : jamais de copie entière en mémoire. */
+        private interface Slice { void at(int from, int count) throws IOException; }
+
+        /** Les valeurs [0, count) par tranches de 64 Ko : jamais de copie entière en mémoire. */
+        private static void inBlocks(int count, int width, Slice slice) throws IOException {
+            for (int i = 0; i < count; i += BLOCK / width) slice.at(i, Math.min(BLOCK / width, count - i));
+        }
+
         private static long[] longs(FileChannel in, long count) throws IOException {
             long[] values = new long[Math.toIntExact(count)];
-            for (int i = 0; i < values.length; i += BLOCK / Long.BYTES) {
-                int n = Math.min(BLOCK / Long.BYTES, values.length - i);
-                block(in, n * Long.BYTES).asLongBuffer().get(values, i, n);
-            }
+            inBlocks(values.length, Long.BYTES, (i, n) -> block(in, n * Long.BYTES).asLongBuffer().get(values, i, n));
             return values;
         }
 
@@ -2386,14 +2373,12 @@ public class conv implements Callable<Integer> {
             return block.flip();
         }
 
-        /** Les {@code count} premières valeurs, par blocs de 64 Ko. */
         private static void writeLongs(OutputStream out, long[] values, int count) throws IOException {
             ByteBuffer block = ByteBuffer.allocate(BLOCK);
-            for (int i = 0; i < count; i += BLOCK / Long.BYTES) {
-                int n = Math.min(BLOCK / Long.BYTES, count - i);
+            inBlocks(count, Long.BYTES, (i, n) -> {
                 block.clear().asLongBuffer().put(values, i, n);
                 out.write(block.array(), 0, n * Long.BYTES);
-            }
+            });
         }
     }
 
