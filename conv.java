@@ -1239,10 +1239,8 @@ public class conv implements Callable<Integer> {
     // ------------------------------------------------------------------ format des lignes
 
     /**
-     * Identité et clés d'une conversation : {@code sortKey}, l'ordre du fichier (dernière activité, comme le veut la
-     * spécification) ; {@code walkKey}, l'ordre de la liste de l'API (date de mise à jour), qui guide les parcours et dit
-     * si une version est plus récente qu'une autre. {@code sortText} : le texte trié en entier (e-mail en minuscules),
-     * quand la clé de tri n'en garde que le début.
+     * {@code sortKey} : l'ordre du fichier (dernière activité, comme le veut la spécification) ; {@code walkKey} : celui de la
+     * liste de l'API (mise à jour), qui dit si une version est plus récente ; {@code sortText} : le texte trié entier, si la clé n'en garde que le début.
      */
     record Entry(String id, long sortKey, long walkKey, String sortText) {
         static final long MISSING = Long.MIN_VALUE;
@@ -1254,10 +1252,7 @@ public class conv implements Callable<Integer> {
         /** Ce qui départage deux clés de tri égales : le texte trié en entier s'il y en a un, puis l'identifiant. */
         String tieBreak() { return sortText == null ? id : sortText + '\0' + id; }
 
-        /**
-         * Ordre du fichier : clé décroissante (activité la plus récente, ou e-mail croissant), sans clé à la fin, puis
-         * par tieBreak (lu seulement en cas d'égalité, ce qui évite de relire les lignes pendant la fusion).
-         */
+        /** Clé décroissante (sans clé à la fin), puis tieBreak, lu seulement à égalité : la fusion ne relit pas les lignes pour rien. */
         static int compare(long keyA, java.util.function.Supplier<String> idA, long keyB, java.util.function.Supplier<String> idB) {
             int byKey = Long.compare(keyB, keyA);
             return byKey != 0 ? byKey : idA.get().compareTo(idB.get());
@@ -1376,11 +1371,8 @@ public class conv implements Callable<Integer> {
     // ------------------------------------------------------------------ le fichier d'export
 
     /**
-     * Ce que l'exportateur voit du fichier : cet identifiant est-il nouveau, identique ou plus récent que ce que le
-     * fichier contient ; accepter des lignes ; enregistrer l'état ; finir (tri). Derrière, une pièce par tâche :
-     * ExportFiles (chemins et verrou), StateFile (état validé et migré avant toute lecture du fichier), Journal (ajouts,
-     * réparation, lecture), KnownIds (identifiant → clé de parcours et ligne), Index (démarrage sans relire le fichier)
-     * et SortedRewrite (la réécriture triée, une fois par exécution au plus).
+     * Ce que l'exportateur voit du fichier (identifiant nouveau, identique ou plus récent ; ajouts ; état ; tri final). Une pièce
+     * par tâche : ExportFiles (chemins, verrou), StateFile, Journal (ajouts, réparation, lecture), KnownIds, Index, SortedRewrite.
      */
     static final class Store implements AutoCloseable {
         static final long DEFAULT_CHUNK_BYTES = 16L << 20;
@@ -1572,11 +1564,9 @@ public class conv implements Callable<Integer> {
         }
 
         /**
-         * La réécriture triée, une fois par exécution au plus, dans un fichier temporaire forcé sur le disque puis renommé.
-         * Le reste du fichier (les ajouts de cette exécution, ou tout le fichier s'il a été dérangé) est trié par morceaux
-         * de taille bornée, écrits à part s'il y en a plusieurs, puis fusionnés ; entre ses lignes, la partie déjà triée
-         * passe par blocs, copiés par le noyau : ses clés et ses positions sont déjà en mémoire. Les lignes écartées sont
-         * sautées, celles à mettre de côté recopiées dans FICHIER.rejected.
+         * La réécriture triée, une fois par exécution au plus. Le reste du fichier (les ajouts, ou tout s'il a été dérangé) est trié
+         * par morceaux bornés (écrits à part s'il y en a plusieurs, puis fusionnés) ; entre ses lignes, la partie déjà triée passe
+         * par blocs copiés par le noyau, ses clés et positions étant en mémoire. Lignes à mettre de côté : FICHIER.rejected.
          */
         final class SortedRewrite {
             /** Une suite triée de lignes : la suivante, ou null à la fin. */
@@ -1651,7 +1641,6 @@ public class conv implements Callable<Integer> {
                 chunk.sort(Line.ORDER);
                 var rest = chunk.iterator();
                 runs.add(() -> rest.hasNext() ? rest.next() : null);
-                if (runs.size() == 1) return runs.get(0);
                 PriorityQueue<Head> heads = new PriorityQueue<>((a, b) -> Line.ORDER.compare(a.line(), b.line()));
                 for (Run run : runs) push(heads, run);
                 return () -> {
@@ -2298,10 +2287,8 @@ public class conv implements Callable<Integer> {
     }
 
     /**
-     * Un index à côté du fichier trié (FICHIER.index) : ses clés de tri et la table des identifiants, avec la taille et
-     * la date de modification du fichier qu'il décrit. Tant qu'elles n'ont pas changé, le démarrage lit ces quelques
-     * octets par conversation au lieu de relire tout le fichier ; sinon (ajouts interrompus, modification à la main),
-     * l'index est ignoré et le fichier relu entièrement.
+     * FICHIER.index : clés, positions et table des identifiants du fichier trié, avec sa taille et sa date. Tant qu'elles n'ont pas
+     * changé, le démarrage lit ces quelques octets par ligne au lieu du fichier ; sinon (ajout interrompu, retouche à la main), il relit tout.
      */
     static final class Index {
         private static final long MAGIC = 0x434F4E5649445833L; // « CONVIDX3 »
@@ -2404,7 +2391,7 @@ public class conv implements Callable<Integer> {
 
         LineReader(InputStream in) { this(in, Long.MAX_VALUE, 1 << 20); }
 
-        /** Ne lit que les {@code limit} premiers octets du flux, avec un tampon de départ de {@code initial} octets (les morceaux du tri externe en ouvrent beaucoup à la fois). */
+        /** Les {@code limit} premiers octets du flux, avec un tampon de départ de {@code initial} octets (le tri externe ouvre beaucoup de morceaux). */
         LineReader(InputStream in, long limit, int initial) {
             this.in = in;
             this.remaining = limit;
