@@ -31,7 +31,6 @@ import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
@@ -1412,7 +1411,7 @@ public class conv implements Callable<Integer> {
                 store.state = store.readState(info, account);
                 files.checkWritable();
                 store.load();
-                // Au-delà de 1 Mo plus de quoi tenir une ligne par conversation : pas de réécriture à chaque exécution.
+                // FICHIER.moved : ce qui reste plus récent que sa ligne, compacté au-delà de 1 Mo plus une ligne par conversation (pas à chaque exécution).
                 store.moved.compact(store.schema, (1 << 20) + 100L * store.ids.size(), e -> store.ids.status(e) == KnownIds.Status.NEWER);
                 return store;
             } catch (IOException e) {
@@ -1529,7 +1528,7 @@ public class conv implements Callable<Integer> {
             report(scan);
         }
 
-        private void report(Journal.Scan scan) throws IOException {
+        private void report(Journal.Scan scan) {
             String name = files.file.getFileName().toString();
             if (!scan.unreadable().isEmpty())
                 progress.note("Attention : " + scan.unreadable().size() + " ligne(s) illisible(s) dans " + name + " (ligne(s) " + abbreviate(scan.unreadable())
@@ -1559,8 +1558,7 @@ public class conv implements Callable<Integer> {
 
 
         private static String abbreviate(List<Long> numbers) {
-            String shown = numbers.stream().limit(10).map(String::valueOf).reduce((a, b) -> a + ", " + b).orElse("");
-            return numbers.size() > 10 ? shown + "…" : shown;
+            return numbers.stream().limit(10).map(String::valueOf).collect(java.util.stream.Collectors.joining(", ", "", numbers.size() > 10 ? "…" : ""));
         }
 
         /**
@@ -1758,20 +1756,16 @@ public class conv implements Callable<Integer> {
         /** Le verrou du système sur {@code lockFile} ; une autre exécution qui le tient donne le code 8 avec {@code busy}. */
         static FileChannel lock(Path lockFile, String busy) throws IOException {
             FileChannel channel = FileChannel.open(lockFile, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), PRIVATE);
-            FileLock held;
             try {
-                held = channel.tryLock();
-            } catch (OverlappingFileLockException e) {
-                held = null;
+                if (channel.tryLock() != null) return channel;
+            } catch (OverlappingFileLockException heldHere) {
+                // tenu ailleurs dans ce processus : occupé aussi
             } catch (IOException | RuntimeException e) {
                 channel.close();
                 throw e;
             }
-            if (held == null) {
-                channel.close();
-                throw new Failure(Exit.BUSY, busy);
-            }
-            return channel;
+            channel.close();
+            throw new Failure(Exit.BUSY, busy);
         }
 
         private static FileAttribute<?>[] privateFiles() {
