@@ -31,7 +31,6 @@ import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
@@ -1239,10 +1238,8 @@ public class conv implements Callable<Integer> {
     // ------------------------------------------------------------------ format des lignes
 
     /**
-     * Identité et clés d'une conversation : {@code sortKey}, l'ordre du fichier (dernière activité, comme le veut la
-     * spécification) ; {@code walkKey}, l'ordre de la liste de l'API (date de mise à jour), qui guide les parcours et dit
-     * si une version est plus récente qu'une autre. {@code sortText} : le texte trié en entier (e-mail en minuscules),
-     * quand la clé de tri n'en garde que le début.
+     * {@code sortKey} : l'ordre du fichier (dernière activité, comme le veut la spécification) ; {@code walkKey} : celui de la
+     * liste de l'API (mise à jour), qui dit si une version est plus récente ; {@code sortText} : le texte trié entier, si la clé n'en garde que le début.
      */
     record Entry(String id, long sortKey, long walkKey, String sortText) {
         static final long MISSING = Long.MIN_VALUE;
@@ -1254,10 +1251,7 @@ public class conv implements Callable<Integer> {
         /** Ce qui départage deux clés de tri égales : le texte trié en entier s'il y en a un, puis l'identifiant. */
         String tieBreak() { return sortText == null ? id : sortText + '\0' + id; }
 
-        /**
-         * Ordre du fichier : clé décroissante (activité la plus récente, ou e-mail croissant), sans clé à la fin, puis
-         * par tieBreak (lu seulement en cas d'égalité, ce qui évite de relire les lignes pendant la fusion).
-         */
+        /** Clé décroissante (sans clé à la fin), puis tieBreak, lu seulement à égalité : la fusion ne relit pas les lignes pour rien. */
         static int compare(long keyA, java.util.function.Supplier<String> idA, long keyB, java.util.function.Supplier<String> idB) {
             int byKey = Long.compare(keyB, keyA);
             return byKey != 0 ? byKey : idA.get().compareTo(idB.get());
@@ -1376,11 +1370,8 @@ public class conv implements Callable<Integer> {
     // ------------------------------------------------------------------ le fichier d'export
 
     /**
-     * Ce que l'exportateur voit du fichier : cet identifiant est-il nouveau, identique ou plus récent que ce que le
-     * fichier contient ; accepter des lignes ; enregistrer l'état ; finir (tri). Derrière, une pièce par tâche :
-     * ExportFiles (chemins et verrou), StateFile (état validé et migré avant toute lecture du fichier), Journal (ajouts,
-     * réparation, lecture), KnownIds (identifiant → clé de parcours et ligne), Index (démarrage sans relire le fichier)
-     * et SortedRewrite (la réécriture triée, une fois par exécution au plus).
+     * Ce que l'exportateur voit du fichier (identifiant nouveau, identique ou plus récent ; ajouts ; état ; tri final). Une pièce
+     * par tâche : ExportFiles (chemins, verrou), StateFile, Journal (ajouts, réparation, lecture), KnownIds, Index, SortedRewrite.
      */
     static final class Store implements AutoCloseable {
         static final long DEFAULT_CHUNK_BYTES = 16L << 20;
@@ -1399,7 +1390,7 @@ public class conv implements Callable<Integer> {
         private final BitSet dropped = new BitSet();       // lignes à ne pas recopier : illisibles, vides, anciennes versions
         private final BitSet aside = new BitSet();         // … dont celles à mettre de côté dans FICHIER.rejected
         private long lines, sortedLines, sortedBytes;      // lignes du fichier ; les [0, sortedLines) sont dans l'ordre
-        private boolean appended, indexed;
+        private boolean indexed;
 
         private Store(ExportFiles files, Schema schema, Progress progress, long chunkBytes) {
             this.files = files;
@@ -1420,7 +1411,8 @@ public class conv implements Callable<Integer> {
                 store.state = store.readState(info, account);
                 files.checkWritable();
                 store.load();
-                store.compactMoved();
+                // FICHIER.moved : ce qui reste plus récent que sa ligne, compacté au-delà de 1 Mo plus une ligne par conversation (pas à chaque exécution).
+                store.moved.compact(store.schema, (1 << 20) + 100L * store.ids.size(), e -> store.ids.status(e) == KnownIds.Status.NEWER);
                 return store;
             } catch (IOException e) {
                 files.close();
@@ -1442,7 +1434,6 @@ public class conv implements Callable<Integer> {
         void accept(List<Conversation> batch) {
             if (batch.isEmpty()) return;
             journal.append(batch.stream().map(Conversation::bytes).toList());
-            appended = true;
             for (Conversation conversation : batch) {
                 int previous = ids.put(conversation.entry(), (int) lines++);
                 if (previous >= 0) dropped.set(previous);     // l'ancienne version disparaîtra au tri final
@@ -1453,26 +1444,6 @@ public class conv implements Callable<Integer> {
         void seen(Entry entry, KnownIds.Status status) {
             if (status == KnownIds.Status.NEWER && schema == Schema.CRISP)
                 moved.append(List.of(Schema.bytes(JSON.createObjectNode().put("session_id", entry.id()).put("updated_at", entry.walkKey()))));
-        }
-
-        /**
-         * Au-delà de 1 Mo (plus de quoi tenir une ligne par conversation : pas de réécriture à chaque exécution), FICHIER.moved
-         * garde une ligne par conversation, la plus récente, et seulement si sa ligne est encore plus ancienne.
-         */
-        private void compactMoved() throws IOException {
-            if (!Files.exists(moved.file)) return;
-            moved.repairTail(schema, torn -> { });
-            if (Files.size(moved.file) < (1 << 20) + 100L * ids.size()) return;
-            KnownIds last = new KnownIds(0);
-            try (LineReader lines = new LineReader(Files.newInputStream(moved.file))) {
-                for (int n = 0; lines.next(); n++) if (newer(lines) != null) last.keepNewest(newer(lines), n);
-            }
-            AtomicFile.keepLines(moved.file, (line, n) -> newer(line) != null && last.lineOf(newer(line).id()) == n);
-        }
-
-        private Entry newer(LineReader line) {
-            Entry e = schema.read(line.buffer(), line.start(), line.length());
-            return e != null && e.id() != null && ids.status(e) == KnownIds.Status.NEWER ? e : null;
         }
 
         /** L'état, écrit après que les lignes auxquelles il se réfère sont forcées sur le disque. */
@@ -1491,13 +1462,12 @@ public class conv implements Callable<Integer> {
         void finish() {
             journal.close();
             if (!Files.exists(files.file)) return;
-            boolean clean = sortedLines == lines && !appended && dropped.isEmpty();
+            boolean clean = sortedLines == lines && dropped.isEmpty();     // un ajout rend lines > sortedLines
             try {
                 if (!clean) new SortedRewrite().run();
                 if (!clean || !indexed) Index.save(files.index, files.file, ids, keys, offsets);
             } catch (IOException e) {
-                Io.deleteQuietly(files.tmp);
-                throw Io.fileFailure("trier " + files.file + " (les conversations exportées y sont déjà, le tri sera refait à la prochaine exécution)", e);
+                throw Io.fileFailure("trier " + files.file + " (ce qui est exporté y est déjà, le tri sera refait à la prochaine exécution)", e);
             } finally {
                 Io.deleteTree(files.sortDir);
             }
@@ -1513,7 +1483,11 @@ public class conv implements Callable<Integer> {
         private State readState(SourceInfo info, String account) throws IOException {
             StateFile.Loaded loaded = StateFile.read(files.state, files.file, info, account);
             if (loaded == null) {
-                refuseForeignFile(info);
+                // Sans état, un fichier dont la première ligne n'est pas une conversation de cette source est refusé avant toute lecture.
+                Entry first = journal.first(schema);
+                if (first != null && first.id() == null)
+                    throw new Failure(Exit.CONFIG, files.file + " ne ressemble pas à un export " + info.name() + " (sa première ligne n'a pas de champ "
+                            + schema.idField() + ") : choisissez un autre fichier avec --output.");
                 return State.fresh(info.name(), account);
             }
             if (loaded.state().watermark() != null && (!Files.exists(files.file) || Files.size(files.file) == 0)) {
@@ -1526,22 +1500,6 @@ public class conv implements Callable<Integer> {
                 progress.note("État d'une version précédente de conv : un parcours complet de la liste, une seule fois, vérifie que rien "
                         + "n'a été manqué (environ une requête par page de la liste ; les conversations déjà exportées sont reconnues, pas réécrites).");
             return loaded.state();
-        }
-
-        /** Sans état, un fichier dont la première ligne n'est pas une conversation de cette source est refusé avant toute lecture. */
-        private void refuseForeignFile(SourceInfo info) throws IOException {
-            if (!Files.exists(files.file)) return;
-            try (InputStream in = Files.newInputStream(files.file)) {
-                LineReader reader = new LineReader(in, 1 << 20);
-                while (reader.next()) {
-                    if (reader.isBlank()) continue;
-                    Entry first = schema.read(reader.buffer(), reader.start(), reader.length());
-                    if (first != null && first.id() == null)
-                        throw new Failure(Exit.CONFIG, files.file + " ne ressemble pas à un export " + info.name() + " (sa première ligne n'a pas de champ "
-                                + schema.idField() + ") : choisissez un autre fichier avec --output.");
-                    return;
-                }
-            }
         }
 
         private void load() throws IOException {
@@ -1565,16 +1523,16 @@ public class conv implements Callable<Integer> {
             sortedLines = scan.sortedLines();
             sortedBytes = scan.sortedBytes();
             if (lines > 0 && ids.size() == 0 && state.watermark() == null)
-                throw new Failure(Exit.CONFIG, files.file + " ne contient aucune conversation reconnaissable : ce n'est sans doute pas un export "
+                throw new Failure(Exit.CONFIG, files.file + " ne contient aucune ligne reconnaissable : ce n'est sans doute pas un export "
                         + "de cette source. Choisissez un autre fichier avec --output.");
             report(scan);
         }
 
-        private void report(Journal.Scan scan) throws IOException {
+        private void report(Journal.Scan scan) {
             String name = files.file.getFileName().toString();
             if (!scan.unreadable().isEmpty())
                 progress.note("Attention : " + scan.unreadable().size() + " ligne(s) illisible(s) dans " + name + " (ligne(s) " + abbreviate(scan.unreadable())
-                        + ") : mise(s) de côté dans " + files.rejected.getFileName() + ", rien n'est supprimé ; " + recoverLater(journal.lines(scan.unreadable(), offsets)));
+                        + ") : mise(s) de côté dans " + files.rejected.getFileName() + ", rien n'est supprimé ; " + recoverLater(scan.damaged()));
             if (scan.duplicates() > 0)
                 progress.note(scan.duplicates() + " ancienne(s) version(s) en double retirée(s) de " + name + " (la plus récente est gardée, "
                         + "l'autre mise de côté dans " + files.rejected.getFileName() + ").");
@@ -1592,22 +1550,21 @@ public class conv implements Callable<Integer> {
                 if (found.find()) recover.add(found.group(1)); else unnamed++;
             }
             checkpoint(new State(state.format(), state.source(), state.account(), state.watermark(), state.refreshedTo(), state.walks(), List.copyOf(recover), state.savedAt()));
-            return damaged.size() - unnamed + " conversation(s) redemandée(s) une à une à l'API" + (unnamed == 0 ? "." : ", " + unnamed + " sans identifiant lisible : "
-                    + "pour la réexporter, lancez une fois conv --full-refresh (environ une requête par page de la liste, soit " + (ids.size() / 20 + 1) + " à 20 par page).");
+            Progress.Noun noun = progress.noun();
+            return damaged.size() - unnamed + " " + noun.plural() + " " + noun.agree("redemandé(s)") + (noun.feminine() ? " une à une" : " un à un") + " à l'API"
+                    + (unnamed == 0 ? "." : ", " + unnamed + " sans identifiant lisible : pour tout réexporter, lancez une fois la même commande avec --full-refresh "
+                    + "(environ une requête par page de la liste, soit " + (ids.size() / 20 + 1) + " à 20 par page).");
         }
 
 
         private static String abbreviate(List<Long> numbers) {
-            String shown = numbers.stream().limit(10).map(String::valueOf).reduce((a, b) -> a + ", " + b).orElse("");
-            return numbers.size() > 10 ? shown + "…" : shown;
+            return numbers.stream().limit(10).map(String::valueOf).collect(java.util.stream.Collectors.joining(", ", "", numbers.size() > 10 ? "…" : ""));
         }
 
         /**
-         * La réécriture triée, une fois par exécution au plus, dans un fichier temporaire forcé sur le disque puis renommé.
-         * Le reste du fichier (les ajouts de cette exécution, ou tout le fichier s'il a été dérangé) est trié par morceaux
-         * de taille bornée, écrits à part s'il y en a plusieurs, puis fusionnés ; entre ses lignes, la partie déjà triée
-         * passe par blocs, copiés par le noyau : ses clés et ses positions sont déjà en mémoire. Les lignes écartées sont
-         * sautées, celles à mettre de côté recopiées dans FICHIER.rejected.
+         * La réécriture triée, une fois par exécution au plus. Le reste du fichier (les ajouts, ou tout s'il a été dérangé) est trié
+         * par morceaux bornés (écrits à part s'il y en a plusieurs, puis fusionnés) ; entre ses lignes, la partie déjà triée passe
+         * par blocs copiés par le noyau, ses clés et positions étant en mémoire. Lignes à mettre de côté : FICHIER.rejected.
          */
         final class SortedRewrite {
             /** Une suite triée de lignes : la suivante, ou null à la fin. */
@@ -1616,7 +1573,7 @@ public class conv implements Callable<Integer> {
             private record Head(Line line, Run rest) { }
 
             private final int[] newLine = new int[Math.toIntExact(lines + 1)];
-            private final LongList written = LongList.withCapacity(lines), writtenOffsets = LongList.withCapacity(lines);
+            private final LongList written = new LongList(Math.toIntExact(lines)), writtenOffsets = new LongList(Math.toIntExact(lines));
             private final List<LineReader> parts = new ArrayList<>();
             private FileChannel source, target;
             private OutputStream out, rejected;
@@ -1626,36 +1583,32 @@ public class conv implements Callable<Integer> {
             /** Réécrit le fichier ; ensuite, clés, positions et identifiants suivent chaque ligne à sa nouvelle place. */
             void run() throws IOException {
                 Arrays.fill(newLine, -1);
-                try (FileChannel source = FileChannel.open(files.file, StandardOpenOption.READ);
-                     OutputStream rejected = new LazyOutput(files.rejected);
-                     FileChannel target = FileChannel.open(files.tmp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), Io.PRIVATE);
-                     OutputStream out = new BufferedOutputStream(Channels.newOutputStream(target), 1 << 20)) {
-                    this.source = source;
-                    this.target = target;
-                    this.out = out;
-                    this.rejected = rejected;
-                    Run tail = sortedTail();
-                    for (Line line = tail.next(); line != null; line = tail.next()) {
-                        copySortedBefore(line);
-                        newLine[line.index()] = written.size();
-                        written.add(line.key());
-                        writtenOffsets.add(outPosition);
-                        out.write(line.bytes());
-                        out.write('\n');
-                        outPosition += line.bytes().length + 1;
-                    }
-                    copySortedBefore(null);
-                    out.flush();
-                    target.force(true);
+                try {
+                    AtomicFile.replace(files.file, (target, out) -> {
+                        try (FileChannel source = FileChannel.open(files.file, StandardOpenOption.READ);
+                             OutputStream rejected = new LazyOutput(files.rejected)) {    // fermé (vidé) avant le renommage
+                            this.source = source;
+                            this.target = target;
+                            this.out = out;
+                            this.rejected = rejected;
+                            Run tail = sortedTail();
+                            for (Line line = tail.next(); line != null; line = tail.next()) {
+                                copySortedBefore(line);
+                                newLine[line.index()] = written.size();
+                                written.add(line.key());
+                                writtenOffsets.add(outPosition);
+                                out.write(line.bytes());
+                                out.write('\n');
+                                outPosition += line.bytes().length + 1;
+                            }
+                            copySortedBefore(null);
+                        }
+                    });
                 } catch (java.io.UncheckedIOException e) {
                     throw e.getCause();
                 } finally {
                     for (LineReader part : parts) part.close();
                 }
-                Phases.mark("written");
-                Files.move(files.tmp, files.file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                AtomicFile.syncDirectory(files.file.getParent());
-                Phases.mark("renamed");
                 keys = written;
                 offsets = writtenOffsets;
                 ids.remap(newLine);
@@ -1686,7 +1639,6 @@ public class conv implements Callable<Integer> {
                 chunk.sort(Line.ORDER);
                 var rest = chunk.iterator();
                 runs.add(() -> rest.hasNext() ? rest.next() : null);
-                if (runs.size() == 1) return runs.get(0);
                 PriorityQueue<Head> heads = new PriorityQueue<>((a, b) -> Line.ORDER.compare(a.line(), b.line()));
                 for (Run run : runs) push(heads, run);
                 return () -> {
@@ -1804,20 +1756,16 @@ public class conv implements Callable<Integer> {
         /** Le verrou du système sur {@code lockFile} ; une autre exécution qui le tient donne le code 8 avec {@code busy}. */
         static FileChannel lock(Path lockFile, String busy) throws IOException {
             FileChannel channel = FileChannel.open(lockFile, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), PRIVATE);
-            FileLock held;
             try {
-                held = channel.tryLock();
-            } catch (OverlappingFileLockException e) {
-                held = null;
+                if (channel.tryLock() != null) return channel;
+            } catch (OverlappingFileLockException heldHere) {
+                // tenu ailleurs dans ce processus : occupé aussi
             } catch (IOException | RuntimeException e) {
                 channel.close();
                 throw e;
             }
-            if (held == null) {
-                channel.close();
-                throw new Failure(Exit.BUSY, busy);
-            }
-            return channel;
+            channel.close();
+            throw new Failure(Exit.BUSY, busy);
         }
 
         private static FileAttribute<?>[] privateFiles() {
@@ -1867,7 +1815,7 @@ public class conv implements Callable<Integer> {
     static final class ExportFiles implements AutoCloseable {
         // Le plus long suffixe ajouté au nom du fichier (« .state.json.tmp ») ; un nom de fichier tient en 255 octets.
         private static final int LONGEST_SUFFIX = 16;
-        final Path file, state, index, rejected, tmp, sortDir;
+        final Path file, state, index, rejected, sortDir;
         private final FileChannel lockChannel;
 
         private ExportFiles(Path file, FileChannel lockChannel) {
@@ -1875,7 +1823,6 @@ public class conv implements Callable<Integer> {
             this.state = sibling(file, ".state.json");
             this.index = sibling(file, ".index");
             this.rejected = sibling(file, ".rejected");
-            this.tmp = sibling(file, ".tmp");
             this.sortDir = sibling(file, ".sort");
             this.lockChannel = lockChannel;
         }
@@ -1920,7 +1867,7 @@ public class conv implements Callable<Integer> {
 
         /** Les restes d'un arrêt brutal pendant une écriture : des fichiers temporaires, jamais lus. */
         void removeLeftovers() {
-            Io.deleteQuietly(tmp);
+            Io.deleteQuietly(sibling(file, ".tmp"));
             Io.deleteQuietly(sibling(state, ".tmp"));
             Io.deleteQuietly(sibling(index, ".tmp"));
             Io.deleteTree(sortDir);
@@ -2021,15 +1968,19 @@ public class conv implements Callable<Integer> {
     /** Écrire un fichier en entier sans jamais laisser un fichier à moitié écrit : temporaire privé, forcé, renommé. */
     static final class AtomicFile {
         interface Body { void write(OutputStream out) throws IOException; }
+        /** Qui copie aussi par le noyau vers {@code channel} vide d'abord {@code out}. */
+        interface ChannelBody { void write(FileChannel channel, OutputStream out) throws IOException; }
+
+        static void replace(Path target, Body body) throws IOException { replace(target, (channel, out) -> body.write(out)); }
 
         /** Remplace {@code target} par ce qu'écrit {@code body} ; un arrêt brutal laisse l'ancien ou le nouveau. */
-        static void replace(Path target, Body body) throws IOException {
+        static void replace(Path target, ChannelBody body) throws IOException {
             Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
             try {
                 try (FileChannel channel = FileChannel.open(tmp, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                         StandardOpenOption.TRUNCATE_EXISTING), Io.PRIVATE);
                      OutputStream out = new BufferedOutputStream(Channels.newOutputStream(channel), 1 << 16)) {
-                    body.write(out);
+                    body.write(channel, out);
                     out.flush();
                     channel.force(true);
                 }
@@ -2065,7 +2016,7 @@ public class conv implements Callable<Integer> {
     /** Le fichier JSONL lui-même : ajouts forcés sur le disque, réparation d'une fin déchirée, lecture complète au démarrage. */
     static final class Journal implements AutoCloseable {
         /** Ce que la lecture du fichier a trouvé (clés, lignes écartées et mises de côté sont remplies en place). */
-        record Scan(long lines, long sortedLines, long sortedBytes, List<Long> unreadable, int duplicates) { }
+        record Scan(long lines, long sortedLines, long sortedBytes, List<Long> unreadable, List<byte[]> damaged, int duplicates) { }
 
         private final Path file;
         private FileChannel channel;
@@ -2107,9 +2058,8 @@ public class conv implements Callable<Integer> {
         /** Une dernière ligne sans fin de ligne est le reste d'un ajout interrompu : retirée (confiée d'abord à beforeCut), sauf si elle est complète. */
         void repairTail(Schema schema, java.util.function.Consumer<byte[]> beforeCut) throws IOException {
             try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-                long size = in.size();
-                if (size == 0 || byteAt(in, size - 1) == '\n') return;
-                long start = lastLineStart(in, size);
+                long size = in.size(), start = lastLineStart(in, size);
+                if (start == size) return;      // vide, ou fini par une fin de ligne
                 byte[] fragment = new byte[(int) Math.min(size - start, Integer.MAX_VALUE - 8)];
                 in.read(ByteBuffer.wrap(fragment), start);
                 Entry entry = schema.read(fragment, 0, fragment.length);
@@ -2123,17 +2073,29 @@ public class conv implements Callable<Integer> {
             }
         }
 
-        /** Les lignes de ces numéros (à partir de 1 ; un mégaoctet au plus chacune), pour y lire ce qui reste d'une ligne abîmée. */
-        List<byte[]> lines(List<Long> numbers, LongList offsets) throws IOException {
-            List<byte[]> lines = new ArrayList<>();
-            try (FileChannel in = FileChannel.open(file)) {
-                for (long n : numbers) {
-                    ByteBuffer line = ByteBuffer.allocate((int) Math.min((n < offsets.size() ? offsets.get(n) : in.size()) - offsets.get(n - 1), 1 << 20));
-                    in.read(line, offsets.get(n - 1));
-                    lines.add(line.array());
-                }
+        /** La première ligne non vide du premier mégaoctet, lue (null s'il n'y en a pas ou si ce n'est pas un objet JSON). */
+        Entry first(Schema schema) throws IOException {
+            if (!Files.exists(file)) return null;
+            try (LineReader reader = new LineReader(Files.newInputStream(file), 1 << 20, 1 << 20)) {
+                while (reader.next()) if (!reader.isBlank()) return schema.read(reader.buffer(), reader.start(), reader.length());
             }
-            return lines;
+            return null;
+        }
+
+        /** Au-delà de {@code limit} octets, ne garde qu'une ligne par identifiant, la plus récente, et seulement si {@code keep} l'accepte. */
+        void compact(Schema schema, long limit, java.util.function.Predicate<Entry> keep) throws IOException {
+            if (!Files.exists(file)) return;
+            repairTail(schema, torn -> { });
+            if (Files.size(file) < limit) return;
+            java.util.function.Function<LineReader, Entry> kept = line -> {
+                Entry e = schema.read(line.buffer(), line.start(), line.length());
+                return e != null && e.id() != null && keep.test(e) ? e : null;
+            };
+            KnownIds last = new KnownIds(0);
+            try (LineReader lines = new LineReader(Files.newInputStream(file))) {
+                for (int n = 0; lines.next(); n++) if (kept.apply(lines) != null) last.keepNewest(kept.apply(lines), n);
+            }
+            AtomicFile.keepLines(file, (line, n) -> kept.apply(line) != null && last.lineOf(kept.apply(line).id()) == n);
         }
 
         /** Le début de la dernière ligne, cherché à reculons par blocs (pas un octet par appel système). */
@@ -2149,12 +2111,6 @@ public class conv implements Callable<Integer> {
             return 0;
         }
 
-        private static byte byteAt(FileChannel in, long position) throws IOException {
-            ByteBuffer one = ByteBuffer.allocate(1);
-            in.read(one, position);
-            return one.get(0);
-        }
-
         /**
          * Lit tout le fichier en flux : les identifiants connus (la version la plus récente de chacun, selon la clé de
          * parcours), la clé de tri de chaque ligne, les lignes à écarter ou à mettre de côté, et la partie déjà triée.
@@ -2162,6 +2118,7 @@ public class conv implements Callable<Integer> {
         Scan scan(Schema schema, KnownIds ids, LongList keys, LongList offsets, BitSet dropped, BitSet aside) throws IOException {
             long count = 0, sortedLines = -1, sortedBytes = 0;
             List<Long> unreadable = new ArrayList<>();
+            List<byte[]> damaged = new ArrayList<>();     // un mégaoctet au plus de chacune, pour y lire ce qui reste d'identifiant
             int duplicates = 0;
             Entry previous = null;
             try (LineReader reader = new LineReader(Files.newInputStream(file))) {
@@ -2170,8 +2127,10 @@ public class conv implements Callable<Integer> {
                     boolean blank = reader.isBlank();
                     Entry entry = blank ? null : schema.read(reader.buffer(), reader.start(), reader.length());
                     int loser = entry == null || entry.id() == null ? index : ids.keepNewest(entry, index);
-                    if (entry == null && !blank || entry != null && entry.id() == null) unreadable.add(index + 1L);
-                    else if (loser >= 0 && entry != null) duplicates++;
+                    if (entry == null && !blank || entry != null && entry.id() == null) {
+                        unreadable.add(index + 1L);
+                        damaged.add(Arrays.copyOfRange(reader.buffer(), reader.start(), reader.start() + Math.min(reader.length(), 1 << 20)));
+                    } else if (loser >= 0 && entry != null) duplicates++;
                     if (loser >= 0) {
                         dropped.set(loser);
                         if (!blank) aside.set(loser);
@@ -2187,7 +2146,7 @@ public class conv implements Callable<Integer> {
                 }
             }
             if (sortedLines < 0) { sortedLines = count; sortedBytes = Files.size(file); }
-            return new Scan(count, sortedLines, sortedBytes, unreadable, duplicates);
+            return new Scan(count, sortedLines, sortedBytes, unreadable, damaged, duplicates);
         }
 
         @Override
@@ -2217,9 +2176,8 @@ public class conv implements Callable<Integer> {
             allocate(capacity);
         }
 
+        /** Les tables lues par Index, qui en a vérifié la taille (une puissance de 2, la même pour les quatre). */
         KnownIds(long[] high, long[] low, long[] walk, int[] line, int size) {
-            if (Integer.bitCount(high.length) != 1 || low.length != high.length || walk.length != high.length || line.length != high.length)
-                throw new IllegalArgumentException("table invalide");
             this.high = high;
             this.low = low;
             this.walk = walk;
@@ -2239,20 +2197,12 @@ public class conv implements Callable<Integer> {
         }
 
         /** Après l'écriture d'une version : l'identifiant pointe sur sa ligne ; rend la ligne de la version précédente, ou -1. */
-        int put(Entry entry, int lineIndex) {
-            int slot = find(entry.id());
-            int previous = low[slot] == 0 ? -1 : line[slot];
-            store(slot, entry, lineIndex);
-            return previous;
-        }
+        int put(Entry entry, int lineIndex) { return store(find(entry.id()), entry, lineIndex); }
 
         /** À la lecture du fichier : garde la version la plus récente (la dernière à égalité) ; rend la ligne écartée, ou -1. */
         int keepNewest(Entry entry, int lineIndex) {
             int slot = find(entry.id());
-            if (low[slot] != 0 && walk[slot] > entry.walkKey()) return lineIndex;
-            int previous = low[slot] == 0 ? -1 : line[slot];
-            store(slot, entry, lineIndex);
-            return previous;
+            return low[slot] != 0 && walk[slot] > entry.walkKey() ? lineIndex : store(slot, entry, lineIndex);
         }
 
         /** La ligne de la version connue, ou -1. */
@@ -2266,7 +2216,9 @@ public class conv implements Callable<Integer> {
             for (int i = 0; i < line.length; i++) if (low[i] != 0) line[i] = newLine[line[i]];
         }
 
-        private void store(int slot, Entry entry, int lineIndex) {
+        /** Rend la ligne de la version remplacée, ou -1. */
+        private int store(int slot, Entry entry, int lineIndex) {
+            int previous = low[slot] == 0 ? -1 : line[slot];
             if (low[slot] == 0) {
                 long[] print = fingerprint(entry.id());
                 high[slot] = print[0];
@@ -2276,6 +2228,7 @@ public class conv implements Callable<Integer> {
             walk[slot] = entry.walkKey();
             line[slot] = lineIndex;
             if (size * 4L > high.length * 3L) grow();
+            return previous;
         }
 
         /** La case de l'identifiant, ou la case vide où il irait. */
@@ -2328,10 +2281,8 @@ public class conv implements Callable<Integer> {
     }
 
     /**
-     * Un index à côté du fichier trié (FICHIER.index) : ses clés de tri et la table des identifiants, avec la taille et
-     * la date de modification du fichier qu'il décrit. Tant qu'elles n'ont pas changé, le démarrage lit ces quelques
-     * octets par conversation au lieu de relire tout le fichier ; sinon (ajouts interrompus, modification à la main),
-     * l'index est ignoré et le fichier relu entièrement.
+     * FICHIER.index : clés, positions et table des identifiants du fichier trié, avec sa taille et sa date. Tant qu'elles n'ont pas
+     * changé, le démarrage lit ces quelques octets par ligne au lieu du fichier ; sinon (ajout interrompu, retouche à la main), il relit tout.
      */
     static final class Index {
         private static final long MAGIC = 0x434F4E5649445833L; // « CONVIDX3 »
@@ -2350,10 +2301,7 @@ public class conv implements Callable<Integer> {
                 LongList keys = new LongList(longs(in, lines)), offsets = new LongList(longs(in, lines));
                 long[] high = longs(in, capacity), low = longs(in, capacity), walk = longs(in, capacity);
                 int[] line = new int[(int) capacity];
-                for (int i = 0; i < line.length; i += BLOCK / Integer.BYTES) {
-                    int n = Math.min(BLOCK / Integer.BYTES, line.length - i);
-                    block(in, n * Integer.BYTES).asIntBuffer().get(line, i, n);
-                }
+                inBlocks(line.length, Integer.BYTES, (i, n) -> block(in, n * Integer.BYTES).asIntBuffer().get(line, i, n));
                 return Optional.of(new Loaded(new KnownIds(high, low, walk, line, (int) head[5]), keys, offsets));
             } catch (IOException | RuntimeException unusable) {
                 return Optional.empty();   // index abîmé : on relit le fichier, qui fait foi
@@ -2372,11 +2320,10 @@ public class conv implements Callable<Integer> {
                     writeLongs(out, ids.low, ids.capacity());
                     writeLongs(out, ids.walk, ids.capacity());
                     ByteBuffer block = ByteBuffer.allocate(BLOCK);
-                    for (int i = 0; i < ids.capacity(); i += BLOCK / Integer.BYTES) {
-                        int n = Math.min(BLOCK / Integer.BYTES, ids.capacity() - i);
+                    inBlocks(ids.capacity(), Integer.BYTES, (i, n) -> {
                         block.clear().asIntBuffer().put(ids.line, i, n);
                         out.write(block.array(), 0, n * Integer.BYTES);
-                    }
+                    });
                 });
             } catch (IOException e) {
                 Io.deleteQuietly(index);
@@ -2388,13 +2335,16 @@ public class conv implements Callable<Integer> {
             return t.getEpochSecond() * 1_000_000_000L + t.getNano();
         }
 
-        /** Les {@code count} valeurs suivantes, lues par blocs de 64 Ko : jamais de copie entière en mémoire. */
+        private interface Slice { void at(int from, int count) throws IOException; }
+
+        /** Les valeurs [0, count) par tranches de 64 Ko : jamais de copie entière en mémoire. */
+        private static void inBlocks(int count, int width, Slice slice) throws IOException {
+            for (int i = 0; i < count; i += BLOCK / width) slice.at(i, Math.min(BLOCK / width, count - i));
+        }
+
         private static long[] longs(FileChannel in, long count) throws IOException {
             long[] values = new long[Math.toIntExact(count)];
-            for (int i = 0; i < values.length; i += BLOCK / Long.BYTES) {
-                int n = Math.min(BLOCK / Long.BYTES, values.length - i);
-                block(in, n * Long.BYTES).asLongBuffer().get(values, i, n);
-            }
+            inBlocks(values.length, Long.BYTES, (i, n) -> block(in, n * Long.BYTES).asLongBuffer().get(values, i, n));
             return values;
         }
 
@@ -2404,14 +2354,12 @@ public class conv implements Callable<Integer> {
             return block.flip();
         }
 
-        /** Les {@code count} premières valeurs, par blocs de 64 Ko. */
         private static void writeLongs(OutputStream out, long[] values, int count) throws IOException {
             ByteBuffer block = ByteBuffer.allocate(BLOCK);
-            for (int i = 0; i < count; i += BLOCK / Long.BYTES) {
-                int n = Math.min(BLOCK / Long.BYTES, count - i);
+            inBlocks(count, Long.BYTES, (i, n) -> {
                 block.clear().asLongBuffer().put(values, i, n);
                 out.write(block.array(), 0, n * Long.BYTES);
-            }
+            });
         }
     }
 
@@ -2435,12 +2383,9 @@ public class conv implements Callable<Integer> {
         private long offset, nextOffset;
         private boolean eof;
 
-        LineReader(InputStream in) { this(in, Long.MAX_VALUE); }
+        LineReader(InputStream in) { this(in, Long.MAX_VALUE, 1 << 20); }
 
-        /** Ne lit que les {@code limit} premiers octets du flux. */
-        LineReader(InputStream in, long limit) { this(in, limit, 1 << 20); }
-
-        /** Avec un tampon de départ de {@code initial} octets (les morceaux du tri externe en ouvrent beaucoup à la fois). */
+        /** Les {@code limit} premiers octets du flux, avec un tampon de départ de {@code initial} octets (le tri externe ouvre beaucoup de morceaux). */
         LineReader(InputStream in, long limit, int initial) {
             this.in = in;
             this.remaining = limit;
@@ -2508,13 +2453,9 @@ public class conv implements Callable<Integer> {
     static final class LongList {
         private long[] values;
         private int size;
-        LongList() { this.values = new long[1 << 10]; }
+        LongList() { this(1 << 10); }
         /** Vide, avec la place de {@code capacity} valeurs : pas de recopie quand on connaît la taille. */
-        static LongList withCapacity(long capacity) {
-            LongList list = new LongList(new long[(int) Math.max(16, Math.min(Integer.MAX_VALUE - 8, capacity))]);
-            list.size = 0;
-            return list;
-        }
+        LongList(int capacity) { this.values = new long[capacity]; }
         LongList(long[] values) {
             this.values = values;
             this.size = values.length;
@@ -2545,6 +2486,8 @@ public class conv implements Callable<Integer> {
         }
 
         Progress(PrintWriter out) { this(out, System::nanoTime); }
+
+        Noun noun() { return noun; }
 
         Progress(PrintWriter out, LongSupplier nanoTime) { this(out, nanoTime, Noun.CONVERSATION); }
 
