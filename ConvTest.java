@@ -1899,7 +1899,10 @@ public class ConvTest {
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             List<String> command = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"), "FakeServer"));
             command.addAll(List.of(args));
-            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+            // La JVM annoncerait JAVA_TOOL_OPTIONS sur la sortie, avant l'aide (comme pour bareChild).
+            pb.environment().remove("JAVA_TOOL_OPTIONS");
+            Process p = pb.start();
             boolean ended = p.waitFor(60, TimeUnit.SECONDS);
             if (!ended) p.destroyForcibly().waitFor();
             return new Run(ended ? p.exitValue() : -1, new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8), "");
