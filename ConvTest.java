@@ -3175,7 +3175,7 @@ public class ConvTest {
             Run second = people("--nb", "40");
             assertTrue(second.out().contains("Terminé : 40 profil(s) exporté(s)") && second.out().contains("(50 au départ)"), second.out());
             Run third = people("--nb", "40");
-            assertTrue(third.out().contains("Terminé : 30 profil(s) exporté(s)") && third.out().contains("Tout l'historique est exporté"), third.out());
+            assertTrue(third.out().contains("Terminé : 30 profil(s) exporté(s)") && third.out().contains("Tous les profils sont exportés"), third.out());
             assertPeopleComplete();
         }
 
@@ -3325,6 +3325,21 @@ public class ConvTest {
             assertEquals(0, r.code(), r.all());
             assertEquals(1, fake.detailRequests - details, "le profil retiré est redemandé seul : " + r.out());
             assertPeopleComplete();
+        }
+
+        @Test
+        void repairWordsSpeakOfProfilesAndOfThePeopleCommand() throws Exception {
+            fake = FakeServer.people(60);
+            assertEquals(0, people("--nb", "1000").code());
+            List<String> lines = new ArrayList<>(Files.readAllLines(peopleFile()));
+            lines.set(3, lines.get(3).substring(0, lines.get(3).length() - 20) + "#abîmée");
+            lines.set(9, "{\"abîmée\":" + lines.get(9).substring(lines.get(9).length() / 2));
+            Files.write(peopleFile(), lines);
+            Run r = people();
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("1 profil(s) redemandé(s) un à un") && r.out().contains("lancez une fois conv people --full-refresh"), r.out());
+            assertTrue(r.out().contains("Lignes réparées : 1 profil(s) redemandé(s), 1 réécrit(s).") && r.out().contains("Tous les profils sont exportés"), r.out());
+            assertFalse(r.out().contains("conversation") || r.out().contains("historique"), r.out());
         }
 
         @Test

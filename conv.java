@@ -71,7 +71,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Flow;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -198,8 +197,8 @@ public class conv implements Callable<Integer> {
     public Integer call() {
         Source source = sourceKind.open(env, api, perPage);          // variables vérifiées, aucune requête encore
         Path file = outputFile(spec, output, exportFolder().resolve(sourceKind.info.defaultFile()));
-        return export(spec, source, new Progress(spec.commandLine().getOut()), file, reset,
-                new Exporter.Options(limit, refresh || fullRefresh, fullRefresh, maxRequests));
+        Progress progress = new Progress(spec.commandLine().getOut(), System::nanoTime, source.info().noun());
+        return export(spec, source, progress, file, reset, new Exporter.Options(limit, refresh || fullRefresh, fullRefresh, maxRequests));
     }
 
     /** Un export de liste, le même pour toute source : verrou, état, parcours, tri final, récapitulatif. */
@@ -430,7 +429,7 @@ public class conv implements Callable<Integer> {
     record Variable(String name, String what) { }
 
     /** Tout ce qu'une source dit d'elle-même, en un seul endroit : une troisième source = une classe et une ligne de SourceKind. */
-    record SourceInfo(String name, String defaultUrl, Integer defaultRate, String defaultFile, List<Variable> variables,
+    record SourceInfo(String name, Progress.Noun noun, String defaultUrl, Integer defaultRate, String defaultFile, List<Variable> variables,
                       Schema schema, String rateLimitAdvice, boolean detailRequest, Factory factory) {
         interface Factory { Source open(Http http, String base, Map<String, String> values, int perPage); }
     }
@@ -506,7 +505,8 @@ public class conv implements Callable<Integer> {
     static final class Crisp implements Source {
         static final String RATE_LIMIT_ADVICE = "le quota d'un jeton plugin Crisp est journalier (5 000 requêtes par défaut) : "
                 + "relancez demain, l'export reprendra là où il s'est arrêté.";
-        static final SourceInfo INFO = new SourceInfo("crisp", "https://api.crisp.chat/v1", null, "conversations.jsonl",
+        static final SourceInfo INFO = new SourceInfo("crisp", new Progress.Noun("conversation(s)", true, "Tout l'historique est exporté", "conv"),
+                "https://api.crisp.chat/v1", null, "conversations.jsonl",
                 List.of(new Variable("CRISP_IDENTIFIER_PROD", "l'identifiant du jeton plugin Crisp"),
                         new Variable("CRISP_KEY_PROD", "la clé du jeton plugin Crisp"),
                         new Variable("ID_SITE_CRISP", "l'identifiant du site Crisp")),
@@ -598,7 +598,8 @@ public class conv implements Callable<Integer> {
         static final int OVERLAP = 10;
         /** Champ ajouté à une conversation écrite sans son dialogue, avec la raison. */
         static final String MISSING_FIELD = "conv_dialog_missing";
-        static final SourceInfo INFO = new SourceInfo("weba", "https://cdn.weba-ai.com/api", 95, "weba-conversations.jsonl",
+        static final SourceInfo INFO = new SourceInfo("weba", new Progress.Noun("conversation(s)", true, "Tout l'historique est exporté", "conv --source weba"),
+                "https://cdn.weba-ai.com/api", 95, "weba-conversations.jsonl",
                 List.of(new Variable("WEBA_AUTH_TOKEN", "le jeton d'authentification Weba-AI"),
                         new Variable("WEBA_BOT_HASH", "le hash du bot Weba-AI")),
                 Schema.WEBA, "Weba-AI limite un jeton à 100 requêtes par minute et un autre programme utilise peut-être le même "
@@ -1221,7 +1222,9 @@ public class conv implements Callable<Integer> {
                 pending.remove();     // l'état qui l'oublie n'est écrit qu'après la ligne
                 if (found != null && found.entry().id() != null && store.status(found.entry()) != KnownIds.Status.SAME) { store.accept(List.of(found)); written++; }
             }
-            if (asked > 0) progress.note("Lignes réparées : " + asked + " conversation(s) redemandée(s), " + written + " réécrite(s)" + (asked > written ? ", les autres à jour ou supprimées." : "."));
+            Progress.Noun noun = progress.noun();
+            if (asked > 0) progress.note("Lignes réparées : " + asked + " " + noun.plural() + " " + noun.agree("redemandé(s)") + ", " + written + " "
+                    + noun.agree("réécrit(s)") + (asked > written ? ", les autres à jour ou " + noun.agree("supprimé(s)") + "." : "."));
         }
 
         private void flush(List<Conversation> batch) {
@@ -1565,7 +1568,7 @@ public class conv implements Callable<Integer> {
             sortedLines = scan.sortedLines();
             sortedBytes = scan.sortedBytes();
             if (lines > 0 && ids.size() == 0 && state.watermark() == null)
-                throw new Failure(Exit.CONFIG, files.file + " ne contient aucune conversation reconnaissable : ce n'est sans doute pas un export "
+                throw new Failure(Exit.CONFIG, files.file + " ne contient aucune ligne reconnaissable : ce n'est sans doute pas un export "
                         + "de cette source. Choisissez un autre fichier avec --output.");
             report(scan);
         }
@@ -1592,8 +1595,10 @@ public class conv implements Callable<Integer> {
                 if (found.find()) recover.add(found.group(1)); else unnamed++;
             }
             checkpoint(new State(state.format(), state.source(), state.account(), state.watermark(), state.refreshedTo(), state.walks(), List.copyOf(recover), state.savedAt()));
-            return damaged.size() - unnamed + " conversation(s) redemandée(s) une à une à l'API" + (unnamed == 0 ? "." : ", " + unnamed + " sans identifiant lisible : "
-                    + "pour la réexporter, lancez une fois conv --full-refresh (environ une requête par page de la liste, soit " + (ids.size() / 20 + 1) + " à 20 par page).");
+            Progress.Noun noun = progress.noun();
+            return damaged.size() - unnamed + " " + noun.plural() + " " + noun.agree("redemandé(s)") + (noun.feminine() ? " une à une" : " un à un") + " à l'API"
+                    + (unnamed == 0 ? "." : ", " + unnamed + " sans identifiant lisible : pour les réexporter, lancez une fois " + noun.command()
+                    + " --full-refresh (environ une requête par page de la liste, soit " + (ids.size() / 20 + 1) + " à 20 par page).");
         }
 
 
@@ -2014,7 +2019,7 @@ public class conv implements Callable<Integer> {
 
         private static Failure invalid(Path path, String what, String why) {
             return new Failure(Exit.CONFIG, "Le fichier d'état " + path + " est " + what + " (" + why + ") : supprimez-le pour repartir de la "
-                    + "page 1 (aucun doublon ne sera créé, les conversations déjà exportées seront reconnues).");
+                    + "page 1 (aucun doublon ne sera créé, les lignes déjà exportées seront reconnues).");
         }
     }
 
@@ -2538,21 +2543,22 @@ public class conv implements Callable<Integer> {
         private long startNanos, lastLineNanos, atStart;
         private int limit;
 
-        /** Ce qu'on exporte, accordé : « conversation(s) exportée(s) », « profil(s) exporté(s) ». */
-        record Noun(String plural, boolean feminine) {
-            static final Noun CONVERSATION = new Noun("conversation(s)", true), PROFILE = new Noun("profil(s)", false);
+        /** Ce qu'on exporte, accordé (« conversation(s) exportée(s) », « profil(s) exporté(s) »), la phrase de la fin, la commande. */
+        record Noun(String plural, boolean feminine, String done, String command) {
             String agree(String masculine) { return feminine ? masculine.replace("(s)", "e(s)") : masculine; }
         }
 
         Progress(PrintWriter out) { this(out, System::nanoTime); }
 
-        Progress(PrintWriter out, LongSupplier nanoTime) { this(out, nanoTime, Noun.CONVERSATION); }
+        Progress(PrintWriter out, LongSupplier nanoTime) { this(out, nanoTime, Crisp.INFO.noun()); }
 
         Progress(PrintWriter out, LongSupplier nanoTime, Noun noun) {
             this.out = out;
             this.nanoTime = nanoTime;
             this.noun = noun;
         }
+
+        Noun noun() { return noun; }
 
         /** Ce que le fichier contient au départ, pour le récapitulatif. */
         void present(long count) { atStart = count; }
@@ -2589,7 +2595,7 @@ public class conv implements Callable<Integer> {
         /** Une fois par exécution : la liste n'était pas dans l'ordre demandé. */
         void disorder(int pages) {
             note("Attention : la liste de l'API n'était pas dans l'ordre demandé (date de mise à jour décroissante) : pour ne rien manquer, "
-                    + "le parcours a continué jusqu'à la fin de l'historique au lieu de s'arrêter au filigrane (" + pages + " page(s) lue(s) en plus).");
+                    + "le parcours a continué jusqu'à la fin de la liste au lieu de s'arrêter au filigrane (" + pages + " page(s) lue(s) en plus).");
         }
 
         void summary(RunResult result, long count, Path file) {
@@ -2598,8 +2604,8 @@ public class conv implements Callable<Integer> {
             note(String.format(Locale.FRANCE, "%s contient désormais %d %s (%d au départ) ; %d requête(s) API utilisée(s)%s.", file, count,
                     noun.plural(), atStart, result.requests(), result.retries() > 0 ? " (dont " + result.retries() + " nouvel(s) essai(s) après une erreur passagère)" : ""));
             if (result.stop() != null) return;
-            note(result.complete() ? "Tout l'historique est exporté : les prochaines exécutions n'ajouteront que les nouveautés."
-                                   : "L'historique n'est pas encore entièrement exporté : relancez pour continuer.");
+            note(result.complete() ? noun.done() + " : les prochaines exécutions n'ajouteront que les nouveautés."
+                                   : "L'export n'est pas encore complet : relancez pour continuer.");
         }
 
         /** Les compteurs : exportées et ignorées comme le veut la spécification, puis ce qui ne vaut que pour --refresh ou Weba-AI. */
@@ -3242,7 +3248,7 @@ public class conv implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            Progress progress = new Progress(spec.commandLine().getOut(), System::nanoTime, Progress.Noun.PROFILE);
+            Progress progress = new Progress(spec.commandLine().getOut(), System::nanoTime, CrispPeople.INFO.noun());
             CrispPeople source = new CrispPeople(parent.openCrisp(api), perPage, progress);
             Path file = outputFile(spec, output, repoFolder("utilisateurs").resolve(CrispPeople.INFO.defaultFile()));
             return parent.export(spec, source, progress, file, reset, new Exporter.Options(limit, refresh || fullRefresh, fullRefresh, maxRequests));
@@ -3258,7 +3264,8 @@ public class conv implements Callable<Integer> {
     static final class CrispPeople implements Source {
         static final String SORT = "&sort_field=updated_at&sort_order=descending";
         // Ouverte par la commande people seulement (pas de --source) : pas de fabrique.
-        static final SourceInfo INFO = new SourceInfo("crisp-people", Crisp.INFO.defaultUrl(), null, "utilisateurs.jsonl",
+        static final SourceInfo INFO = new SourceInfo("crisp-people", new Progress.Noun("profil(s)", false, "Tous les profils sont exportés", "conv people"),
+                Crisp.INFO.defaultUrl(), null, "utilisateurs.jsonl",
                 Crisp.INFO.variables(), Schema.PEOPLE, Crisp.RATE_LIMIT_ADVICE, false, null);
 
         private final Crisp crisp;
