@@ -1119,7 +1119,7 @@ public class ConvTest {
         }
 
         conv.Store openStore() {
-            return conv.Store.open(file(), conv.Crisp.INFO, FakeServer.WEBSITE, new conv.Progress(new PrintWriter(new StringWriter())), false,
+            return conv.Store.open(file(), conv.Crisp.INFO, FakeServer.WEBSITE, new conv.Progress(new PrintWriter(new StringWriter()), System::nanoTime, conv.Crisp.INFO.noun()), false,
                     conv.Store.DEFAULT_CHUNK_BYTES);
         }
 
@@ -1736,7 +1736,7 @@ public class ConvTest {
         void progressEstimatesTheTimeLeft() throws Exception {
             StringWriter text = new StringWriter();
             AtomicLong now = new AtomicLong();
-            conv.Progress progress = new conv.Progress(new PrintWriter(text, true), now::get);
+            conv.Progress progress = new conv.Progress(new PrintWriter(text, true), now::get, conv.Crisp.INFO.noun());
             progress.start(400);
             now.set(TimeUnit.SECONDS.toNanos(10));
             conv.Totals totals = new conv.Totals();

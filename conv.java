@@ -198,7 +198,7 @@ public class conv implements Callable<Integer> {
         Source source = sourceKind.open(env, api, perPage);          // variables vérifiées, aucune requête encore
         Path file = outputFile(spec, output, exportFolder().resolve(sourceKind.info.defaultFile()));
         Progress progress = new Progress(spec.commandLine().getOut(), System::nanoTime, source.info().noun());
-        return export(spec, source, progress, file, reset, new Exporter.Options(limit, refresh || fullRefresh, fullRefresh, maxRequests));
+        return export(spec, source, progress, file, reset, new Exporter.Options(limit, refresh, fullRefresh, maxRequests));
     }
 
     /** Un export de liste, le même pour toute source : verrou, état, parcours, tri final, récapitulatif. */
@@ -227,7 +227,7 @@ public class conv implements Callable<Integer> {
 
     /** Crisp, ouvert depuis les variables d'environnement : sert aussi à la commande messages. */
     Crisp openCrisp(ApiOptions options) {
-        return Crisp.of(options.http(null, Crisp.RATE_LIMIT_ADVICE), options.base(Crisp.INFO.defaultUrl()), Credentials.read(env, Crisp.INFO.variables()), 20);
+        return new Crisp(options.http(null, Crisp.RATE_LIMIT_ADVICE), options.base(Crisp.INFO.defaultUrl()), Credentials.read(env, Crisp.INFO.variables()), 20);
     }
 
     static Path outputFile(CommandSpec spec, Path output, Path byDefault) {
@@ -475,10 +475,7 @@ public class conv implements Callable<Integer> {
         Conversation complete() { return new Conversation(entry, bytes, null); }
     }
 
-    /**
-     * Une page de la liste : ses éléments, la position de son premier élément, celle où lire la suite, son numéro
-     * (pour l'affichage), si c'est la fin de la liste, le total annoncé (-1 si l'API n'en donne pas) et l'heure du serveur (ou null).
-     */
+    /** Une page de la liste ; offset : la position de son premier élément ; total : -1 si l'API n'en annonce pas ; date : l'heure du serveur, ou null. */
     record Page(List<Listed> items, long offset, long next, long number, boolean last, long total, Instant date) {
         Page(List<Listed> items, long offset, long next, long number, boolean last, long total) { this(items, offset, next, number, last, total, null); }
     }
@@ -510,7 +507,7 @@ public class conv implements Callable<Integer> {
                 List.of(new Variable("CRISP_IDENTIFIER_PROD", "l'identifiant du jeton plugin Crisp"),
                         new Variable("CRISP_KEY_PROD", "la clé du jeton plugin Crisp"),
                         new Variable("ID_SITE_CRISP", "l'identifiant du site Crisp")),
-                Schema.CRISP, RATE_LIMIT_ADVICE, false, Crisp::of);
+                Schema.CRISP, RATE_LIMIT_ADVICE, false, Crisp::new);
 
         private final Http http;
         private final String base;
@@ -518,17 +515,14 @@ public class conv implements Callable<Integer> {
         private final int perPage;
         private final Map<String, String> headers;
 
-        Crisp(Http http, String base, String websiteId, String identifier, String key, int perPage) {
+        Crisp(Http http, String base, Map<String, String> values, int perPage) {
             this.http = http;
             this.base = base;
-            this.websiteId = websiteId;
+            this.websiteId = values.get("ID_SITE_CRISP");
             this.perPage = perPage;
-            String basic = Base64.getEncoder().encodeToString((identifier + ":" + key).getBytes(StandardCharsets.UTF_8));
+            String token = values.get("CRISP_IDENTIFIER_PROD") + ":" + values.get("CRISP_KEY_PROD");
+            String basic = Base64.getEncoder().encodeToString(token.getBytes(StandardCharsets.UTF_8));
             this.headers = Map.of("Authorization", "Basic " + basic, "X-Crisp-Tier", "plugin", "Content-Type", "application/json");
-        }
-
-        static Crisp of(Http http, String base, Map<String, String> values, int perPage) {
-            return new Crisp(http, base, values.get("ID_SITE_CRISP"), values.get("CRISP_IDENTIFIER_PROD"), values.get("CRISP_KEY_PROD"), perPage);
         }
 
         public SourceInfo info() { return INFO; }
@@ -640,12 +634,9 @@ public class conv implements Callable<Integer> {
             throw refusal(answer);
         }
 
-        /**
-         * Où lire la page suivante, relativement à celle-ci : avec le chevauchement, et au plus tard au premier des ex aequo
-         * qui la finissent ; un groupe plus grand que le chevauchement serait sinon servi en partie dans chaque page, dans
-         * un ordre tiré à chaque requête, et certains de ses éléments ne le seraient jamais. Une page entière d'ex aequo
-         * ne peut pas être contournée par décalage : on avance quand même.
-         */
+        // Où lire la suite : avec le chevauchement, et au plus tard au premier des ex aequo qui finissent la page (servis en
+        // partie dans chaque page, dans un ordre tiré à chaque requête, certains ne le seraient jamais). Une page entière
+        // d'ex aequo ne peut pas être contournée par décalage : on avance quand même.
         static int resumeAt(List<Listed> items) {
             int step = PER_PAGE - OVERLAP;
             if (items.isEmpty()) return step;
@@ -754,10 +745,7 @@ public class conv implements Callable<Integer> {
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
 
-    /**
-     * Appels GET partagés par les sources et les commandes : délai sur la réponse entière, essais répétés, rythme,
-     * compte des requêtes. Une redirection n'est jamais suivie : les identifiants ne partent pas vers une autre adresse.
-     */
+    /** Les appels GET de tout conv ; une redirection n'est jamais suivie : les identifiants ne partent pas vers une autre adresse. */
     static final class Http {
         /** Une réponse définitive (succès ou refus) ; body : MissingNode si ce n'est pas du JSON ; date : l'en-tête Date, ou null. */
         record Answer(int status, JsonNode body, Instant date) { }
@@ -932,11 +920,8 @@ public class conv implements Callable<Integer> {
 
     // ------------------------------------------------------------------ parcours de la liste
 
-    /**
-     * Un parcours de la liste vers le bas depuis la position {@code offset}, jusqu'aux conversations dont la clé de
-     * parcours est antérieure à {@code floor} (null : jusqu'à la fin de l'historique). {@code refresh} : ce parcours met à
-     * jour les conversations déjà exportées qui ont changé (--full-refresh), même dans une exécution sans --refresh.
-     */
+    // Un parcours vers le bas depuis offset, jusqu'à une clé de parcours sous floor (null : jusqu'à la fin de la liste) ;
+    // refresh : il met à jour ce qui a changé (--full-refresh), même dans une exécution sans --refresh.
     record Walk(Long floor, long offset, boolean refresh) { }
 
     /** L'état de reprise (FICHIER.state.json) ; refreshedTo : clé jusqu'où les changements sont appliqués (null : inconnu) ; recover : lignes à redemander. */
@@ -1080,7 +1065,9 @@ public class conv implements Callable<Integer> {
 
     /** Le cœur de l'export : suit le plan des parcours page après page, trie chaque élément, confie les lignes au fichier. */
     static final class Exporter {
-        record Options(int limit, boolean refresh, boolean fullRefresh, Integer maxRequests) { }
+        record Options(int limit, boolean refresh, boolean fullRefresh, Integer maxRequests) {
+            Options { refresh |= fullRefresh; }
+        }
         static final int FLUSH_EVERY = 20;
         // Un état par seconde au plus : trois écritures forcées par page limitaient un export rapide. Un état en
         // retard ne fait que relire quelques pages à la reprise ; il n'est jamais en avance sur les lignes écrites.
@@ -2548,10 +2535,6 @@ public class conv implements Callable<Integer> {
             String agree(String masculine) { return feminine ? masculine.replace("(s)", "e(s)") : masculine; }
         }
 
-        Progress(PrintWriter out) { this(out, System::nanoTime); }
-
-        Progress(PrintWriter out, LongSupplier nanoTime) { this(out, nanoTime, Crisp.INFO.noun()); }
-
         Progress(PrintWriter out, LongSupplier nanoTime, Noun noun) {
             this.out = out;
             this.nanoTime = nanoTime;
@@ -3251,15 +3234,13 @@ public class conv implements Callable<Integer> {
             Progress progress = new Progress(spec.commandLine().getOut(), System::nanoTime, CrispPeople.INFO.noun());
             CrispPeople source = new CrispPeople(parent.openCrisp(api), perPage, progress);
             Path file = outputFile(spec, output, repoFolder("utilisateurs").resolve(CrispPeople.INFO.defaultFile()));
-            return parent.export(spec, source, progress, file, reset, new Exporter.Options(limit, refresh || fullRefresh, fullRefresh, maxRequests));
+            return parent.export(spec, source, progress, file, reset, new Exporter.Options(limit, refresh, fullRefresh, maxRequests));
         }
     }
 
     /**
-     * La liste des profils de Crisp, demandée par {@code updated_at} décroissant (un profil nouveau ou modifié remonte en
-     * tête) : c'est l'ordre que suit WalkPlan, qui vérifie à chaque page qu'il est tenu (l'API ne documente ni les champs
-     * de tri acceptés ni son ordre par défaut). Si Crisp refuse ce tri, la liste est lue dans son ordre et en entier.
-     * Chaque élément est déjà le profil complet.
+     * Les profils de Crisp, déjà complets dans la liste, demandés par updated_at décroissant : l'ordre que suit WalkPlan, vérifié à
+     * chaque page (l'API ne documente ni ses champs de tri ni son ordre par défaut). Tri refusé : la liste est lue dans son ordre, en entier.
      */
     static final class CrispPeople implements Source {
         static final String SORT = "&sort_field=updated_at&sort_order=descending";
