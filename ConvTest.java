@@ -1619,7 +1619,7 @@ public class ConvTest {
             List<conv.Listed> items = new ArrayList<>();
             for (int i = 0; i < idsAndKeys.length; i += 2)
                 items.add(new conv.Listed(null, new byte[0], new conv.Entry((String) idsAndKeys[i], 0, (Long) idsAndKeys[i + 1])));
-            return new conv.Page(items, offset, offset + 20, offset / 20 + 1, last, -1);
+            return new conv.Page(items, offset, offset + 20, offset / 20 + 1, last, -1, null);
         }
 
         static conv.State state(Long watermark, conv.Walk... walks) {

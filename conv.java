@@ -476,9 +476,7 @@ public class conv implements Callable<Integer> {
     }
 
     /** Une page de la liste ; offset : la position de son premier élément ; total : -1 si l'API n'en annonce pas ; date : l'heure du serveur, ou null. */
-    record Page(List<Listed> items, long offset, long next, long number, boolean last, long total, Instant date) {
-        Page(List<Listed> items, long offset, long next, long number, boolean last, long total) { this(items, offset, next, number, last, total, null); }
-    }
+    record Page(List<Listed> items, long offset, long next, long number, boolean last, long total, Instant date) { }
 
     /** Une conversation prête à écrire ; {@code missing} dit pourquoi son contenu complet manque, s'il manque. */
     record Conversation(Entry entry, byte[] bytes, String missing) { }
@@ -490,8 +488,8 @@ public class conv implements Callable<Integer> {
         Http http();
         /** La page qui contient la position {@code offset} (à partir de 0) de la liste. */
         Page list(long offset);
-        /** La conversation complète telle qu'elle sera écrite. */
-        Conversation complete(Listed item);
+        /** La conversation complète telle qu'elle sera écrite (par défaut, l'élément de la liste l'est déjà). */
+        default Conversation complete(Listed item) { return item.complete(); }
         /** Une conversation demandée seule (Weba-AI : par son visiteur, user_id), ou null si l'API répond 404. */
         Conversation one(String id);
         /** Faux si l'API a refusé l'ordre demandé : la liste vient alors dans un ordre inconnu. */
@@ -549,8 +547,6 @@ public class conv implements Callable<Integer> {
             }
             throw refusal(answer);
         }
-
-        public Conversation complete(Listed item) { return item.complete(); }
 
         /** Une conversation par son identifiant, telle que la liste la donne ; null si Crisp répond 404. */
         public Conversation one(String id) { return one(site("conversation/" + encode(id)), INFO.schema()); }
@@ -1074,7 +1070,6 @@ public class conv implements Callable<Integer> {
         static final long CHECKPOINT_NANOS = 1_000_000_000L;
 
         private final Source source;
-        private final Http http;
         private final Store store;
         private final Progress progress;
         private final Options options;
@@ -1084,7 +1079,6 @@ public class conv implements Callable<Integer> {
 
         Exporter(Source source, Store store, Progress progress, Options options) {
             this.source = source;
-            this.http = source.http();
             this.store = store;
             this.progress = progress;
             this.options = options;
@@ -1113,6 +1107,7 @@ public class conv implements Callable<Integer> {
             }
             if (plan.begun()) checkpoint(plan, true);
             if (plan.disorderSeen()) progress.disorder(totals.pagesAfterDisorder);
+            Http http = source.http();
             return new RunResult(totals, http.requests(), http.requests() - http.calls(), plan.complete(), stop);
         }
 
@@ -1130,7 +1125,7 @@ public class conv implements Callable<Integer> {
                     boolean stoppedInside = take(page, previous, options.refresh() || walk.refresh());
                     ended = plan.afterPage(page, previous, stoppedInside, totals);
                     checkpoint(plan, plan.takeUrgent());
-                    progress.page(page.number(), totals, store.count(), page.total(), http.requests());
+                    progress.page(page.number(), totals, store.count(), page.total(), source.http().requests());
                     previous = page.items();
                     at = page.next();
                 }
@@ -1140,7 +1135,7 @@ public class conv implements Callable<Integer> {
         /** Plus d'élément à traiter dans la page : --nb atteint, ou (Weba-AI, une fiche par conversation) plus une requête. */
         private boolean itemLimitReached() { return totals.exported >= options.limit() || source.info().detailRequest() && !requestLeft(); }
 
-        private boolean requestLeft() { return options.maxRequests() == null || http.calls() < options.maxRequests(); }
+        private boolean requestLeft() { return options.maxRequests() == null || source.http().calls() < options.maxRequests(); }
 
         /** Une page ; celle qui répète la précédente à l'identique sous un autre numéro arrête tout, sans épuiser le quota. */
         private Page fetch(long offset, List<Listed> previous, WalkPlan plan) {
@@ -1167,7 +1162,7 @@ public class conv implements Callable<Integer> {
                     if (conversation != null) batch.add(conversation);
                     // Une page Weba-AI coûte 100 requêtes, plus d'une minute : on écrit par paquets pour qu'un arrêt n'en perde pas le travail.
                     if (batch.size() >= FLUSH_EVERY) flush(batch);
-                    progress.during(page.number(), totals, store.count(), page.total(), http.requests());
+                    progress.during(page.number(), totals, store.count(), page.total(), source.http().requests());
                 }
             } catch (Failure stop) {
                 // Quota, panne ou refus au milieu d'une page : les fiches déjà reçues sont écrites, pas jetées.
@@ -3279,8 +3274,6 @@ public class conv implements Callable<Integer> {
                         + "ou le plugin n'est pas installé sur ce site.");
             return Crisp.page(answer, INFO.schema(), number, perPage);
         }
-
-        public Conversation complete(Listed item) { return item.complete(); }
 
         /** Un profil par son people_id (pour réexporter une ligne retirée par la réparation) ; null sur un 404. */
         public Conversation one(String id) { return Crisp.one(crisp.site("people/profile/" + encode(id)), INFO.schema()); }
