@@ -227,7 +227,7 @@ public class conv implements Callable<Integer> {
 
     /** Crisp, ouvert depuis les variables d'environnement : sert aussi à la commande messages. */
     Crisp openCrisp(ApiOptions options) {
-        return new Crisp(options.http(null, Crisp.RATE_LIMIT_ADVICE), options.base(Crisp.INFO.defaultUrl()), Credentials.read(env, Crisp.INFO.variables()), 20);
+        return new Crisp(options.http(Crisp.INFO), options.base(Crisp.INFO), Credentials.read(env, Crisp.INFO.variables()), 20);
     }
 
     static Path outputFile(CommandSpec spec, Path output, Path byDefault) {
@@ -291,13 +291,13 @@ public class conv implements Callable<Integer> {
         @Option(names = "--retry-base-ms", hidden = true, defaultValue = "1000", converter = PositiveInt.class)
         int retryBaseMs;
 
-        Http http(Integer defaultRate, String rateLimitAdvice) {
-            Pacer pacer = new Pacer(requestsPerMinute != null ? requestsPerMinute : defaultRate);
-            return new Http(Duration.ofSeconds(timeoutSeconds), RetryPolicy.standard(Duration.ofMillis(retryBaseMs)), pacer, rateLimitAdvice);
+        Http http(SourceInfo info) {
+            Pacer pacer = new Pacer(requestsPerMinute != null ? requestsPerMinute : info.defaultRate());
+            return new Http(Duration.ofSeconds(timeoutSeconds), RetryPolicy.standard(Duration.ofMillis(retryBaseMs)), pacer, info.rateLimitAdvice());
         }
 
         /** L'adresse de l'API sans barre finale. */
-        String base(String byDefault) { return (baseUrl != null ? baseUrl.toString() : byDefault).replaceAll("/+$", ""); }
+        String base(SourceInfo info) { return (baseUrl != null ? baseUrl.toString() : info.defaultUrl()).replaceAll("/+$", ""); }
     }
 
     /** Le seul convertisseur d'entiers : au moins 1 ; une option aux autres bornes en fait une sous-classe d'une ligne. */
@@ -442,8 +442,7 @@ public class conv implements Callable<Integer> {
 
         /** Vérifie les variables de la source (sans requête) et prépare ses appels. */
         Source open(Map<String, String> env, ApiOptions api, int perPage) {
-            Map<String, String> values = Credentials.read(env, info.variables());
-            return info.factory().open(api.http(info.defaultRate(), info.rateLimitAdvice()), api.base(info.defaultUrl()), values, perPage);
+            return info.factory().open(api.http(info), api.base(info), Credentials.read(env, info.variables()), perPage);
         }
     }
 
@@ -498,14 +497,13 @@ public class conv implements Callable<Integer> {
 
     /** Crisp REST v1 : chaque élément de la liste est déjà la conversation complète. */
     static final class Crisp implements Source {
-        static final String RATE_LIMIT_ADVICE = "le quota d'un jeton plugin Crisp est journalier (5 000 requêtes par défaut) : "
-                + "relancez demain, l'export reprendra là où il s'est arrêté.";
         static final SourceInfo INFO = new SourceInfo("crisp", new Progress.Noun("conversation(s)", true, "Tout l'historique est exporté", "conv"),
                 "https://api.crisp.chat/v1", null, "conversations.jsonl",
                 List.of(new Variable("CRISP_IDENTIFIER_PROD", "l'identifiant du jeton plugin Crisp"),
                         new Variable("CRISP_KEY_PROD", "la clé du jeton plugin Crisp"),
                         new Variable("ID_SITE_CRISP", "l'identifiant du site Crisp")),
-                Schema.CRISP, RATE_LIMIT_ADVICE, false, Crisp::new);
+                Schema.CRISP, "le quota d'un jeton plugin Crisp est journalier (5 000 requêtes par défaut) : relancez demain, "
+                        + "l'export reprendra là où il s'est arrêté.", false, Crisp::new);
 
         private final Http http;
         private final String base;
@@ -3242,7 +3240,7 @@ public class conv implements Callable<Integer> {
         // Ouverte par la commande people seulement (pas de --source) : pas de fabrique.
         static final SourceInfo INFO = new SourceInfo("crisp-people", new Progress.Noun("profil(s)", false, "Tous les profils sont exportés", "conv people"),
                 Crisp.INFO.defaultUrl(), null, "utilisateurs.jsonl",
-                Crisp.INFO.variables(), Schema.PEOPLE, Crisp.RATE_LIMIT_ADVICE, false, null);
+                Crisp.INFO.variables(), Schema.PEOPLE, Crisp.INFO.rateLimitAdvice(), false, null);
 
         private final Crisp crisp;
         private final int perPage;
