@@ -742,11 +742,10 @@ public class conv implements Callable<Integer> {
     /** Les appels GET de tout conv ; une redirection n'est jamais suivie : les identifiants ne partent pas vers une autre adresse. */
     static final class Http {
         /** Une réponse définitive (succès ou refus) ; body : MissingNode si ce n'est pas du JSON ; date : l'en-tête Date, ou null. */
-        record Answer(int status, JsonNode body, Instant date) { }
+        record Answer(int status, JsonNode body, Instant date) implements Outcome { }
 
         /** Ce que l'on fait d'une réponse ou d'un échec réseau : l'ensemble des cas est fermé. */
-        sealed interface Outcome permits Final, RateLimited, Transient { }
-        record Final(Answer answer) implements Outcome { }
+        sealed interface Outcome permits Answer, RateLimited, Transient { }
         record RateLimited(int status, Duration retryAfter) implements Outcome { }
         record Transient(String why) implements Outcome { }
 
@@ -785,7 +784,7 @@ public class conv implements Callable<Integer> {
                 pacer.await();
                 requests++;
                 Outcome outcome = send(uri, headers);
-                if (outcome instanceof Final f) return f.answer();
+                if (outcome instanceof Answer answer) return answer;
                 Duration retryAfter = outcome instanceof RateLimited r ? r.retryAfter() : null;
                 Optional<Duration> wait = retry.delay(attempt, waited, retryAfter);
                 if (wait.isEmpty()) throw giveUp(outcome, uri, attempt + 1);
@@ -823,7 +822,7 @@ public class conv implements Callable<Integer> {
             JsonNode parsed = parse(response.body());
             // Une page HTML d'un proxy à la place d'une réponse réussie est passagère ; un refus (4xx) se lit à son code.
             if (parsed == null && status < 400) return new Transient("réponse illisible (pas du JSON, HTTP " + status + ")");
-            return new Final(new Answer(status, parsed == null ? JSON.missingNode() : parsed, date));
+            return new Answer(status, parsed == null ? JSON.missingNode() : parsed, date);
         }
 
         /** Le corps, borné pendant la lecture : au-delà de MAX_BODY, ce n'est pas une page de conversations. */
@@ -3179,10 +3178,7 @@ public class conv implements Callable<Integer> {
 
     // ==== people : début ====
 
-    /**
-     * {@code conv people} : les profils des contacts du site Crisp dans un fichier JSONL, uniques par {@code people_id},
-     * triés par adresse e-mail sans la casse ; le même export que celui des conversations, sur une autre liste.
-     */
+    /** {@code conv people} : le même export que celui des conversations, sur la liste des profils (uniques par people_id). */
     @Command(name = "people", mixinStandardHelpOptions = true, version = "conv 2.0.0", sortOptions = false, usageHelpAutoWidth = true,
             synopsisHeading = "Usage : ", descriptionHeading = "%n", optionListHeading = "%nOptions :%n",
             exitCodeListHeading = "%nCodes de sortie :%n",
