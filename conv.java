@@ -1088,8 +1088,7 @@ public class conv implements Callable<Integer> {
             progress.start(options.limit());
             Failure stop = null;
             try {
-                Page first = source.list(0);
-                if (!source.ordered()) plan.distrust();
+                Page first = fetch(0, List.of(), plan);
                 if (plan.begin(first, options.refresh(), options.fullRefresh())) progress.note("Attention : les dates de la page 1 sont toutes futures (heure du serveur) : le filigrane les ignore.");
                 checkpoint(plan, true);
                 recover(plan);
