@@ -1478,7 +1478,7 @@ public class conv implements Callable<Integer> {
                 if (!clean || !indexed) Index.save(files.index, files.file, ids, keys, offsets);
             } catch (IOException e) {
                 Io.deleteQuietly(files.tmp);
-                throw Io.fileFailure("trier " + files.file + " (les conversations exportées y sont déjà, le tri sera refait à la prochaine exécution)", e);
+                throw Io.fileFailure("trier " + files.file + " (ce qui est exporté y est déjà, le tri sera refait à la prochaine exécution)", e);
             } finally {
                 Io.deleteTree(files.sortDir);
             }
