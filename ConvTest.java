@@ -1132,7 +1132,7 @@ public class ConvTest {
         }
 
         conv.Store openStore() {
-            return conv.Store.open(file(), conv.Crisp.INFO, FakeServer.WEBSITE, new conv.Progress(new PrintWriter(new StringWriter())), false,
+            return conv.Store.open(file(), conv.Crisp.INFO, FakeServer.WEBSITE, new conv.Progress(new PrintWriter(new StringWriter()), System::nanoTime, conv.Crisp.INFO.noun()), false,
                     conv.Store.DEFAULT_CHUNK_BYTES);
         }
 
@@ -1632,7 +1632,7 @@ public class ConvTest {
             List<conv.Listed> items = new ArrayList<>();
             for (int i = 0; i < idsAndKeys.length; i += 2)
                 items.add(new conv.Listed(null, new byte[0], new conv.Entry((String) idsAndKeys[i], 0, (Long) idsAndKeys[i + 1])));
-            return new conv.Page(items, offset, offset + 20, offset / 20 + 1, last, -1);
+            return new conv.Page(items, offset, offset + 20, offset / 20 + 1, last, -1, null);
         }
 
         static conv.State state(Long watermark, conv.Walk... walks) {
@@ -1749,7 +1749,7 @@ public class ConvTest {
         void progressEstimatesTheTimeLeft() throws Exception {
             StringWriter text = new StringWriter();
             AtomicLong now = new AtomicLong();
-            conv.Progress progress = new conv.Progress(new PrintWriter(text, true), now::get);
+            conv.Progress progress = new conv.Progress(new PrintWriter(text, true), now::get, conv.Crisp.INFO.noun());
             progress.start(400);
             now.set(TimeUnit.SECONDS.toNanos(10));
             conv.Totals totals = new conv.Totals();
@@ -3193,7 +3193,7 @@ public class ConvTest {
             Run second = people("--nb", "40");
             assertTrue(second.out().contains("Terminé : 40 profil(s) exporté(s)") && second.out().contains("(50 au départ)"), second.out());
             Run third = people("--nb", "40");
-            assertTrue(third.out().contains("Terminé : 30 profil(s) exporté(s)") && third.out().contains("Tout l'historique est exporté"), third.out());
+            assertTrue(third.out().contains("Terminé : 30 profil(s) exporté(s)") && third.out().contains("Tous les profils sont exportés"), third.out());
             assertPeopleComplete();
         }
 
@@ -3343,6 +3343,21 @@ public class ConvTest {
             assertEquals(0, r.code(), r.all());
             assertEquals(1, fake.detailRequests - details, "le profil retiré est redemandé seul : " + r.out());
             assertPeopleComplete();
+        }
+
+        @Test
+        void repairWordsSpeakOfProfilesAndOfThePeopleCommand() throws Exception {
+            fake = FakeServer.people(60);
+            assertEquals(0, people("--nb", "1000").code());
+            List<String> lines = new ArrayList<>(Files.readAllLines(peopleFile()));
+            lines.set(3, lines.get(3).substring(0, lines.get(3).length() - 20) + "#abîmée");
+            lines.set(9, "{\"abîmée\":" + lines.get(9).substring(lines.get(9).length() / 2));
+            Files.write(peopleFile(), lines);
+            Run r = people();
+            assertEquals(0, r.code(), r.all());
+            assertTrue(r.out().contains("1 profil(s) redemandé(s) un à un") && r.out().contains("lancez une fois conv people --full-refresh"), r.out());
+            assertTrue(r.out().contains("Lignes réparées : 1 profil(s) redemandé(s), 1 réécrit(s).") && r.out().contains("Tous les profils sont exportés"), r.out());
+            assertFalse(r.out().contains("conversation") || r.out().contains("historique"), r.out());
         }
 
         @Test

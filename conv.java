@@ -70,7 +70,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Flow;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -197,8 +196,8 @@ public class conv implements Callable<Integer> {
     public Integer call() {
         Source source = sourceKind.open(env, api, perPage);          // variables vérifiées, aucune requête encore
         Path file = outputFile(spec, output, exportFolder().resolve(sourceKind.info.defaultFile()));
-        return export(spec, source, new Progress(spec.commandLine().getOut()), file, reset,
-                new Exporter.Options(limit, refresh || fullRefresh, fullRefresh, maxRequests));
+        Progress progress = new Progress(spec.commandLine().getOut(), System::nanoTime, source.info().noun());
+        return export(spec, source, progress, file, reset, new Exporter.Options(limit, refresh, fullRefresh, maxRequests));
     }
 
     /** Un export de liste, le même pour toute source : verrou, état, parcours, tri final, récapitulatif. */
@@ -227,7 +226,7 @@ public class conv implements Callable<Integer> {
 
     /** Crisp, ouvert depuis les variables d'environnement : sert aussi à la commande messages. */
     Crisp openCrisp(ApiOptions options) {
-        return Crisp.of(options.http(null, Crisp.RATE_LIMIT_ADVICE), options.base(Crisp.INFO.defaultUrl()), Credentials.read(env, Crisp.INFO.variables()), 20);
+        return new Crisp(options.http(Crisp.INFO), options.base(Crisp.INFO), Credentials.read(env, Crisp.INFO.variables()), 20);
     }
 
     static Path outputFile(CommandSpec spec, Path output, Path byDefault) {
@@ -291,13 +290,13 @@ public class conv implements Callable<Integer> {
         @Option(names = "--retry-base-ms", hidden = true, defaultValue = "1000", converter = PositiveInt.class)
         int retryBaseMs;
 
-        Http http(Integer defaultRate, String rateLimitAdvice) {
-            Pacer pacer = new Pacer(requestsPerMinute != null ? requestsPerMinute : defaultRate);
-            return new Http(Duration.ofSeconds(timeoutSeconds), RetryPolicy.standard(Duration.ofMillis(retryBaseMs)), pacer, rateLimitAdvice);
+        Http http(SourceInfo info) {
+            Pacer pacer = new Pacer(requestsPerMinute != null ? requestsPerMinute : info.defaultRate());
+            return new Http(Duration.ofSeconds(timeoutSeconds), RetryPolicy.standard(Duration.ofMillis(retryBaseMs)), pacer, info.rateLimitAdvice());
         }
 
         /** L'adresse de l'API sans barre finale. */
-        String base(String byDefault) { return (baseUrl != null ? baseUrl.toString() : byDefault).replaceAll("/+$", ""); }
+        String base(SourceInfo info) { return (baseUrl != null ? baseUrl.toString() : info.defaultUrl()).replaceAll("/+$", ""); }
     }
 
     /** Le seul convertisseur d'entiers : au moins 1 ; une option aux autres bornes en fait une sous-classe d'une ligne. */
@@ -429,7 +428,7 @@ public class conv implements Callable<Integer> {
     record Variable(String name, String what) { }
 
     /** Tout ce qu'une source dit d'elle-même, en un seul endroit : une troisième source = une classe et une ligne de SourceKind. */
-    record SourceInfo(String name, String defaultUrl, Integer defaultRate, String defaultFile, List<Variable> variables,
+    record SourceInfo(String name, Progress.Noun noun, String defaultUrl, Integer defaultRate, String defaultFile, List<Variable> variables,
                       Schema schema, String rateLimitAdvice, boolean detailRequest, Factory factory) {
         interface Factory { Source open(Http http, String base, Map<String, String> values, int perPage); }
     }
@@ -442,8 +441,7 @@ public class conv implements Callable<Integer> {
 
         /** Vérifie les variables de la source (sans requête) et prépare ses appels. */
         Source open(Map<String, String> env, ApiOptions api, int perPage) {
-            Map<String, String> values = Credentials.read(env, info.variables());
-            return info.factory().open(api.http(info.defaultRate(), info.rateLimitAdvice()), api.base(info.defaultUrl()), values, perPage);
+            return info.factory().open(api.http(info), api.base(info), Credentials.read(env, info.variables()), perPage);
         }
     }
 
@@ -475,13 +473,8 @@ public class conv implements Callable<Integer> {
         Conversation complete() { return new Conversation(entry, bytes, null); }
     }
 
-    /**
-     * Une page de la liste : ses éléments, la position de son premier élément, celle où lire la suite, son numéro
-     * (pour l'affichage), si c'est la fin de la liste, le total annoncé (-1 si l'API n'en donne pas) et l'heure du serveur (ou null).
-     */
-    record Page(List<Listed> items, long offset, long next, long number, boolean last, long total, Instant date) {
-        Page(List<Listed> items, long offset, long next, long number, boolean last, long total) { this(items, offset, next, number, last, total, null); }
-    }
+    /** Une page de la liste ; offset : la position de son premier élément ; total : -1 si l'API n'en annonce pas ; date : l'heure du serveur, ou null. */
+    record Page(List<Listed> items, long offset, long next, long number, boolean last, long total, Instant date) { }
 
     /** Une conversation prête à écrire ; {@code missing} dit pourquoi son contenu complet manque, s'il manque. */
     record Conversation(Entry entry, byte[] bytes, String missing) { }
@@ -493,8 +486,8 @@ public class conv implements Callable<Integer> {
         Http http();
         /** La page qui contient la position {@code offset} (à partir de 0) de la liste. */
         Page list(long offset);
-        /** La conversation complète telle qu'elle sera écrite. */
-        Conversation complete(Listed item);
+        /** La conversation complète telle qu'elle sera écrite (par défaut, l'élément de la liste l'est déjà). */
+        default Conversation complete(Listed item) { return item.complete(); }
         /** Une conversation demandée seule (Weba-AI : par son visiteur, user_id), ou null si l'API répond 404. */
         Conversation one(String id);
         /** Faux si l'API a refusé l'ordre demandé : la liste vient alors dans un ordre inconnu. */
@@ -503,13 +496,13 @@ public class conv implements Callable<Integer> {
 
     /** Crisp REST v1 : chaque élément de la liste est déjà la conversation complète. */
     static final class Crisp implements Source {
-        static final String RATE_LIMIT_ADVICE = "le quota d'un jeton plugin Crisp est journalier (5 000 requêtes par défaut) : "
-                + "relancez demain, l'export reprendra là où il s'est arrêté.";
-        static final SourceInfo INFO = new SourceInfo("crisp", "https://api.crisp.chat/v1", null, "conversations.jsonl",
+        static final SourceInfo INFO = new SourceInfo("crisp", new Progress.Noun("conversation(s)", true, "Tout l'historique est exporté", "conv"),
+                "https://api.crisp.chat/v1", null, "conversations.jsonl",
                 List.of(new Variable("CRISP_IDENTIFIER_PROD", "l'identifiant du jeton plugin Crisp"),
                         new Variable("CRISP_KEY_PROD", "la clé du jeton plugin Crisp"),
                         new Variable("ID_SITE_CRISP", "l'identifiant du site Crisp")),
-                Schema.CRISP, RATE_LIMIT_ADVICE, false, Crisp::of);
+                Schema.CRISP, "le quota d'un jeton plugin Crisp est journalier (5 000 requêtes par défaut) : relancez demain, "
+                        + "l'export reprendra là où il s'est arrêté.", false, Crisp::new);
 
         private final Http http;
         private final String base;
@@ -517,17 +510,14 @@ public class conv implements Callable<Integer> {
         private final int perPage;
         private final Map<String, String> headers;
 
-        Crisp(Http http, String base, String websiteId, String identifier, String key, int perPage) {
+        Crisp(Http http, String base, Map<String, String> values, int perPage) {
             this.http = http;
             this.base = base;
-            this.websiteId = websiteId;
+            this.websiteId = values.get("ID_SITE_CRISP");
             this.perPage = perPage;
-            String basic = Base64.getEncoder().encodeToString((identifier + ":" + key).getBytes(StandardCharsets.UTF_8));
+            String token = values.get("CRISP_IDENTIFIER_PROD") + ":" + values.get("CRISP_KEY_PROD");
+            String basic = Base64.getEncoder().encodeToString(token.getBytes(StandardCharsets.UTF_8));
             this.headers = Map.of("Authorization", "Basic " + basic, "X-Crisp-Tier", "plugin", "Content-Type", "application/json");
-        }
-
-        static Crisp of(Http http, String base, Map<String, String> values, int perPage) {
-            return new Crisp(http, base, values.get("ID_SITE_CRISP"), values.get("CRISP_IDENTIFIER_PROD"), values.get("CRISP_KEY_PROD"), perPage);
         }
 
         public SourceInfo info() { return INFO; }
@@ -554,8 +544,6 @@ public class conv implements Callable<Integer> {
             }
             throw refusal(answer);
         }
-
-        public Conversation complete(Listed item) { return item.complete(); }
 
         /** Une conversation par son identifiant, telle que la liste la donne ; null si Crisp répond 404. */
         public Conversation one(String id) { return one(site("conversation/" + encode(id)), INFO.schema()); }
@@ -597,7 +585,8 @@ public class conv implements Callable<Integer> {
         static final int OVERLAP = 10;
         /** Champ ajouté à une conversation écrite sans son dialogue, avec la raison. */
         static final String MISSING_FIELD = "conv_dialog_missing";
-        static final SourceInfo INFO = new SourceInfo("weba", "https://cdn.weba-ai.com/api", 95, "weba-conversations.jsonl",
+        static final SourceInfo INFO = new SourceInfo("weba", new Progress.Noun("conversation(s)", true, "Tout l'historique est exporté", "conv --source weba"),
+                "https://cdn.weba-ai.com/api", 95, "weba-conversations.jsonl",
                 List.of(new Variable("WEBA_AUTH_TOKEN", "le jeton d'authentification Weba-AI"),
                         new Variable("WEBA_BOT_HASH", "le hash du bot Weba-AI")),
                 Schema.WEBA, "Weba-AI limite un jeton à 100 requêtes par minute et un autre programme utilise peut-être le même "
@@ -638,12 +627,9 @@ public class conv implements Callable<Integer> {
             throw refusal(answer);
         }
 
-        /**
-         * Où lire la page suivante, relativement à celle-ci : avec le chevauchement, et au plus tard au premier des ex aequo
-         * qui la finissent ; un groupe plus grand que le chevauchement serait sinon servi en partie dans chaque page, dans
-         * un ordre tiré à chaque requête, et certains de ses éléments ne le seraient jamais. Une page entière d'ex aequo
-         * ne peut pas être contournée par décalage : on avance quand même.
-         */
+        // Où lire la suite : avec le chevauchement, et au plus tard au premier des ex aequo qui finissent la page (servis en
+        // partie dans chaque page, dans un ordre tiré à chaque requête, certains ne le seraient jamais). Une page entière
+        // d'ex aequo ne peut pas être contournée par décalage : on avance quand même.
         static int resumeAt(List<Listed> items) {
             int step = PER_PAGE - OVERLAP;
             if (items.isEmpty()) return step;
@@ -752,17 +738,13 @@ public class conv implements Callable<Integer> {
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
 
-    /**
-     * Appels GET partagés par les sources et les commandes : délai sur la réponse entière, essais répétés, rythme,
-     * compte des requêtes. Une redirection n'est jamais suivie : les identifiants ne partent pas vers une autre adresse.
-     */
+    /** Les appels GET de tout conv ; une redirection n'est jamais suivie : les identifiants ne partent pas vers une autre adresse. */
     static final class Http {
         /** Une réponse définitive (succès ou refus) ; body : MissingNode si ce n'est pas du JSON ; date : l'en-tête Date, ou null. */
-        record Answer(int status, JsonNode body, Instant date) { }
+        record Answer(int status, JsonNode body, Instant date) implements Outcome { }
 
         /** Ce que l'on fait d'une réponse ou d'un échec réseau : l'ensemble des cas est fermé. */
-        sealed interface Outcome permits Final, RateLimited, Transient { }
-        record Final(Answer answer) implements Outcome { }
+        sealed interface Outcome permits Answer, RateLimited, Transient { }
         record RateLimited(int status, Duration retryAfter) implements Outcome { }
         record Transient(String why) implements Outcome { }
 
@@ -801,7 +783,7 @@ public class conv implements Callable<Integer> {
                 pacer.await();
                 requests++;
                 Outcome outcome = send(uri, headers);
-                if (outcome instanceof Final f) return f.answer();
+                if (outcome instanceof Answer answer) return answer;
                 Duration retryAfter = outcome instanceof RateLimited r ? r.retryAfter() : null;
                 Optional<Duration> wait = retry.delay(attempt, waited, retryAfter);
                 if (wait.isEmpty()) throw giveUp(outcome, uri, attempt + 1);
@@ -839,7 +821,7 @@ public class conv implements Callable<Integer> {
             JsonNode parsed = parse(response.body());
             // Une page HTML d'un proxy à la place d'une réponse réussie est passagère ; un refus (4xx) se lit à son code.
             if (parsed == null && status < 400) return new Transient("réponse illisible (pas du JSON, HTTP " + status + ")");
-            return new Final(new Answer(status, parsed == null ? JSON.missingNode() : parsed, date));
+            return new Answer(status, parsed == null ? JSON.missingNode() : parsed, date);
         }
 
         /** Le corps, borné pendant la lecture : au-delà de MAX_BODY, ce n'est pas une page de conversations. */
@@ -930,11 +912,8 @@ public class conv implements Callable<Integer> {
 
     // ------------------------------------------------------------------ parcours de la liste
 
-    /**
-     * Un parcours de la liste vers le bas depuis la position {@code offset}, jusqu'aux conversations dont la clé de
-     * parcours est antérieure à {@code floor} (null : jusqu'à la fin de l'historique). {@code refresh} : ce parcours met à
-     * jour les conversations déjà exportées qui ont changé (--full-refresh), même dans une exécution sans --refresh.
-     */
+    // Un parcours vers le bas depuis offset, jusqu'à une clé de parcours sous floor (null : jusqu'à la fin de la liste) ;
+    // refresh : il met à jour ce qui a changé (--full-refresh), même dans une exécution sans --refresh.
     record Walk(Long floor, long offset, boolean refresh) { }
 
     /** L'état de reprise (FICHIER.state.json) ; refreshedTo : clé jusqu'où les changements sont appliqués (null : inconnu) ; recover : lignes à redemander. */
@@ -1078,14 +1057,15 @@ public class conv implements Callable<Integer> {
 
     /** Le cœur de l'export : suit le plan des parcours page après page, trie chaque élément, confie les lignes au fichier. */
     static final class Exporter {
-        record Options(int limit, boolean refresh, boolean fullRefresh, Integer maxRequests) { }
+        record Options(int limit, boolean refresh, boolean fullRefresh, Integer maxRequests) {
+            Options { refresh |= fullRefresh; }
+        }
         static final int FLUSH_EVERY = 20;
         // Un état par seconde au plus : trois écritures forcées par page limitaient un export rapide. Un état en
         // retard ne fait que relire quelques pages à la reprise ; il n'est jamais en avance sur les lignes écrites.
         static final long CHECKPOINT_NANOS = 1_000_000_000L;
 
         private final Source source;
-        private final Http http;
         private final Store store;
         private final Progress progress;
         private final Options options;
@@ -1095,7 +1075,6 @@ public class conv implements Callable<Integer> {
 
         Exporter(Source source, Store store, Progress progress, Options options) {
             this.source = source;
-            this.http = source.http();
             this.store = store;
             this.progress = progress;
             this.options = options;
@@ -1108,8 +1087,7 @@ public class conv implements Callable<Integer> {
             progress.start(options.limit());
             Failure stop = null;
             try {
-                Page first = source.list(0);
-                if (!source.ordered()) plan.distrust();
+                Page first = fetch(0, List.of(), plan);
                 if (plan.begin(first, options.refresh(), options.fullRefresh())) progress.note("Attention : les dates de la page 1 sont toutes futures (heure du serveur) : le filigrane les ignore.");
                 checkpoint(plan, true);
                 recover(plan);
@@ -1124,6 +1102,7 @@ public class conv implements Callable<Integer> {
             }
             if (plan.begun()) checkpoint(plan, true);
             if (plan.disorderSeen()) progress.disorder(totals.pagesAfterDisorder);
+            Http http = source.http();
             return new RunResult(totals, http.requests(), http.requests() - http.calls(), plan.complete(), stop);
         }
 
@@ -1141,7 +1120,7 @@ public class conv implements Callable<Integer> {
                     boolean stoppedInside = take(page, previous, options.refresh() || walk.refresh());
                     ended = plan.afterPage(page, previous, stoppedInside, totals);
                     checkpoint(plan, plan.takeUrgent());
-                    progress.page(page.number(), totals, store.count(), page.total(), http.requests());
+                    progress.page(page.number(), totals, store.count(), page.total(), source.http().requests());
                     previous = page.items();
                     at = page.next();
                 }
@@ -1151,7 +1130,7 @@ public class conv implements Callable<Integer> {
         /** Plus d'élément à traiter dans la page : --nb atteint, ou (Weba-AI, une fiche par conversation) plus une requête. */
         private boolean itemLimitReached() { return totals.exported >= options.limit() || source.info().detailRequest() && !requestLeft(); }
 
-        private boolean requestLeft() { return options.maxRequests() == null || http.calls() < options.maxRequests(); }
+        private boolean requestLeft() { return options.maxRequests() == null || source.http().calls() < options.maxRequests(); }
 
         /** Une page ; celle qui répète la précédente à l'identique sous un autre numéro arrête tout, sans épuiser le quota. */
         private Page fetch(long offset, List<Listed> previous, WalkPlan plan) {
@@ -1178,7 +1157,7 @@ public class conv implements Callable<Integer> {
                     if (conversation != null) batch.add(conversation);
                     // Une page Weba-AI coûte 100 requêtes, plus d'une minute : on écrit par paquets pour qu'un arrêt n'en perde pas le travail.
                     if (batch.size() >= FLUSH_EVERY) flush(batch);
-                    progress.during(page.number(), totals, store.count(), page.total(), http.requests());
+                    progress.during(page.number(), totals, store.count(), page.total(), source.http().requests());
                 }
             } catch (Failure stop) {
                 // Quota, panne ou refus au milieu d'une page : les fiches déjà reçues sont écrites, pas jetées.
@@ -1220,7 +1199,9 @@ public class conv implements Callable<Integer> {
                 pending.remove();     // l'état qui l'oublie n'est écrit qu'après la ligne
                 if (found != null && found.entry().id() != null && store.status(found.entry()) != KnownIds.Status.SAME) { store.accept(List.of(found)); written++; }
             }
-            if (asked > 0) progress.note("Lignes réparées : " + asked + " conversation(s) redemandée(s), " + written + " réécrite(s)" + (asked > written ? ", les autres à jour ou supprimées." : "."));
+            Progress.Noun noun = progress.noun();
+            if (asked > 0) progress.note("Lignes réparées : " + asked + " " + noun.plural() + " " + noun.agree("redemandé(s)") + ", " + written + " "
+                    + noun.agree("réécrit(s)") + (asked > written ? ", les autres à jour ou " + noun.agree("supprimé(s)") + "." : "."));
         }
 
         private void flush(List<Conversation> batch) {
@@ -1552,8 +1533,8 @@ public class conv implements Callable<Integer> {
             checkpoint(new State(state.format(), state.source(), state.account(), state.watermark(), state.refreshedTo(), state.walks(), List.copyOf(recover), state.savedAt()));
             Progress.Noun noun = progress.noun();
             return damaged.size() - unnamed + " " + noun.plural() + " " + noun.agree("redemandé(s)") + (noun.feminine() ? " une à une" : " un à un") + " à l'API"
-                    + (unnamed == 0 ? "." : ", " + unnamed + " sans identifiant lisible : pour tout réexporter, lancez une fois la même commande avec --full-refresh "
-                    + "(environ une requête par page de la liste, soit " + (ids.size() / 20 + 1) + " à 20 par page).");
+                    + (unnamed == 0 ? "." : ", " + unnamed + " sans identifiant lisible : pour les réexporter, lancez une fois " + noun.command()
+                    + " --full-refresh (environ une requête par page de la liste, soit " + (ids.size() / 20 + 1) + " à 20 par page).");
         }
 
 
@@ -1961,7 +1942,7 @@ public class conv implements Callable<Integer> {
 
         private static Failure invalid(Path path, String what, String why) {
             return new Failure(Exit.CONFIG, "Le fichier d'état " + path + " est " + what + " (" + why + ") : supprimez-le pour repartir de la "
-                    + "page 1 (aucun doublon ne sera créé, les conversations déjà exportées seront reconnues).");
+                    + "page 1 (aucun doublon ne sera créé, les lignes déjà exportées seront reconnues).");
         }
     }
 
@@ -2479,23 +2460,18 @@ public class conv implements Callable<Integer> {
         private long startNanos, lastLineNanos, atStart;
         private int limit;
 
-        /** Ce qu'on exporte, accordé : « conversation(s) exportée(s) », « profil(s) exporté(s) ». */
-        record Noun(String plural, boolean feminine) {
-            static final Noun CONVERSATION = new Noun("conversation(s)", true), PROFILE = new Noun("profil(s)", false);
+        /** Ce qu'on exporte, accordé (« conversation(s) exportée(s) », « profil(s) exporté(s) »), la phrase de la fin, la commande. */
+        record Noun(String plural, boolean feminine, String done, String command) {
             String agree(String masculine) { return feminine ? masculine.replace("(s)", "e(s)") : masculine; }
         }
-
-        Progress(PrintWriter out) { this(out, System::nanoTime); }
-
-        Noun noun() { return noun; }
-
-        Progress(PrintWriter out, LongSupplier nanoTime) { this(out, nanoTime, Noun.CONVERSATION); }
 
         Progress(PrintWriter out, LongSupplier nanoTime, Noun noun) {
             this.out = out;
             this.nanoTime = nanoTime;
             this.noun = noun;
         }
+
+        Noun noun() { return noun; }
 
         /** Ce que le fichier contient au départ, pour le récapitulatif. */
         void present(long count) { atStart = count; }
@@ -2532,7 +2508,7 @@ public class conv implements Callable<Integer> {
         /** Une fois par exécution : la liste n'était pas dans l'ordre demandé. */
         void disorder(int pages) {
             note("Attention : la liste de l'API n'était pas dans l'ordre demandé (date de mise à jour décroissante) : pour ne rien manquer, "
-                    + "le parcours a continué jusqu'à la fin de l'historique au lieu de s'arrêter au filigrane (" + pages + " page(s) lue(s) en plus).");
+                    + "le parcours a continué jusqu'à la fin de la liste au lieu de s'arrêter au filigrane (" + pages + " page(s) lue(s) en plus).");
         }
 
         void summary(RunResult result, long count, Path file) {
@@ -2541,8 +2517,8 @@ public class conv implements Callable<Integer> {
             note(String.format(Locale.FRANCE, "%s contient désormais %d %s (%d au départ) ; %d requête(s) API utilisée(s)%s.", file, count,
                     noun.plural(), atStart, result.requests(), result.retries() > 0 ? " (dont " + result.retries() + " nouvel(s) essai(s) après une erreur passagère)" : ""));
             if (result.stop() != null) return;
-            note(result.complete() ? "Tout l'historique est exporté : les prochaines exécutions n'ajouteront que les nouveautés."
-                                   : "L'historique n'est pas encore entièrement exporté : relancez pour continuer.");
+            note(result.complete() ? noun.done() + " : les prochaines exécutions n'ajouteront que les nouveautés."
+                                   : "L'export n'est pas encore complet : relancez pour continuer.");
         }
 
         /** Les compteurs : exportées et ignorées comme le veut la spécification, puis ce qui ne vaut que pour --refresh ou Weba-AI. */
@@ -3106,10 +3082,7 @@ public class conv implements Callable<Integer> {
 
     // ==== people : début ====
 
-    /**
-     * {@code conv people} : les profils des contacts du site Crisp dans un fichier JSONL, uniques par {@code people_id},
-     * triés par adresse e-mail sans la casse ; le même export que celui des conversations, sur une autre liste.
-     */
+    /** {@code conv people} : le même export que celui des conversations, sur la liste des profils (uniques par people_id). */
     @Command(name = "people", mixinStandardHelpOptions = true, version = "conv 2.0.0", sortOptions = false, usageHelpAutoWidth = true,
             synopsisHeading = "Usage : ", descriptionHeading = "%n", optionListHeading = "%nOptions :%n",
             exitCodeListHeading = "%nCodes de sortie :%n",
@@ -3151,24 +3124,23 @@ public class conv implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            Progress progress = new Progress(spec.commandLine().getOut(), System::nanoTime, Progress.Noun.PROFILE);
+            Progress progress = new Progress(spec.commandLine().getOut(), System::nanoTime, CrispPeople.INFO.noun());
             CrispPeople source = new CrispPeople(parent.openCrisp(api), perPage, progress);
             Path file = outputFile(spec, output, repoFolder("utilisateurs").resolve(CrispPeople.INFO.defaultFile()));
-            return parent.export(spec, source, progress, file, reset, new Exporter.Options(limit, refresh || fullRefresh, fullRefresh, maxRequests));
+            return parent.export(spec, source, progress, file, reset, new Exporter.Options(limit, refresh, fullRefresh, maxRequests));
         }
     }
 
     /**
-     * La liste des profils de Crisp, demandée par {@code updated_at} décroissant (un profil nouveau ou modifié remonte en
-     * tête) : c'est l'ordre que suit WalkPlan, qui vérifie à chaque page qu'il est tenu (l'API ne documente ni les champs
-     * de tri acceptés ni son ordre par défaut). Si Crisp refuse ce tri, la liste est lue dans son ordre et en entier.
-     * Chaque élément est déjà le profil complet.
+     * Les profils de Crisp, déjà complets dans la liste, demandés par updated_at décroissant : l'ordre que suit WalkPlan, vérifié à
+     * chaque page (l'API ne documente ni ses champs de tri ni son ordre par défaut). Tri refusé : la liste est lue dans son ordre, en entier.
      */
     static final class CrispPeople implements Source {
         static final String SORT = "&sort_field=updated_at&sort_order=descending";
         // Ouverte par la commande people seulement (pas de --source) : pas de fabrique.
-        static final SourceInfo INFO = new SourceInfo("crisp-people", Crisp.INFO.defaultUrl(), null, "utilisateurs.jsonl",
-                Crisp.INFO.variables(), Schema.PEOPLE, Crisp.RATE_LIMIT_ADVICE, false, null);
+        static final SourceInfo INFO = new SourceInfo("crisp-people", new Progress.Noun("profil(s)", false, "Tous les profils sont exportés", "conv people"),
+                Crisp.INFO.defaultUrl(), null, "utilisateurs.jsonl",
+                Crisp.INFO.variables(), Schema.PEOPLE, Crisp.INFO.rateLimitAdvice(), false, null);
 
         private final Crisp crisp;
         private final int perPage;
@@ -3200,8 +3172,6 @@ public class conv implements Callable<Integer> {
                         + "ou le plugin n'est pas installé sur ce site.");
             return Crisp.page(answer, INFO.schema(), number, perPage);
         }
-
-        public Conversation complete(Listed item) { return item.complete(); }
 
         /** Un profil par son people_id (pour réexporter une ligne retirée par la réparation) ; null sur un 404. */
         public Conversation one(String id) { return Crisp.one(crisp.site("people/profile/" + encode(id)), INFO.schema()); }
