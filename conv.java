@@ -2855,8 +2855,7 @@ public class conv implements Callable<Integer> {
 
         /** Remplace le fichier par tous les messages, triés (un fichier vide pour une conversation sans message). */
         private static void write(Path file, java.util.Collection<Message> messages) {
-            List<Message> all = new ArrayList<>(messages);
-            all.sort(Message.NEWEST_FIRST);
+            List<Message> all = messages.stream().sorted(Message.NEWEST_FIRST).toList();
             try {
                 AtomicFile.replace(file, out -> {
                     for (Message m : all) { out.write(m.bytes()); out.write('\n'); }
