@@ -2739,7 +2739,7 @@ public class conv implements Callable<Integer> {
      */
     static final class ConversationMessages {
         static final Schema MESSAGE = new Schema("fingerprint", new KeyPath(null, "timestamp", false), new KeyPath(null, "timestamp", false));
-        static final int PAGE = 40;     // une page pleine selon l'exemple d'export de Crisp (une plus grande déjà vue compte aussi)
+        static final int PAGE = 40;     // une page pleine selon l'exemple d'export de Crisp : une plus grande l'est aussi
 
         /** Le bilan d'une conversation ; {@code bytes} : la taille de son fichier, -1 si elle est supprimée chez Crisp. */
         record Outcome(boolean gone, int exported, int updated, int ignored, int total, boolean tiesCut, long bytes, boolean created) { }
@@ -2754,7 +2754,6 @@ public class conv implements Callable<Integer> {
         private final Crisp crisp;
         private final Path folder;
         private final MessagesProgress progress;
-        private int largestPage = PAGE;
 
         ConversationMessages(Crisp crisp, Path folder, MessagesProgress progress) {
             this.crisp = crisp;
@@ -2802,8 +2801,7 @@ public class conv implements Callable<Integer> {
             }
             page.forEach(m -> served.put(m.fingerprint(), m));
             long oldest = walk[0], pageOldest = page.stream().mapToLong(Message::timestamp).filter(t -> t != Entry.MISSING).min().orElse(Long.MAX_VALUE);
-            largestPage = Math.max(largestPage, page.size());
-            boolean full = page.size() >= largestPage;
+            boolean full = page.size() >= PAGE;
             if (pageOldest >= oldest) {
                 // Rien de plus ancien. Une page pleine d'une seule milliseconde cache peut-être d'autres ex aequo : la borne
                 // passe cette milliseconde (exclue, puis incluse) ; ce qui resterait au-delà d'une page est hors d'atteinte.
@@ -2857,8 +2855,7 @@ public class conv implements Callable<Integer> {
 
         /** Remplace le fichier par tous les messages, triés (un fichier vide pour une conversation sans message). */
         private static void write(Path file, java.util.Collection<Message> messages) {
-            List<Message> all = new ArrayList<>(messages);
-            all.sort(Message.NEWEST_FIRST);
+            List<Message> all = messages.stream().sorted(Message.NEWEST_FIRST).toList();
             try {
                 AtomicFile.replace(file, out -> {
                     for (Message m : all) { out.write(m.bytes()); out.write('\n'); }
