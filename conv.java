@@ -1265,10 +1265,7 @@ public class conv implements Callable<Integer> {
             }
         }
 
-        /**
-         * Lit une ligne en flux, sans construire d'arbre, et la valide en entier ; null si ce n'est pas un objet JSON.
-         * Un objet sans identifiant donne une entrée dont l'id est nul ; une clé absente vaut MISSING.
-         */
+        /** Lit et valide une ligne en flux, sans arbre ; null si ce n'est pas un objet JSON, id nul s'il manque, MISSING pour une clé absente. */
         Entry read(byte[] buf, int off, int len) {
             try (JsonParser p = FACTORY.createParser(buf, off, len)) {
                 if (p.nextToken() != JsonToken.START_OBJECT) return null;
@@ -1319,14 +1316,10 @@ public class conv implements Callable<Integer> {
             }
             if (!iso && value == JsonToken.VALUE_NUMBER_FLOAT) return (long) p.getDoubleValue();
             if (iso && value == JsonToken.VALUE_STRING) return isoMillis(p.getText());
-            p.skipChildren();
             return Entry.MISSING;
         }
 
-        /**
-         * Un texte déjà en minuscules, trié par ordre croissant dans l'ordre décroissant des clés : ses 7 premiers
-         * octets UTF-8, retournés (le reste départage, voir Entry.tieBreak).
-         */
+        /** Un texte en minuscules, croissant parmi des clés décroissantes : ses 7 premiers octets UTF-8, retournés (la suite départage). */
         static long textKey(String text) {
             byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
             long prefix = 0;
@@ -1350,10 +1343,7 @@ public class conv implements Callable<Integer> {
 
     // ------------------------------------------------------------------ le fichier d'export
 
-    /**
-     * Ce que l'exportateur voit du fichier (identifiant nouveau, identique ou plus récent ; ajouts ; état ; tri final). Une pièce
-     * par tâche : ExportFiles (chemins, verrou), StateFile, Journal (ajouts, réparation, lecture), KnownIds, Index, SortedRewrite.
-     */
+    /** Ce que l'exportateur voit du fichier ; une pièce par tâche : ExportFiles, StateFile, Journal, KnownIds, Index, SortedRewrite. */
     static final class Store implements AutoCloseable {
         static final long DEFAULT_CHUNK_BYTES = 16L << 20;
 
@@ -1543,9 +1533,8 @@ public class conv implements Callable<Integer> {
         }
 
         /**
-         * La réécriture triée, une fois par exécution au plus. Le reste du fichier (les ajouts, ou tout s'il a été dérangé) est trié
-         * par morceaux bornés (écrits à part s'il y en a plusieurs, puis fusionnés) ; entre ses lignes, la partie déjà triée passe
-         * par blocs copiés par le noyau, ses clés et positions étant en mémoire. Lignes à mettre de côté : FICHIER.rejected.
+         * La réécriture triée, une fois par exécution au plus : le reste du fichier est trié par morceaux bornés (fusionnés s'il y en a
+         * plusieurs) ; entre ses lignes, la partie déjà triée passe par blocs copiés par le noyau, ses clés et positions étant en mémoire.
          */
         final class SortedRewrite {
             /** Une suite triée de lignes : la suivante, ou null à la fin. */
@@ -1732,7 +1721,8 @@ public class conv implements Callable<Integer> {
 
     /** Petits utilitaires de fichiers partagés : droits privés, erreurs expliquées, nettoyage sans bruit. */
     static final class Io {
-        static final FileAttribute<?>[] PRIVATE = privateFiles();
+        static final FileAttribute<?>[] PRIVATE = java.nio.file.FileSystems.getDefault().supportedFileAttributeViews().contains("posix")
+                ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"))} : new FileAttribute<?>[0];
 
         /** Le verrou du système sur {@code lockFile} ; une autre exécution qui le tient donne le code 8 avec {@code busy}. */
         static FileChannel lock(Path lockFile, String busy) throws IOException {
@@ -1747,12 +1737,6 @@ public class conv implements Callable<Integer> {
             }
             channel.close();
             throw new Failure(Exit.BUSY, busy);
-        }
-
-        private static FileAttribute<?>[] privateFiles() {
-            boolean posix = java.nio.file.FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
-            return posix ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"))}
-                         : new FileAttribute<?>[0];
         }
 
         static Failure fileFailure(String action, IOException e) {
@@ -1840,17 +1824,13 @@ public class conv implements Callable<Integer> {
 
         /** --reset : efface l'export, son état et son index, comme avant la toute première exécution (sans les lire). */
         void erase(Progress progress) throws IOException {
-            Files.deleteIfExists(file);
-            Files.deleteIfExists(state);
-            Files.deleteIfExists(index);
+            for (Path path : List.of(file, state, index)) Files.deleteIfExists(path);
             progress.note("--reset : fichier d'export et état effacés.");
         }
 
         /** Les restes d'un arrêt brutal pendant une écriture : des fichiers temporaires, jamais lus. */
         void removeLeftovers() {
-            Io.deleteQuietly(sibling(file, ".tmp"));
-            Io.deleteQuietly(sibling(state, ".tmp"));
-            Io.deleteQuietly(sibling(index, ".tmp"));
+            for (Path path : List.of(file, state, index)) Io.deleteQuietly(sibling(path, ".tmp"));
             Io.deleteTree(sortDir);
         }
 
@@ -1966,7 +1946,9 @@ public class conv implements Callable<Integer> {
                     channel.force(true);
                 }
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                syncDirectory(target.getParent());
+                try (FileChannel dir = FileChannel.open(target.getParent(), StandardOpenOption.READ)) {
+                    dir.force(true);    // rend le renommage durable
+                } catch (IOException ignored) { /* certains systèmes refusent d'ouvrir un dossier : sans gravité */ }
             } catch (IOException | RuntimeException e) {
                 // Un échec du nettoyage ne doit pas masquer la cause (disque plein, dossier à la place du fichier…).
                 Io.deleteQuietly(tmp);
@@ -1984,13 +1966,6 @@ public class conv implements Callable<Integer> {
                         if (filter.keep(lines, n)) { out.write(lines.buffer(), lines.start(), lines.length()); out.write('\n'); }
                 }
             });
-        }
-
-        /** Rend un renommage durable ; certains systèmes refusent d'ouvrir un dossier : sans gravité. */
-        static void syncDirectory(Path dir) {
-            try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
-                channel.force(true);
-            } catch (IOException ignored) { /* best effort */ }
         }
     }
 
@@ -2092,10 +2067,7 @@ public class conv implements Callable<Integer> {
             return 0;
         }
 
-        /**
-         * Lit tout le fichier en flux : les identifiants connus (la version la plus récente de chacun, selon la clé de
-         * parcours), la clé de tri de chaque ligne, les lignes à écarter ou à mettre de côté, et la partie déjà triée.
-         */
+        /** Lit tout le fichier en flux : identifiants (la version la plus récente), clés de tri, lignes écartées et partie déjà triée. */
         Scan scan(Schema schema, KnownIds ids, LongList keys, LongList offsets, BitSet dropped, BitSet aside) throws IOException {
             long count = 0, sortedLines = -1, sortedBytes = 0;
             List<Long> unreadable = new ArrayList<>();
@@ -2138,10 +2110,8 @@ public class conv implements Callable<Integer> {
     }
 
     /**
-     * Les identifiants connus, sous forme d'empreintes de 128 bits (MD5) dans une table à adressage ouvert, avec pour
-     * chacun sa clé de parcours (pour dire si une version listée est plus récente) et sa ligne dans le fichier (pour
-     * écarter l'ancienne version) : 28 octets par case. Deux identifiants distincts de même empreinte ont une
-     * probabilité de l'ordre de 10⁻²⁷ pour un million de conversations.
+     * Les identifiants connus en empreintes MD5 de 128 bits (deux identifiants de même empreinte : de l'ordre de 10⁻²⁷ pour un million),
+     * dans une table à adressage ouvert de 28 octets par case, avec la clé de parcours et la ligne de chacun.
      */
     static final class KnownIds {
         enum Status { NEW, SAME, NEWER }
@@ -2261,10 +2231,7 @@ public class conv implements Callable<Integer> {
         }
     }
 
-    /**
-     * FICHIER.index : clés, positions et table des identifiants du fichier trié, avec sa taille et sa date. Tant qu'elles n'ont pas
-     * changé, le démarrage lit ces quelques octets par ligne au lieu du fichier ; sinon (ajout interrompu, retouche à la main), il relit tout.
-     */
+    /** FICHIER.index : clés, positions et identifiants du fichier trié, lus au démarrage tant que sa taille et sa date n'ont pas changé. */
     static final class Index {
         private static final long MAGIC = 0x434F4E5649445833L; // « CONVIDX3 »
         private static final int BLOCK = 1 << 16;
