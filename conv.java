@@ -92,8 +92,9 @@ import picocli.CommandLine.TypeConversionException;
         optionListHeading = "%nOptions :%n", commandListHeading = "%nCommandes :%n", exitCodeListHeading = "%nCodes de sortie :%n",
         subcommands = {conv.MessagesCommand.class, conv.PeopleCommand.class},
         description = {
-            "Exporte les conversations d'un compte Crisp (ou d'un bot Weba-AI) dans un fichier JSONL, un peu plus "
-                + "à chaque exécution, sans perte ni doublon, trié par dernière activité."})
+            "Exporte les conversations d'un compte Crisp (ou d'un bot Weba-AI) dans un fichier JSONL (par défaut "
+                + "conversations/conversations.jsonl, ou conversations/weba-conversations.jsonl pour weba), un peu plus à chaque "
+                + "exécution, sans perte ni doublon, trié par dernière activité."})
 public class conv implements Callable<Integer> {
 
     @Spec CommandSpec spec;
@@ -106,30 +107,12 @@ public class conv implements Callable<Integer> {
             description = "Nombre maximum de nouvelles conversations à exporter (défaut : ${DEFAULT-VALUE}).")
     int limit;
 
-    @Option(names = "--refresh", description = "Met aussi à jour les conversations déjà exportées qui ont changé, y compris celles "
-            + "vues par les exécutions sans --refresh (les pages qu'elles occupent, plus une fiche chacune chez Weba-AI) ; ne compte pas dans --nb.")
-    boolean refresh;
-
-    @Option(names = "--full-refresh", description = "Parcourt tout l'historique une fois pour mettre à jour chaque "
-            + "conversation (implique --refresh) ; reprend d'une exécution à l'autre, à borner avec --max-requests.")
-    boolean fullRefresh;
-
-    @Option(names = "--max-requests", paramLabel = "N", converter = MaxRequests.class,
-            description = "Nombre maximum de requêtes à l'API pour cette exécution, au moins 3, sans compter les nouveaux essais "
-                    + "après une erreur passagère (défaut : aucun) ; le reste attend la suivante.")
-    Integer maxRequests;
-
     @Option(names = "--per-page", paramLabel = "N", converter = PerPage.class, defaultValue = "20",
             description = "Crisp : conversations par page, de 20 à 50 (défaut : ${DEFAULT-VALUE}, comme la spécification) ; "
                     + "50 dépense 2,5 fois moins de requêtes du quota.")
     int perPage;
 
-    @Option(names = "--reset", description = "Efface le fichier d'export et son état, puis repart de zéro.")
-    boolean reset;
-
-    @Option(names = "--output", paramLabel = "FICHIER",
-            description = "Fichier JSONL (défaut : conversations/conversations.jsonl, ou conversations/weba-conversations.jsonl pour weba). L'état est à côté : FICHIER.state.json.")
-    Path output;
+    @Mixin ListOptions list;
 
     @Mixin ApiOptions api;
 
@@ -195,16 +178,17 @@ public class conv implements Callable<Integer> {
     @Override
     public Integer call() {
         Source source = sourceKind.open(env, api, perPage);          // variables vérifiées, aucune requête encore
-        Path file = outputFile(spec, output, exportFolder().resolve(sourceKind.info.defaultFile()));
         Progress progress = new Progress(spec.commandLine().getOut(), System::nanoTime, source.info().noun());
-        return export(spec, source, progress, file, reset, new Exporter.Options(limit, refresh, fullRefresh, maxRequests));
+        return export(spec, source, progress, exportFolder().resolve(sourceKind.info.defaultFile()), list, limit);
     }
 
     /** Un export de liste, le même pour toute source : verrou, état, parcours, tri final, récapitulatif. */
-    int export(CommandSpec spec, Source source, Progress progress, Path file, boolean reset, Exporter.Options options) {
+    int export(CommandSpec spec, Source source, Progress progress, Path byDefault, ListOptions list, int limit) {
+        Path file = outputFile(spec, list.output, byDefault);
+        Exporter.Options options = new Exporter.Options(limit, list.refresh, list.fullRefresh, list.maxRequests);
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         try (Interruption interruption = Interruption.watch(err);
-             Store store = Store.open(file, source.info(), source.account(), progress, reset, sortChunkBytes)) {   // verrou, état validé, puis fichier lu
+             Store store = Store.open(file, source.info(), source.account(), progress, list.reset, sortChunkBytes)) {   // verrou, état validé, puis fichier lu
             Phases.mark("open");
             progress.present(store.count());
             RunResult result = new Exporter(source, store, progress, options).run(store.state(), System.currentTimeMillis() + clockOffsetMs);
@@ -229,7 +213,7 @@ public class conv implements Callable<Integer> {
         return new Crisp(options.http(Crisp.INFO), options.base(Crisp.INFO), Credentials.read(env, Crisp.INFO.variables()), 20);
     }
 
-    static Path outputFile(CommandSpec spec, Path output, Path byDefault) {
+    private static Path outputFile(CommandSpec spec, Path output, Path byDefault) {
         Path file = output != null ? output : byDefault;
         if (file.getFileName() == null || Files.isDirectory(file))
             throw new ParameterException(spec.commandLine(), "--output attend un fichier, pas un dossier (« " + file + " »).");
@@ -270,6 +254,30 @@ public class conv implements Callable<Integer> {
         if (e instanceof CommandLine.OverwrittenOptionException o) arg = o.getOverwritten();
         if (e instanceof CommandLine.MissingParameterException m && !m.getMissing().isEmpty()) arg = m.getMissing().get(0);
         return arg instanceof CommandLine.Model.OptionSpec option ? option.longestName() : "une option";
+    }
+
+    /** Options communes aux exports de liste (conversations et profils) : mêmes mots, même sens. */
+    static final class ListOptions {
+        @Option(names = "--refresh", description = "Met aussi à jour les éléments déjà exportés qui ont changé, y compris ceux vus par les "
+                + "exécutions sans --refresh (conversations : les pages qu'elles occupent, plus une fiche chacune chez Weba-AI ; profils : "
+                + "sans requête de plus) ; ne compte pas dans --nb.")
+        boolean refresh;
+
+        @Option(names = "--full-refresh", description = "Parcourt une fois toute la liste pour mettre à jour chaque élément (implique "
+                + "--refresh) ; reprend d'une exécution à l'autre, à borner avec --max-requests.")
+        boolean fullRefresh;
+
+        @Option(names = "--max-requests", paramLabel = "N", converter = MaxRequests.class,
+                description = "Nombre maximum de requêtes à l'API pour cette exécution, au moins 3, sans compter les nouveaux essais "
+                        + "après une erreur passagère (défaut : aucun) ; le reste attend la suivante.")
+        Integer maxRequests;
+
+        @Option(names = "--reset", description = "Efface le fichier d'export et son état, puis repart de zéro.")
+        boolean reset;
+
+        @Option(names = "--output", paramLabel = "FICHIER",
+                description = "Fichier JSONL à écrire au lieu de celui par défaut (dit plus haut). L'état est à côté : FICHIER.state.json.")
+        Path output;
     }
 
     /** Options communes aux commandes qui appellent une API : adresse, délai, rythme, attente entre essais. */
@@ -3098,27 +3106,11 @@ public class conv implements Callable<Integer> {
                 description = "Nombre maximum de nouveaux profils à exporter (défaut : ${DEFAULT-VALUE}).")
         int limit;
 
-        @Option(names = "--refresh", description = "Remplace aussi les profils déjà exportés dont updated_at a bougé (sans requête de plus) ; ne compte pas dans --nb.")
-        boolean refresh;
-
-        @Option(names = "--full-refresh", description = "Parcourt une fois toute la liste pour mettre à jour chaque profil (implique --refresh) ; "
-                + "reprend d'une exécution à l'autre, à borner avec --max-requests.")
-        boolean fullRefresh;
-
-        @Option(names = "--max-requests", paramLabel = "N", converter = MaxRequests.class,
-                description = "Nombre maximum de requêtes à l'API pour cette exécution, au moins 3 (défaut : aucun) ; le reste attend la suivante.")
-        Integer maxRequests;
-
         @Option(names = "--per-page", paramLabel = "N", converter = PerPage.class, defaultValue = "50",
                 description = "Profils par page, de 20 à 50 (défaut : ${DEFAULT-VALUE}, le moins de requêtes).")
         int perPage;
 
-        @Option(names = "--reset", description = "Efface le fichier des profils et son état, puis repart de zéro.")
-        boolean reset;
-
-        @Option(names = "--output", paramLabel = "FICHIER",
-                description = "Fichier JSONL (défaut : utilisateurs/utilisateurs.jsonl à la racine du dépôt). L'état est à côté : FICHIER.state.json.")
-        Path output;
+        @Mixin ListOptions list;
 
         @Mixin ApiOptions api;
 
@@ -3126,8 +3118,7 @@ public class conv implements Callable<Integer> {
         public Integer call() {
             Progress progress = new Progress(spec.commandLine().getOut(), System::nanoTime, CrispPeople.INFO.noun());
             CrispPeople source = new CrispPeople(parent.openCrisp(api), perPage, progress);
-            Path file = outputFile(spec, output, repoFolder("utilisateurs").resolve(CrispPeople.INFO.defaultFile()));
-            return parent.export(spec, source, progress, file, reset, new Exporter.Options(limit, refresh, fullRefresh, maxRequests));
+            return parent.export(spec, source, progress, repoFolder("utilisateurs").resolve(CrispPeople.INFO.defaultFile()), list, limit);
         }
     }
 
