@@ -68,9 +68,7 @@ import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Flow;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -804,7 +802,7 @@ public class conv implements Callable<Integer> {
             HttpRequest.Builder request = HttpRequest.newBuilder(uri).header("User-Agent", "conv/2.0 (export de conversations)")
                     .header("Accept", "application/json");
             headers.forEach(request::header);
-            CompletableFuture<HttpResponse<byte[]>> exchange = Client.INSTANCE.sendAsync(request.build(), info -> new CappedBody());
+            CompletableFuture<HttpResponse<byte[]>> exchange = Client.INSTANCE.sendAsync(request.build(), info -> cappedBody());
             HttpResponse<byte[]> response;
             try {
                 // Le délai vaut pour la réponse entière : à l'échéance, l'échange est annulé et sa connexion fermée.
@@ -833,31 +831,14 @@ public class conv implements Callable<Integer> {
         }
 
         /** Le corps, borné pendant la lecture : au-delà de MAX_BODY, ce n'est pas une page de conversations. */
-        private static final class CappedBody implements HttpResponse.BodySubscriber<byte[]> {
-            private final CompletableFuture<byte[]> body = new CompletableFuture<>();
-            private final List<ByteBuffer> received = new ArrayList<>();     // le client ne s'en sert plus (documenté)
-            private Flow.Subscription subscription;
-            private long size;
-
-            public void onSubscribe(Flow.Subscription s) { (subscription = s).request(Long.MAX_VALUE); }
-            public void onError(Throwable error) { body.completeExceptionally(error); }
-            public CompletionStage<byte[]> getBody() { return body; }
-
-            public void onNext(List<ByteBuffer> buffers) {
-                if (body.isDone()) return;
-                received.addAll(buffers);
-                for (ByteBuffer buffer : buffers) size += buffer.remaining();
-                // Annuler ferme la connexion : le reste de la réponse n'est jamais lu.
-                if (size > MAX_BODY && body.completeExceptionally(new Failure(Exit.NETWORK, "L'API a envoyé une réponse de plus de "
-                        + (MAX_BODY >> 20) + " Mo, ce qui n'est pas une page de conversations : l'export s'arrête sans réessayer, "
-                        + "rien n'est perdu ; signalez-le."))) subscription.cancel();
-            }
-
-            public void onComplete() {
-                ByteBuffer all = ByteBuffer.allocate((int) size);
-                received.forEach(all::put);
-                body.complete(all.array());
-            }
+        private static HttpResponse.BodySubscriber<byte[]> cappedBody() {
+            java.io.ByteArrayOutputStream received = new java.io.ByteArrayOutputStream();
+            return HttpResponse.BodySubscribers.mapping(HttpResponse.BodySubscribers.ofByteArrayConsumer(chunk -> chunk.ifPresent(bytes -> {
+                received.writeBytes(bytes);
+                // L'échec termine l'échange, que send annule : la connexion est fermée, le reste de la réponse n'est jamais lu.
+                if (received.size() > MAX_BODY) throw new Failure(Exit.NETWORK, "L'API a envoyé une réponse de plus de " + (MAX_BODY >> 20)
+                        + " Mo, ce qui n'est pas une page de conversations : l'export s'arrête sans réessayer, rien n'est perdu ; signalez-le.");
+            })), done -> received.toByteArray());
         }
 
         private static JsonNode parse(byte[] body) {
