@@ -101,16 +101,7 @@ public class conv implements Callable<Integer> {
             description = "Système à exporter (défaut : ${DEFAULT-VALUE}).", defaultValue = "crisp")
     SourceKind sourceKind;
 
-    @Option(names = "--nb", paramLabel = "N", converter = PositiveInt.class, defaultValue = "400",
-            description = "Nombre maximum de nouvelles conversations à exporter (défaut : ${DEFAULT-VALUE}).")
-    int limit;
-
-    @Option(names = "--per-page", paramLabel = "N", converter = PerPage.class, defaultValue = "20",
-            description = "Crisp : conversations par page, de 20 à 50 (défaut : ${DEFAULT-VALUE}, comme la spécification) ; "
-                    + "50 dépense 2,5 fois moins de requêtes du quota.")
-    int perPage;
-
-    @Mixin ListOptions list;
+    @Mixin ListOptions list = new ListOptions(400, 20);     // 20 par page : la spécification
 
     @Mixin ApiOptions api;
 
@@ -175,21 +166,20 @@ public class conv implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Source source = sourceKind.open(env, api, perPage);          // variables vérifiées, aucune requête encore
+        Source source = sourceKind.open(env, api, list.perPage);          // variables vérifiées, aucune requête encore
         Progress progress = new Progress(spec.commandLine().getOut(), System::nanoTime, source.info().noun());
-        return export(spec, source, progress, exportFolder().resolve(sourceKind.info.defaultFile()), list, limit);
+        return export(spec, source, progress, exportFolder().resolve(sourceKind.info.defaultFile()), list);
     }
 
     /** Un export de liste, le même pour toute source : verrou, état, parcours, tri final, récapitulatif. */
-    int export(CommandSpec spec, Source source, Progress progress, Path byDefault, ListOptions list, int limit) {
+    int export(CommandSpec spec, Source source, Progress progress, Path byDefault, ListOptions list) {
         Path file = outputFile(spec, list.output, byDefault);
-        Exporter.Options options = new Exporter.Options(limit, list.refresh, list.fullRefresh, list.maxRequests);
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         try (Interruption interruption = Interruption.watch(err);
              Store store = Store.open(file, source.info(), source.account(), progress, list.reset, sortChunkBytes)) {   // verrou, état validé, puis fichier lu
             Phases.mark("open");
             progress.present(store.count());
-            RunResult result = new Exporter(source, store, progress, options).run(store.state(), System.currentTimeMillis() + clockOffsetMs);
+            RunResult result = new Exporter(source, store, progress, list).run(store.state(), System.currentTimeMillis() + clockOffsetMs);
             Phases.mark("requests");
             store.finish();
             Phases.mark("rewrite");
@@ -208,7 +198,7 @@ public class conv implements Callable<Integer> {
 
     /** Crisp, ouvert depuis les variables d'environnement : sert aussi à la commande messages. */
     Crisp openCrisp(ApiOptions options) {
-        return new Crisp(options.http(Crisp.INFO), options.base(Crisp.INFO), Credentials.read(env, Crisp.INFO.variables()), 20);
+        return new Crisp(options.http(Crisp.INFO), options.base(Crisp.INFO), credentials(env, Crisp.INFO.variables()), 20);
     }
 
     private static Path outputFile(CommandSpec spec, Path output, Path byDefault) {
@@ -256,6 +246,20 @@ public class conv implements Callable<Integer> {
 
     /** Options communes aux exports de liste (conversations et profils) : mêmes mots, même sens. */
     static final class ListOptions {
+        // Les défauts de chaque commande, en valeurs initiales : Picocli les reprend et les affiche.
+        ListOptions(int limit, int perPage) {
+            this.limit = limit;
+            this.perPage = perPage;
+        }
+
+        @Option(names = "--nb", paramLabel = "N", converter = PositiveInt.class,
+                description = "Nombre maximum de nouveaux éléments (conversations ou profils) à exporter (défaut : ${DEFAULT-VALUE}).")
+        int limit;
+
+        @Option(names = "--per-page", paramLabel = "N", converter = PerPage.class,
+                description = "Crisp : éléments par page, de 20 à 50 (défaut : ${DEFAULT-VALUE}) ; 50 dépense 2,5 fois moins de requêtes du quota que 20.")
+        int perPage;
+
         @Option(names = "--refresh", description = "Met aussi à jour les éléments déjà exportés qui ont changé, y compris ceux vus par les "
                 + "exécutions sans --refresh (conversations : les pages qu'elles occupent, plus une fiche chacune chez Weba-AI ; profils : "
                 + "sans requête de plus) ; ne compte pas dans --nb.")
@@ -276,6 +280,8 @@ public class conv implements Callable<Integer> {
         @Option(names = "--output", paramLabel = "FICHIER",
                 description = "Fichier JSONL à écrire au lieu de celui par défaut (dit plus haut). L'état est à côté : FICHIER.state.json.")
         Path output;
+
+        boolean refresh() { return refresh || fullRefresh; }     // --full-refresh implique --refresh
     }
 
     /** Options communes aux commandes qui appellent une API : adresse, délai, rythme, attente entre essais. */
@@ -447,26 +453,24 @@ public class conv implements Callable<Integer> {
 
         /** Vérifie les variables de la source (sans requête) et prépare ses appels. */
         Source open(Map<String, String> env, ApiOptions api, int perPage) {
-            return info.factory().open(api.http(info), api.base(info), Credentials.read(env, info.variables()), perPage);
+            return info.factory().open(api.http(info), api.base(info), credentials(env, info.variables()), perPage);
         }
     }
 
     /** Lecture des variables d'environnement : présentes, et utilisables telles quelles dans un en-tête HTTP. */
-    static final class Credentials {
-        static Map<String, String> read(Map<String, String> env, List<Variable> variables) {
-            Map<String, String> values = new LinkedHashMap<>();
-            List<String> wrong = new ArrayList<>();
-            for (Variable variable : variables) {
-                String value = env.get(variable.name()) == null ? "" : env.get(variable.name()).strip();
-                // Un en-tête HTTP ne porte ni retour à la ligne ni caractère hors ASCII, et l'erreur du JDK citerait le secret.
-                if (value.isEmpty()) wrong.add(variable.name() + " (" + variable.what() + ") est absente");
-                else if (value.chars().anyMatch(c -> c < 0x20 || c >= 0x7f))
-                    wrong.add(variable.name() + " contient un caractère de contrôle ou non ASCII (un retour à la ligne, une espace insécable copiés avec la valeur ?)");
-                values.put(variable.name(), value);
-            }
-            if (!wrong.isEmpty()) throw new Failure(Exit.CONFIG, "Variable(s) d'environnement à corriger : " + String.join(" ; ", wrong) + ". Définissez ou corrigez chacune, puis relancez.");
-            return values;
+    static Map<String, String> credentials(Map<String, String> env, List<Variable> variables) {
+        Map<String, String> values = new LinkedHashMap<>();
+        List<String> wrong = new ArrayList<>();
+        for (Variable variable : variables) {
+            String value = env.get(variable.name()) == null ? "" : env.get(variable.name()).strip();
+            // Un en-tête HTTP ne porte ni retour à la ligne ni caractère hors ASCII, et l'erreur du JDK citerait le secret.
+            if (value.isEmpty()) wrong.add(variable.name() + " (" + variable.what() + ") est absente");
+            else if (value.chars().anyMatch(c -> c < 0x20 || c >= 0x7f))
+                wrong.add(variable.name() + " contient un caractère de contrôle ou non ASCII (un retour à la ligne, une espace insécable copiés avec la valeur ?)");
+            values.put(variable.name(), value);
         }
+        if (!wrong.isEmpty()) throw new Failure(Exit.CONFIG, "Variable(s) d'environnement à corriger : " + String.join(" ; ", wrong) + ". Définissez ou corrigez chacune, puis relancez.");
+        return values;
     }
 
     /** Un élément de la liste, sérialisé et lu une seule fois : son objet, ses octets, son identité et ses clés. */
@@ -1046,9 +1050,6 @@ public class conv implements Callable<Integer> {
 
     /** Le cœur de l'export : suit le plan des parcours page après page, trie chaque élément, confie les lignes au fichier. */
     static final class Exporter {
-        record Options(int limit, boolean refresh, boolean fullRefresh, Integer maxRequests) {
-            Options { refresh |= fullRefresh; }
-        }
         static final int FLUSH_EVERY = 20;
         // Un état par seconde au plus : trois écritures forcées par page limitaient un export rapide. Un état en
         // retard ne fait que relire quelques pages à la reprise ; il n'est jamais en avance sur les lignes écrites.
@@ -1057,12 +1058,12 @@ public class conv implements Callable<Integer> {
         private final Source source;
         private final Store store;
         private final Progress progress;
-        private final Options options;
+        private final ListOptions options;
         private final Totals totals = new Totals();
         private final BitSet seen = new BitSet();           // lignes du fichier dont la conversation a été revue dans cette exécution
         private long lastCheckpoint;
 
-        Exporter(Source source, Store store, Progress progress, Options options) {
+        Exporter(Source source, Store store, Progress progress, ListOptions options) {
             this.source = source;
             this.store = store;
             this.progress = progress;
@@ -1073,11 +1074,11 @@ public class conv implements Callable<Integer> {
         /** Exporte jusqu'à une limite ou la fin ; un arrêt de l'API (quota, panne, refus) est rendu dans le résultat. */
         RunResult run(State saved, long now) {
             WalkPlan plan = new WalkPlan(saved, now);
-            progress.start(options.limit());
+            progress.start(options.limit);
             Failure stop = null;
             try {
                 Page first = fetch(0, List.of(), plan);
-                if (plan.begin(first, options.refresh(), options.fullRefresh())) progress.note("Attention : les dates de la page 1 sont toutes futures (heure du serveur) : le filigrane les ignore.");
+                if (plan.begin(first, options.refresh(), options.fullRefresh)) progress.note("Attention : les dates de la page 1 sont toutes futures (heure du serveur) : le filigrane les ignore.");
                 checkpoint(plan, true);
                 recover(plan);
                 if (!plan.hasWalk() || plan.current().offset() != 0)     // page 1 lue seule : comptée, rien n'est écrit ni tracé
@@ -1096,12 +1097,12 @@ public class conv implements Callable<Integer> {
         }
 
         private void walkAll(WalkPlan plan, Page first) {
-            while (plan.hasWalk() && totals.exported < options.limit()) {
+            while (plan.hasWalk() && totals.exported < options.limit) {
                 Walk walk = plan.current();
                 List<Listed> previous = List.of();
                 long at = walk.offset();
                 boolean ended = false;
-                while (!ended && totals.exported < options.limit()) {
+                while (!ended && totals.exported < options.limit) {
                     // La page 1 déjà reçue est toujours traitée ; une autre page n'est demandée que s'il reste une requête.
                     if ((at != 0 || first == null) && !requestLeft()) return;
                     Page page = at == 0 && first != null ? first : fetch(at, previous, plan);
@@ -1117,9 +1118,9 @@ public class conv implements Callable<Integer> {
         }
 
         /** Plus d'élément à traiter dans la page : --nb atteint, ou (Weba-AI, une fiche par conversation) plus une requête. */
-        private boolean itemLimitReached() { return totals.exported >= options.limit() || source.info().detailRequest() && !requestLeft(); }
+        private boolean itemLimitReached() { return totals.exported >= options.limit || source.info().detailRequest() && !requestLeft(); }
 
-        private boolean requestLeft() { return options.maxRequests() == null || source.http().calls() < options.maxRequests(); }
+        private boolean requestLeft() { return options.maxRequests == null || source.http().calls() < options.maxRequests; }
 
         /** Une page ; celle qui répète la précédente à l'identique sous un autre numéro arrête tout, sans épuiser le quota. */
         private Page fetch(long offset, List<Listed> previous, WalkPlan plan) {
@@ -3083,23 +3084,15 @@ public class conv implements Callable<Integer> {
         @CommandLine.ParentCommand conv parent;
         @Spec CommandSpec spec;
 
-        @Option(names = "--nb", paramLabel = "N", converter = PositiveInt.class, defaultValue = "50",
-                description = "Nombre maximum de nouveaux profils à exporter (défaut : ${DEFAULT-VALUE}).")
-        int limit;
-
-        @Option(names = "--per-page", paramLabel = "N", converter = PerPage.class, defaultValue = "50",
-                description = "Profils par page, de 20 à 50 (défaut : ${DEFAULT-VALUE}, le moins de requêtes).")
-        int perPage;
-
-        @Mixin ListOptions list;
+        @Mixin ListOptions list = new ListOptions(50, 50);     // 50 par page : le moins de requêtes
 
         @Mixin ApiOptions api;
 
         @Override
         public Integer call() {
             Progress progress = new Progress(spec.commandLine().getOut(), System::nanoTime, CrispPeople.INFO.noun());
-            CrispPeople source = new CrispPeople(parent.openCrisp(api), perPage, progress);
-            return parent.export(spec, source, progress, repoFolder("utilisateurs").resolve(CrispPeople.INFO.defaultFile()), list, limit);
+            CrispPeople source = new CrispPeople(parent.openCrisp(api), list.perPage, progress);
+            return parent.export(spec, source, progress, repoFolder("utilisateurs").resolve(CrispPeople.INFO.defaultFile()), list);
         }
     }
 
