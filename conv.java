@@ -68,9 +68,7 @@ import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Flow;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -92,8 +90,9 @@ import picocli.CommandLine.TypeConversionException;
         optionListHeading = "%nOptions :%n", commandListHeading = "%nCommandes :%n", exitCodeListHeading = "%nCodes de sortie :%n",
         subcommands = {conv.MessagesCommand.class, conv.PeopleCommand.class},
         description = {
-            "Exporte les conversations d'un compte Crisp (ou d'un bot Weba-AI) dans un fichier JSONL, un peu plus "
-                + "à chaque exécution, sans perte ni doublon, trié par dernière activité."})
+            "Exporte les conversations d'un compte Crisp (ou d'un bot Weba-AI) dans un fichier JSONL (par défaut "
+                + "conversations/conversations.jsonl, ou conversations/weba-conversations.jsonl pour weba), un peu plus à chaque "
+                + "exécution, sans perte ni doublon, trié par dernière activité."})
 public class conv implements Callable<Integer> {
 
     @Spec CommandSpec spec;
@@ -102,34 +101,7 @@ public class conv implements Callable<Integer> {
             description = "Système à exporter (défaut : ${DEFAULT-VALUE}).", defaultValue = "crisp")
     SourceKind sourceKind;
 
-    @Option(names = "--nb", paramLabel = "N", converter = PositiveInt.class, defaultValue = "400",
-            description = "Nombre maximum de nouvelles conversations à exporter (défaut : ${DEFAULT-VALUE}).")
-    int limit;
-
-    @Option(names = "--refresh", description = "Met aussi à jour les conversations déjà exportées qui ont changé, y compris celles "
-            + "vues par les exécutions sans --refresh (les pages qu'elles occupent, plus une fiche chacune chez Weba-AI) ; ne compte pas dans --nb.")
-    boolean refresh;
-
-    @Option(names = "--full-refresh", description = "Parcourt tout l'historique une fois pour mettre à jour chaque "
-            + "conversation (implique --refresh) ; reprend d'une exécution à l'autre, à borner avec --max-requests.")
-    boolean fullRefresh;
-
-    @Option(names = "--max-requests", paramLabel = "N", converter = MaxRequests.class,
-            description = "Nombre maximum de requêtes à l'API pour cette exécution, au moins 3, sans compter les nouveaux essais "
-                    + "après une erreur passagère (défaut : aucun) ; le reste attend la suivante.")
-    Integer maxRequests;
-
-    @Option(names = "--per-page", paramLabel = "N", converter = PerPage.class, defaultValue = "20",
-            description = "Crisp : conversations par page, de 20 à 50 (défaut : ${DEFAULT-VALUE}, comme la spécification) ; "
-                    + "50 dépense 2,5 fois moins de requêtes du quota.")
-    int perPage;
-
-    @Option(names = "--reset", description = "Efface le fichier d'export et son état, puis repart de zéro.")
-    boolean reset;
-
-    @Option(names = "--output", paramLabel = "FICHIER",
-            description = "Fichier JSONL (défaut : conversations/conversations.jsonl, ou conversations/weba-conversations.jsonl pour weba). L'état est à côté : FICHIER.state.json.")
-    Path output;
+    @Mixin ListOptions list = new ListOptions(400, 20);     // 20 par page : la spécification
 
     @Mixin ApiOptions api;
 
@@ -194,20 +166,20 @@ public class conv implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Source source = sourceKind.open(env, api, perPage);          // variables vérifiées, aucune requête encore
-        Path file = outputFile(spec, output, exportFolder().resolve(sourceKind.info.defaultFile()));
+        Source source = sourceKind.open(env, api, list.perPage);          // variables vérifiées, aucune requête encore
         Progress progress = new Progress(spec.commandLine().getOut(), System::nanoTime, source.info().noun());
-        return export(spec, source, progress, file, reset, new Exporter.Options(limit, refresh, fullRefresh, maxRequests));
+        return export(spec, source, progress, exportFolder().resolve(sourceKind.info.defaultFile()), list);
     }
 
     /** Un export de liste, le même pour toute source : verrou, état, parcours, tri final, récapitulatif. */
-    int export(CommandSpec spec, Source source, Progress progress, Path file, boolean reset, Exporter.Options options) {
+    int export(CommandSpec spec, Source source, Progress progress, Path byDefault, ListOptions list) {
+        Path file = outputFile(spec, list.output, byDefault);
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         try (Interruption interruption = Interruption.watch(err);
-             Store store = Store.open(file, source.info(), source.account(), progress, reset, sortChunkBytes)) {   // verrou, état validé, puis fichier lu
+             Store store = Store.open(file, source.info(), source.account(), progress, list.reset, sortChunkBytes)) {   // verrou, état validé, puis fichier lu
             Phases.mark("open");
             progress.present(store.count());
-            RunResult result = new Exporter(source, store, progress, options).run(store.state(), System.currentTimeMillis() + clockOffsetMs);
+            RunResult result = new Exporter(source, store, progress, list).run(store.state(), System.currentTimeMillis() + clockOffsetMs);
             Phases.mark("requests");
             store.finish();
             Phases.mark("rewrite");
@@ -226,10 +198,10 @@ public class conv implements Callable<Integer> {
 
     /** Crisp, ouvert depuis les variables d'environnement : sert aussi à la commande messages. */
     Crisp openCrisp(ApiOptions options) {
-        return new Crisp(options.http(Crisp.INFO), options.base(Crisp.INFO), Credentials.read(env, Crisp.INFO.variables()), 20);
+        return new Crisp(options.http(Crisp.INFO), options.base(Crisp.INFO), credentials(env, Crisp.INFO.variables()), 20);
     }
 
-    static Path outputFile(CommandSpec spec, Path output, Path byDefault) {
+    private static Path outputFile(CommandSpec spec, Path output, Path byDefault) {
         Path file = output != null ? output : byDefault;
         if (file.getFileName() == null || Files.isDirectory(file))
             throw new ParameterException(spec.commandLine(), "--output attend un fichier, pas un dossier (« " + file + " »).");
@@ -270,6 +242,46 @@ public class conv implements Callable<Integer> {
         if (e instanceof CommandLine.OverwrittenOptionException o) arg = o.getOverwritten();
         if (e instanceof CommandLine.MissingParameterException m && !m.getMissing().isEmpty()) arg = m.getMissing().get(0);
         return arg instanceof CommandLine.Model.OptionSpec option ? option.longestName() : "une option";
+    }
+
+    /** Options communes aux exports de liste (conversations et profils) : mêmes mots, même sens. */
+    static final class ListOptions {
+        // Les défauts de chaque commande, en valeurs initiales : Picocli les reprend et les affiche.
+        ListOptions(int limit, int perPage) {
+            this.limit = limit;
+            this.perPage = perPage;
+        }
+
+        @Option(names = "--nb", paramLabel = "N", converter = PositiveInt.class,
+                description = "Nombre maximum de nouveaux éléments (conversations ou profils) à exporter (défaut : ${DEFAULT-VALUE}).")
+        int limit;
+
+        @Option(names = "--per-page", paramLabel = "N", converter = PerPage.class,
+                description = "Crisp : éléments par page, de 20 à 50 (défaut : ${DEFAULT-VALUE}) ; 50 dépense 2,5 fois moins de requêtes du quota que 20.")
+        int perPage;
+
+        @Option(names = "--refresh", description = "Met aussi à jour les éléments déjà exportés qui ont changé, y compris ceux vus par les "
+                + "exécutions sans --refresh (conversations : les pages qu'elles occupent, plus une fiche chacune chez Weba-AI ; profils : "
+                + "sans requête de plus) ; ne compte pas dans --nb.")
+        boolean refresh;
+
+        @Option(names = "--full-refresh", description = "Parcourt une fois toute la liste pour mettre à jour chaque élément (implique "
+                + "--refresh) ; reprend d'une exécution à l'autre, à borner avec --max-requests.")
+        boolean fullRefresh;
+
+        @Option(names = "--max-requests", paramLabel = "N", converter = MaxRequests.class,
+                description = "Nombre maximum de requêtes à l'API pour cette exécution, au moins 3, sans compter les nouveaux essais "
+                        + "après une erreur passagère (défaut : aucun) ; le reste attend la suivante.")
+        Integer maxRequests;
+
+        @Option(names = "--reset", description = "Efface le fichier d'export et son état, puis repart de zéro.")
+        boolean reset;
+
+        @Option(names = "--output", paramLabel = "FICHIER",
+                description = "Fichier JSONL à écrire au lieu de celui par défaut (dit plus haut). L'état est à côté : FICHIER.state.json.")
+        Path output;
+
+        boolean refresh() { return refresh || fullRefresh; }     // --full-refresh implique --refresh
     }
 
     /** Options communes aux commandes qui appellent une API : adresse, délai, rythme, attente entre essais. */
@@ -441,26 +453,24 @@ public class conv implements Callable<Integer> {
 
         /** Vérifie les variables de la source (sans requête) et prépare ses appels. */
         Source open(Map<String, String> env, ApiOptions api, int perPage) {
-            return info.factory().open(api.http(info), api.base(info), Credentials.read(env, info.variables()), perPage);
+            return info.factory().open(api.http(info), api.base(info), credentials(env, info.variables()), perPage);
         }
     }
 
     /** Lecture des variables d'environnement : présentes, et utilisables telles quelles dans un en-tête HTTP. */
-    static final class Credentials {
-        static Map<String, String> read(Map<String, String> env, List<Variable> variables) {
-            Map<String, String> values = new LinkedHashMap<>();
-            List<String> wrong = new ArrayList<>();
-            for (Variable variable : variables) {
-                String value = env.get(variable.name()) == null ? "" : env.get(variable.name()).strip();
-                // Un en-tête HTTP ne porte ni retour à la ligne ni caractère hors ASCII, et l'erreur du JDK citerait le secret.
-                if (value.isEmpty()) wrong.add(variable.name() + " (" + variable.what() + ") est absente");
-                else if (value.chars().anyMatch(c -> c < 0x20 || c >= 0x7f))
-                    wrong.add(variable.name() + " contient un caractère de contrôle ou non ASCII (un retour à la ligne, une espace insécable copiés avec la valeur ?)");
-                values.put(variable.name(), value);
-            }
-            if (!wrong.isEmpty()) throw new Failure(Exit.CONFIG, "Variable(s) d'environnement à corriger : " + String.join(" ; ", wrong) + ". Définissez ou corrigez chacune, puis relancez.");
-            return values;
+    static Map<String, String> credentials(Map<String, String> env, List<Variable> variables) {
+        Map<String, String> values = new LinkedHashMap<>();
+        List<String> wrong = new ArrayList<>();
+        for (Variable variable : variables) {
+            String value = env.get(variable.name()) == null ? "" : env.get(variable.name()).strip();
+            // Un en-tête HTTP ne porte ni retour à la ligne ni caractère hors ASCII, et l'erreur du JDK citerait le secret.
+            if (value.isEmpty()) wrong.add(variable.name() + " (" + variable.what() + ") est absente");
+            else if (value.chars().anyMatch(c -> c < 0x20 || c >= 0x7f))
+                wrong.add(variable.name() + " contient un caractère de contrôle ou non ASCII (un retour à la ligne, une espace insécable copiés avec la valeur ?)");
+            values.put(variable.name(), value);
         }
+        if (!wrong.isEmpty()) throw new Failure(Exit.CONFIG, "Variable(s) d'environnement à corriger : " + String.join(" ; ", wrong) + ". Définissez ou corrigez chacune, puis relancez.");
+        return values;
     }
 
     /** Un élément de la liste, sérialisé et lu une seule fois : son objet, ses octets, son identité et ses clés. */
@@ -796,7 +806,7 @@ public class conv implements Callable<Integer> {
             HttpRequest.Builder request = HttpRequest.newBuilder(uri).header("User-Agent", "conv/2.0 (export de conversations)")
                     .header("Accept", "application/json");
             headers.forEach(request::header);
-            CompletableFuture<HttpResponse<byte[]>> exchange = Client.INSTANCE.sendAsync(request.build(), info -> new CappedBody());
+            CompletableFuture<HttpResponse<byte[]>> exchange = Client.INSTANCE.sendAsync(request.build(), info -> cappedBody());
             HttpResponse<byte[]> response;
             try {
                 // Le délai vaut pour la réponse entière : à l'échéance, l'échange est annulé et sa connexion fermée.
@@ -825,31 +835,14 @@ public class conv implements Callable<Integer> {
         }
 
         /** Le corps, borné pendant la lecture : au-delà de MAX_BODY, ce n'est pas une page de conversations. */
-        private static final class CappedBody implements HttpResponse.BodySubscriber<byte[]> {
-            private final CompletableFuture<byte[]> body = new CompletableFuture<>();
-            private final List<ByteBuffer> received = new ArrayList<>();     // le client ne s'en sert plus (documenté)
-            private Flow.Subscription subscription;
-            private long size;
-
-            public void onSubscribe(Flow.Subscription s) { (subscription = s).request(Long.MAX_VALUE); }
-            public void onError(Throwable error) { body.completeExceptionally(error); }
-            public CompletionStage<byte[]> getBody() { return body; }
-
-            public void onNext(List<ByteBuffer> buffers) {
-                if (body.isDone()) return;
-                received.addAll(buffers);
-                for (ByteBuffer buffer : buffers) size += buffer.remaining();
-                // Annuler ferme la connexion : le reste de la réponse n'est jamais lu.
-                if (size > MAX_BODY && body.completeExceptionally(new Failure(Exit.NETWORK, "L'API a envoyé une réponse de plus de "
-                        + (MAX_BODY >> 20) + " Mo, ce qui n'est pas une page de conversations : l'export s'arrête sans réessayer, "
-                        + "rien n'est perdu ; signalez-le."))) subscription.cancel();
-            }
-
-            public void onComplete() {
-                ByteBuffer all = ByteBuffer.allocate((int) size);
-                received.forEach(all::put);
-                body.complete(all.array());
-            }
+        private static HttpResponse.BodySubscriber<byte[]> cappedBody() {
+            java.io.ByteArrayOutputStream received = new java.io.ByteArrayOutputStream();
+            return HttpResponse.BodySubscribers.mapping(HttpResponse.BodySubscribers.ofByteArrayConsumer(chunk -> chunk.ifPresent(bytes -> {
+                received.writeBytes(bytes);
+                // L'échec termine l'échange, que send annule : la connexion est fermée, le reste de la réponse n'est jamais lu.
+                if (received.size() > MAX_BODY) throw new Failure(Exit.NETWORK, "L'API a envoyé une réponse de plus de " + (MAX_BODY >> 20)
+                        + " Mo, ce qui n'est pas une page de conversations : l'export s'arrête sans réessayer, rien n'est perdu ; signalez-le.");
+            })), done -> received.toByteArray());
         }
 
         private static JsonNode parse(byte[] body) {
@@ -1057,9 +1050,6 @@ public class conv implements Callable<Integer> {
 
     /** Le cœur de l'export : suit le plan des parcours page après page, trie chaque élément, confie les lignes au fichier. */
     static final class Exporter {
-        record Options(int limit, boolean refresh, boolean fullRefresh, Integer maxRequests) {
-            Options { refresh |= fullRefresh; }
-        }
         static final int FLUSH_EVERY = 20;
         // Un état par seconde au plus : trois écritures forcées par page limitaient un export rapide. Un état en
         // retard ne fait que relire quelques pages à la reprise ; il n'est jamais en avance sur les lignes écrites.
@@ -1068,12 +1058,12 @@ public class conv implements Callable<Integer> {
         private final Source source;
         private final Store store;
         private final Progress progress;
-        private final Options options;
+        private final ListOptions options;
         private final Totals totals = new Totals();
         private final BitSet seen = new BitSet();           // lignes du fichier dont la conversation a été revue dans cette exécution
         private long lastCheckpoint;
 
-        Exporter(Source source, Store store, Progress progress, Options options) {
+        Exporter(Source source, Store store, Progress progress, ListOptions options) {
             this.source = source;
             this.store = store;
             this.progress = progress;
@@ -1084,11 +1074,11 @@ public class conv implements Callable<Integer> {
         /** Exporte jusqu'à une limite ou la fin ; un arrêt de l'API (quota, panne, refus) est rendu dans le résultat. */
         RunResult run(State saved, long now) {
             WalkPlan plan = new WalkPlan(saved, now);
-            progress.start(options.limit());
+            progress.start(options.limit);
             Failure stop = null;
             try {
                 Page first = fetch(0, List.of(), plan);
-                if (plan.begin(first, options.refresh(), options.fullRefresh())) progress.note("Attention : les dates de la page 1 sont toutes futures (heure du serveur) : le filigrane les ignore.");
+                if (plan.begin(first, options.refresh(), options.fullRefresh)) progress.note("Attention : les dates de la page 1 sont toutes futures (heure du serveur) : le filigrane les ignore.");
                 checkpoint(plan, true);
                 recover(plan);
                 if (!plan.hasWalk() || plan.current().offset() != 0)     // page 1 lue seule : comptée, rien n'est écrit ni tracé
@@ -1107,12 +1097,12 @@ public class conv implements Callable<Integer> {
         }
 
         private void walkAll(WalkPlan plan, Page first) {
-            while (plan.hasWalk() && totals.exported < options.limit()) {
+            while (plan.hasWalk() && totals.exported < options.limit) {
                 Walk walk = plan.current();
                 List<Listed> previous = List.of();
                 long at = walk.offset();
                 boolean ended = false;
-                while (!ended && totals.exported < options.limit()) {
+                while (!ended && totals.exported < options.limit) {
                     // La page 1 déjà reçue est toujours traitée ; une autre page n'est demandée que s'il reste une requête.
                     if ((at != 0 || first == null) && !requestLeft()) return;
                     Page page = at == 0 && first != null ? first : fetch(at, previous, plan);
@@ -1128,9 +1118,9 @@ public class conv implements Callable<Integer> {
         }
 
         /** Plus d'élément à traiter dans la page : --nb atteint, ou (Weba-AI, une fiche par conversation) plus une requête. */
-        private boolean itemLimitReached() { return totals.exported >= options.limit() || source.info().detailRequest() && !requestLeft(); }
+        private boolean itemLimitReached() { return totals.exported >= options.limit || source.info().detailRequest() && !requestLeft(); }
 
-        private boolean requestLeft() { return options.maxRequests() == null || source.http().calls() < options.maxRequests(); }
+        private boolean requestLeft() { return options.maxRequests == null || source.http().calls() < options.maxRequests; }
 
         /** Une page ; celle qui répète la précédente à l'identique sous un autre numéro arrête tout, sans épuiser le quota. */
         private Page fetch(long offset, List<Listed> previous, WalkPlan plan) {
@@ -3058,40 +3048,15 @@ public class conv implements Callable<Integer> {
         @CommandLine.ParentCommand conv parent;
         @Spec CommandSpec spec;
 
-        @Option(names = "--nb", paramLabel = "N", converter = PositiveInt.class, defaultValue = "50",
-                description = "Nombre maximum de nouveaux profils à exporter (défaut : ${DEFAULT-VALUE}).")
-        int limit;
-
-        @Option(names = "--refresh", description = "Remplace aussi les profils déjà exportés dont updated_at a bougé (sans requête de plus) ; ne compte pas dans --nb.")
-        boolean refresh;
-
-        @Option(names = "--full-refresh", description = "Parcourt une fois toute la liste pour mettre à jour chaque profil (implique --refresh) ; "
-                + "reprend d'une exécution à l'autre, à borner avec --max-requests.")
-        boolean fullRefresh;
-
-        @Option(names = "--max-requests", paramLabel = "N", converter = MaxRequests.class,
-                description = "Nombre maximum de requêtes à l'API pour cette exécution, au moins 3 (défaut : aucun) ; le reste attend la suivante.")
-        Integer maxRequests;
-
-        @Option(names = "--per-page", paramLabel = "N", converter = PerPage.class, defaultValue = "50",
-                description = "Profils par page, de 20 à 50 (défaut : ${DEFAULT-VALUE}, le moins de requêtes).")
-        int perPage;
-
-        @Option(names = "--reset", description = "Efface le fichier des profils et son état, puis repart de zéro.")
-        boolean reset;
-
-        @Option(names = "--output", paramLabel = "FICHIER",
-                description = "Fichier JSONL (défaut : utilisateurs/utilisateurs.jsonl à la racine du dépôt). L'état est à côté : FICHIER.state.json.")
-        Path output;
+        @Mixin ListOptions list = new ListOptions(50, 50);     // 50 par page : le moins de requêtes
 
         @Mixin ApiOptions api;
 
         @Override
         public Integer call() {
             Progress progress = new Progress(spec.commandLine().getOut(), System::nanoTime, CrispPeople.INFO.noun());
-            CrispPeople source = new CrispPeople(parent.openCrisp(api), perPage, progress);
-            Path file = outputFile(spec, output, repoFolder("utilisateurs").resolve(CrispPeople.INFO.defaultFile()));
-            return parent.export(spec, source, progress, file, reset, new Exporter.Options(limit, refresh, fullRefresh, maxRequests));
+            CrispPeople source = new CrispPeople(parent.openCrisp(api), list.perPage, progress);
+            return parent.export(spec, source, progress, repoFolder("utilisateurs").resolve(CrispPeople.INFO.defaultFile()), list);
         }
     }
 
