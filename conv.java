@@ -839,7 +839,7 @@ public class conv implements Callable<Integer> {
             java.io.ByteArrayOutputStream received = new java.io.ByteArrayOutputStream();
             return HttpResponse.BodySubscribers.mapping(HttpResponse.BodySubscribers.ofByteArrayConsumer(chunk -> chunk.ifPresent(bytes -> {
                 received.writeBytes(bytes);
-                // L'échec termine l'échange, que send annule : la connexion est fermée, le reste de la réponse n'est jamais lu.
+                // L'échec termine l'échange (vérifié par les tests sous Java 17 et 25), que send annule : la connexion est fermée, le reste jamais lu.
                 if (received.size() > MAX_BODY) throw new Failure(Exit.NETWORK, "L'API a envoyé une réponse de plus de " + (MAX_BODY >> 20)
                         + " Mo, ce qui n'est pas une page de conversations : l'export s'arrête sans réessayer, rien n'est perdu ; signalez-le.");
             })), done -> received.toByteArray());
