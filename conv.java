@@ -84,7 +84,8 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.TypeConversionException;
 
-@Command(name = "conv", mixinStandardHelpOptions = true, version = "conv 2.0.0",
+// INHERIT : les sous-commandes reprennent la version, l'aide standard et les titres de l'aide.
+@Command(name = "conv", scope = CommandLine.ScopeType.INHERIT, mixinStandardHelpOptions = true, version = "conv 2.1.0",
         sortOptions = false, usageHelpAutoWidth = true,
         headerHeading = "", synopsisHeading = "Usage : ", descriptionHeading = "%n",
         optionListHeading = "%nOptions :%n", commandListHeading = "%nCommandes :%n", exitCodeListHeading = "%nCodes de sortie :%n",
@@ -803,7 +804,7 @@ public class conv implements Callable<Integer> {
         }
 
         private Outcome send(URI uri, Map<String, String> headers) {
-            HttpRequest.Builder request = HttpRequest.newBuilder(uri).header("User-Agent", "conv/2.0 (export de conversations)")
+            HttpRequest.Builder request = HttpRequest.newBuilder(uri).header("User-Agent", "conv/2.1 (export de conversations)")
                     .header("Accept", "application/json");
             headers.forEach(request::header);
             CompletableFuture<HttpResponse<byte[]>> exchange = Client.INSTANCE.sendAsync(request.build(), info -> cappedBody());
@@ -2497,10 +2498,7 @@ public class conv implements Callable<Integer> {
     // ==== messages : début ====
 
     /** {@code conv messages} : l'historique des messages de chaque conversation Crisp du fichier exporté, un fichier par conversation. */
-    @Command(name = "messages", mixinStandardHelpOptions = true, version = "conv 2.0.0", sortOptions = false, usageHelpAutoWidth = true,
-            synopsisHeading = "Usage : ", descriptionHeading = "%n", optionListHeading = "%nOptions :%n",
-            exitCodeListHeading = "%nCodes de sortie :%n",
-            description = {
+    @Command(name = "messages", description = {
                 "Exporte l'historique des messages de chaque conversation Crisp du fichier des conversations, dans <dossier du fichier>/messages/"
                     + "<session_id>.jsonl : tous les champs, sans doublon, le plus récent en haut ; un fichier vide pour une conversation sans message.",
                 "Seules sont redemandées les conversations nouvelles, modifiées (updated_at du fichier, ou vu bouger par un export de la liste "
@@ -3037,10 +3035,7 @@ public class conv implements Callable<Integer> {
     // ==== people : début ====
 
     /** {@code conv people} : le même export que celui des conversations, sur la liste des profils (uniques par people_id). */
-    @Command(name = "people", mixinStandardHelpOptions = true, version = "conv 2.0.0", sortOptions = false, usageHelpAutoWidth = true,
-            synopsisHeading = "Usage : ", descriptionHeading = "%n", optionListHeading = "%nOptions :%n",
-            exitCodeListHeading = "%nCodes de sortie :%n",
-            description = {
+    @Command(name = "people", description = {
                 "Exporte les profils des contacts du site Crisp dans utilisateurs/utilisateurs.jsonl : tous les champs, un profil par ligne, "
                     + "sans doublon, triés par e-mail (sans la casse), les profils sans e-mail à la fin.",
                 "Mêmes variables que l'export des conversations : CRISP_IDENTIFIER_PROD, CRISP_KEY_PROD, ID_SITE_CRISP."})
