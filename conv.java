@@ -1946,18 +1946,6 @@ public class conv implements Callable<Integer> {
                 throw e;
             }
         }
-
-        interface LineFilter { boolean keep(LineReader line, int index) throws IOException; }
-
-        /** Réécrit {@code file} en ne gardant que les lignes acceptées (numérotées à partir de 0), en flux. */
-        static void keepLines(Path file, LineFilter filter) throws IOException {
-            replace(file, out -> {
-                try (LineReader lines = new LineReader(Files.newInputStream(file))) {
-                    for (int n = 0; lines.next(); n++)
-                        if (filter.keep(lines, n)) { out.write(lines.buffer(), lines.start(), lines.length()); out.write('\n'); }
-                }
-            });
-        }
     }
 
     /** Le fichier JSONL lui-même : ajouts forcés sur le disque, réparation d'une fin déchirée, lecture complète au démarrage. */
@@ -2034,15 +2022,28 @@ public class conv implements Callable<Integer> {
             if (!Files.exists(file)) return;
             repairTail(schema, torn -> { });
             if (Files.size(file) < limit) return;
-            java.util.function.Function<LineReader, Entry> kept = line -> {
-                Entry e = schema.read(line.buffer(), line.start(), line.length());
-                return e != null && e.id() != null && keep.test(e) ? e : null;
-            };
-            KnownIds last = new KnownIds(0);
+            KnownIds newest = new KnownIds(0);
             try (LineReader lines = new LineReader(Files.newInputStream(file))) {
-                for (int n = 0; lines.next(); n++) if (kept.apply(lines) != null) last.keepNewest(kept.apply(lines), n);
+                for (int n = 0; lines.next(); n++) {
+                    Entry e = schema.read(lines.buffer(), lines.start(), lines.length());
+                    if (e != null && e.id() != null && keep.test(e)) newest.keepNewest(e, n);
+                }
             }
-            AtomicFile.keepLines(file, (line, n) -> kept.apply(line) != null && last.lineOf(kept.apply(line).id()) == n);
+            keepOnly(schema, newest);
+        }
+
+        /** Réécrit le fichier en flux, en ne gardant de chaque identifiant que la ligne (numérotées à partir de 0) que {@code kept} lui donne. */
+        void keepOnly(Schema schema, KnownIds kept) throws IOException {
+            AtomicFile.replace(file, out -> {
+                try (LineReader lines = new LineReader(Files.newInputStream(file))) {
+                    for (int n = 0; lines.next(); n++) {
+                        Entry e = schema.read(lines.buffer(), lines.start(), lines.length());
+                        if (e == null || e.id() == null || kept.lineOf(e.id()) != n) continue;
+                        out.write(lines.buffer(), lines.start(), lines.length());
+                        out.write('\n');
+                    }
+                }
+            });
         }
 
         /** Le début de la dernière ligne, cherché à reculons par blocs (pas un octet par appel système). */
@@ -2892,10 +2893,7 @@ public class conv implements Callable<Integer> {
             }
             if (records.size() <= 2L * fetched.size() + 10_000) return;
             // Une ligne par conversation, celle qui fait foi (la dernière reste la dernière), puis relu : la même chose, en petit.
-            AtomicFile.keepLines(journal.file, (line, index) -> {
-                Entry entry = MessagesPlan.valid(line);
-                return entry != null && fetched.lineOf(entry.id()) == index;
-            });
+            journal.keepOnly(Schema.CRISP, fetched);
             progress.note("Journal des messages compacté : " + records.size() + " ligne(s) → " + fetched.size() + ".");
             fetched = new KnownIds(0);
             records = new LongList();
