@@ -2524,6 +2524,12 @@ public class conv implements Callable<Integer> {
 
         @CommandLine.Mixin ApiOptions api;
 
+        // Le bilan de cette exécution ; of : les conversations qu'elle interrogera au plus.
+        private final List<String> failedNow = new ArrayList<>(), tiesCut = new ArrayList<>();
+        private int attempted, processed, gone;
+        private long of, exported, updated, ignored;
+        private Progress progress;
+
         @Override
         public Integer call() {
             List<String> before = spec.parent().commandLine().getParseResult().matchedOptions().stream().map(o -> o.longestName()).toList();
@@ -2531,7 +2537,7 @@ public class conv implements Callable<Integer> {
                 throw new ParameterException(spec.commandLine(), "Les options placées avant « messages » (" + String.join(", ", before)
                         + ") sont celles de l'export de la liste : pour les messages, placez-les après, par exemple « conv messages --nb 10 ».");
             PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
-            MessagesProgress progress = new MessagesProgress(out);
+            progress = new Progress(out, System::nanoTime, Crisp.INFO.noun());
             try (Interruption interruption = Interruption.watch(err)) {
                 Path file = (input != null ? input : exportFolder().resolve(Crisp.INFO.defaultFile())).toAbsolutePath().normalize();
                 if (!Files.isRegularFile(file))
@@ -2541,8 +2547,8 @@ public class conv implements Callable<Integer> {
                 MessagesPlan.checkSite(file, crisp.account());
                 try (MessagesState state = MessagesState.open(file.getParent().resolve("messages"), reset, progress);
                      MessagesPlan plan = MessagesPlan.read(file, state)) {
-                    progress.plan(file, plan, limit);
-                    int code = run(crisp, state, plan, progress);
+                    announce(file, plan);
+                    int code = run(crisp, state, plan);
                     interruption.done();
                     return code;
                 }
@@ -2553,38 +2559,86 @@ public class conv implements Callable<Integer> {
         }
 
         /** Parcourt les conversations à interroger depuis la position de reprise, en tournant jusqu'au début du fichier. */
-        private int run(Crisp crisp, MessagesState state, MessagesPlan plan, MessagesProgress progress) {
+        private int run(Crisp crisp, MessagesState state, MessagesPlan plan) {
             ConversationMessages walker = new ConversationMessages(crisp, state.folder, progress);
             int pending = plan.offsets.size(), start = plan.start, handled = 0, inARow = 0;
             Failure stop = null;
-            for (; stop == null && handled < pending && progress.attempted < limit; handled++) {
+            for (; stop == null && handled < pending && attempted < limit; handled++) {
                 MessagesPlan.Conversation c = plan.at(plan.offsets.get((start + handled) % pending));
                 // Une ligne en double dans le fichier : déjà traitée plus haut dans cette exécution.
                 MessagesState.Need need = c == null ? MessagesState.Need.UP_TO_DATE : state.need(c.sessionId(), c.updatedAt());
                 if (need.ordinal() <= MessagesState.Need.ABANDONED.ordinal()) continue;
-                progress.attempted++;
+                attempted++;
                 int requests = crisp.http().requests();
                 try {
                     ConversationMessages.Outcome outcome = walker.fetch(c.sessionId(), need == MessagesState.Need.INCREMENTAL);
                     state.record(c.sessionId(), c.updatedAt(), outcome);
-                    progress.conversation(c.sessionId(), outcome, crisp.http().requests() - requests);
+                    conversation(c.sessionId(), outcome, crisp.http().requests() - requests);
                     inARow = 0;
                 } catch (Failure f) {
                     if (!f.exit.stopsApiCalls()) throw f;
                     // Quota ou accès refusé : arrêt, la reprise se fera sur cette conversation.
                     if (f.exit != Exit.NETWORK) { stop = f; break; }
-                    progress.failed(c.sessionId(), f.getMessage(), state.failed(c.sessionId(), c.updatedAt()));
+                    failed(c.sessionId(), f.getMessage(), state.failed(c.sessionId(), c.updatedAt()));
                     if (++inARow == FAILURES_IN_A_ROW)
                         stop = new Failure(Exit.NETWORK, "Crisp échoue pour " + FAILURES_IN_A_ROW + " conversations de suite (dernière erreur : "
                                 + f.getMessage() + ") : l'exécution s'arrête, ce qui était exporté est enregistré ; relancez plus tard.");
                 }
             }
-            if (stop == null || stop.exit != Exit.AUTH) progress.summary(plan, state, crisp.http().requests(), pending - handled);
+            if (stop == null || stop.exit != Exit.AUTH) summary(plan, state, crisp.http().requests(), pending - handled);
             if (stop != null) throw stop;
-            if (progress.failedNow.isEmpty() && plan.abandoned == 0) return Exit.OK.code;
+            if (failedNow.isEmpty() && plan.abandoned == 0) return Exit.OK.code;
             spec.commandLine().getErr().println("Des conversations sont laissées de côté (voir le bilan) : rien n'est perdu de ce qui est exporté ; "
                     + "elles seront réessayées, ou relues en entier avec « conv messages --reset ».");
             return Exit.NETWORK.code;
+        }
+
+        private void announce(Path file, MessagesPlan plan) {
+            of = Math.min(limit, plan.offsets.size());
+            progress.note(String.format(Locale.FRANCE, "%s : %d conversation(s), %d à interroger (nouvelles, modifiées ou à relire), %d à jour, "
+                    + "%d refusée(s) (identifiant invalide).", file.getFileName(), plan.conversations, plan.offsets.size(), plan.upToDate, plan.refused));
+            if (plan.offsets.size() > 0)
+                progress.note(String.format(Locale.FRANCE, "Cette exécution en interroge %d : au moins autant de requêtes, une par page de 40 messages (une "
+                        + "conversation déjà exportée qui a reçu quelques messages en coûte 1) ; quota d'un jeton plugin Crisp : 5 000 par jour.",
+                        of));
+        }
+
+        private void conversation(String sessionId, ConversationMessages.Outcome o, int requests) {
+            if (o.gone()) gone++; else processed++;
+            exported += o.exported();
+            updated += o.updated();
+            ignored += o.ignored();
+            if (o.tiesCut()) tiesCut.add(sessionId);
+            progress.note(String.format(Locale.FRANCE, "[%d/%d] %s : ", attempted, of, sessionId) + (o.gone()
+                    ? "introuvable chez Crisp (la route de la conversation répond 404 aussi : supprimée), ignorée."
+                    : String.format(Locale.FRANCE, "%d message(s) exporté(s), %d mis à jour, %d ignoré(s) (déjà présents), %d au total, %d requête(s).",
+                            o.exported(), o.updated(), o.ignored(), o.total(), requests)));
+        }
+
+        private void failed(String sessionId, String why, int failures) {
+            failedNow.add(sessionId);
+            progress.note(String.format(Locale.FRANCE, "[%d/%d] %s : échec (%d sur %d essais) : %s", attempted, of, sessionId, failures, MessagesState.MAX_FAILURES, why));
+        }
+
+        private void summary(MessagesPlan plan, MessagesState state, int requests, long remaining) {
+            progress.note(String.format(Locale.FRANCE, "Terminé : %d conversation(s) traitée(s), %d ignorée(s) (%d à jour, %d identifiant(s) refusé(s), "
+                    + "%d introuvable(s) chez Crisp) ; %d message(s) exporté(s), %d mis à jour, %d ignoré(s) (déjà présents).", processed,
+                    plan.upToDate + plan.refused + plan.gone + gone, plan.upToDate, plan.refused, plan.gone + gone, exported, updated, ignored));
+            progress.note(String.format(Locale.FRANCE, "%s contient désormais %d fichier(s) de messages ; %d requête(s) API utilisée(s).", state.folder, state.files, requests));
+            if (!tiesCut.isEmpty())
+                progress.note(tiesCut.size() + " conversation(s) ont plus d'une page de messages sur une même milliseconde, lus aussi loin que l'API "
+                        + "le permet (il peut en manquer) : " + names(tiesCut, tiesCut.size()) + ".");
+            if (!failedNow.isEmpty())
+                progress.note(failedNow.size() + " conversation(s) en échec cette fois, réessayée(s) aux prochaines exécutions : " + names(failedNow, failedNow.size()) + ".");
+            if (plan.abandoned > 0)
+                progress.note(plan.abandoned + " conversation(s) abandonnée(s) après " + MessagesState.MAX_FAILURES + " échecs, réessayée(s) quand elles "
+                        + "bougeront ou avec --reset : " + names(plan.abandonedNames, plan.abandoned) + ".");
+            progress.note(remaining > 0 ? "Reste " + remaining + " conversation(s) à interroger : relancez pour continuer."
+                    : failedNow.isEmpty() ? "Les messages de toutes les conversations sont à jour." : "Les autres conversations sont à jour.");
+        }
+
+        private static String names(List<String> ids, long count) {
+            return String.join(", ", ids.subList(0, Math.min(10, ids.size()))) + (count > 10 ? "…" : "");
         }
     }
 
@@ -2709,9 +2763,9 @@ public class conv implements Callable<Integer> {
 
         private final Crisp crisp;
         private final Path folder;
-        private final MessagesProgress progress;
+        private final Progress progress;
 
-        ConversationMessages(Crisp crisp, Path folder, MessagesProgress progress) {
+        ConversationMessages(Crisp crisp, Path folder, Progress progress) {
             this.crisp = crisp;
             this.folder = folder;
             this.progress = progress;
@@ -2849,7 +2903,7 @@ public class conv implements Callable<Integer> {
             this.lock = lock;
         }
 
-        static MessagesState open(Path folder, boolean reset, MessagesProgress progress) {
+        static MessagesState open(Path folder, boolean reset, Progress progress) {
             FileChannel channel = null;
             try {
                 Files.createDirectories(folder);
@@ -2876,7 +2930,7 @@ public class conv implements Callable<Integer> {
             }
         }
 
-        private void loadJournal(MessagesProgress progress) throws IOException {
+        private void loadJournal(Progress progress) throws IOException {
             if (!Files.exists(journal.file)) return;
             // Une ligne sans fin de ligne est le reste d'un ajout interrompu : sa conversation sera simplement redemandée.
             journal.repairTail(Schema.CRISP, torn -> { });
@@ -2961,70 +3015,6 @@ public class conv implements Callable<Integer> {
         public void close() {
             journal.close();
             Io.closeQuietly(lock);
-        }
-    }
-
-    /** Lignes de progression et bilan de la commande messages. */
-    static final class MessagesProgress {
-        private final PrintWriter out;
-        final List<String> failedNow = new ArrayList<>(), tiesCut = new ArrayList<>();
-        int attempted, processed, gone;
-        long of;                // conversations que cette exécution interrogera au plus
-        long exported, updated, ignored;
-
-        MessagesProgress(PrintWriter out) { this.out = out; }
-
-        void note(String message) {
-            out.println(message);
-            out.flush();
-        }
-
-        void plan(Path file, MessagesPlan plan, int limit) {
-            of = Math.min(limit, plan.offsets.size());
-            note(String.format(Locale.FRANCE, "%s : %d conversation(s), %d à interroger (nouvelles, modifiées ou à relire), %d à jour, "
-                    + "%d refusée(s) (identifiant invalide).", file.getFileName(), plan.conversations, plan.offsets.size(), plan.upToDate, plan.refused));
-            if (plan.offsets.size() > 0)
-                note(String.format(Locale.FRANCE, "Cette exécution en interroge %d : au moins autant de requêtes, une par page de 40 messages (une "
-                        + "conversation déjà exportée qui a reçu quelques messages en coûte 1) ; quota d'un jeton plugin Crisp : 5 000 par jour.",
-                        of));
-        }
-
-        void conversation(String sessionId, ConversationMessages.Outcome o, int requests) {
-            if (o.gone()) gone++; else processed++;
-            exported += o.exported();
-            updated += o.updated();
-            ignored += o.ignored();
-            if (o.tiesCut()) tiesCut.add(sessionId);
-            note(String.format(Locale.FRANCE, "[%d/%d] %s : ", attempted, of, sessionId) + (o.gone()
-                    ? "introuvable chez Crisp (la route de la conversation répond 404 aussi : supprimée), ignorée."
-                    : String.format(Locale.FRANCE, "%d message(s) exporté(s), %d mis à jour, %d ignoré(s) (déjà présents), %d au total, %d requête(s).",
-                            o.exported(), o.updated(), o.ignored(), o.total(), requests)));
-        }
-
-        void failed(String sessionId, String why, int failures) {
-            failedNow.add(sessionId);
-            note(String.format(Locale.FRANCE, "[%d/%d] %s : échec (%d sur %d essais) : %s", attempted, of, sessionId, failures, MessagesState.MAX_FAILURES, why));
-        }
-
-        void summary(MessagesPlan plan, MessagesState state, int requests, long remaining) {
-            note(String.format(Locale.FRANCE, "Terminé : %d conversation(s) traitée(s), %d ignorée(s) (%d à jour, %d identifiant(s) refusé(s), "
-                    + "%d introuvable(s) chez Crisp) ; %d message(s) exporté(s), %d mis à jour, %d ignoré(s) (déjà présents).", processed,
-                    plan.upToDate + plan.refused + plan.gone + gone, plan.upToDate, plan.refused, plan.gone + gone, exported, updated, ignored));
-            note(String.format(Locale.FRANCE, "%s contient désormais %d fichier(s) de messages ; %d requête(s) API utilisée(s).", state.folder, state.files, requests));
-            if (!tiesCut.isEmpty())
-                note(tiesCut.size() + " conversation(s) ont plus d'une page de messages sur une même milliseconde, lus aussi loin que l'API "
-                        + "le permet (il peut en manquer) : " + names(tiesCut, tiesCut.size()) + ".");
-            if (!failedNow.isEmpty())
-                note(failedNow.size() + " conversation(s) en échec cette fois, réessayée(s) aux prochaines exécutions : " + names(failedNow, failedNow.size()) + ".");
-            if (plan.abandoned > 0)
-                note(plan.abandoned + " conversation(s) abandonnée(s) après " + MessagesState.MAX_FAILURES + " échecs, réessayée(s) quand elles "
-                        + "bougeront ou avec --reset : " + names(plan.abandonedNames, plan.abandoned) + ".");
-            note(remaining > 0 ? "Reste " + remaining + " conversation(s) à interroger : relancez pour continuer."
-                    : failedNow.isEmpty() ? "Les messages de toutes les conversations sont à jour." : "Les autres conversations sont à jour.");
-        }
-
-        private static String names(List<String> ids, long count) {
-            return String.join(", ", ids.subList(0, Math.min(10, ids.size()))) + (count > 10 ? "…" : "");
         }
     }
 
