@@ -1493,7 +1493,7 @@ public class conv implements Callable<Integer> {
         private void report(Journal.Scan scan) {
             String name = files.file.getFileName().toString();
             if (!scan.unreadable().isEmpty())
-                progress.note("Attention : " + scan.unreadable().size() + " ligne(s) illisible(s) dans " + name + " (ligne(s) " + abbreviate(scan.unreadable())
+                progress.note("Attention : " + scan.unreadable().size() + " ligne(s) illisible(s) dans " + name + " (ligne(s) " + Progress.abbreviate(scan.unreadable(), scan.unreadable().size())
                         + ") : mise(s) de côté dans " + files.rejected.getFileName() + ", rien n'est supprimé ; " + recoverLater(scan.damaged()));
             if (scan.duplicates() > 0)
                 progress.note(scan.duplicates() + " ancienne(s) version(s) en double retirée(s) de " + name + " (la plus récente est gardée, "
@@ -1518,10 +1518,6 @@ public class conv implements Callable<Integer> {
                     + " --full-refresh (environ une requête par page de la liste, soit " + (ids.size() / 20 + 1) + " à 20 par page).");
         }
 
-
-        private static String abbreviate(List<Long> numbers) {
-            return numbers.stream().limit(10).map(String::valueOf).collect(java.util.stream.Collectors.joining(", ", "", numbers.size() > 10 ? "…" : ""));
-        }
 
         /**
          * La réécriture triée, une fois par exécution au plus : le reste du fichier est trié par morceaux bornés (fusionnés s'il y en a
@@ -2436,6 +2432,11 @@ public class conv implements Callable<Integer> {
         void present(long count) { atStart = count; }
 
         void start(int limit) {
+        /** Les dix premiers, puis « … » s'il y en a plus ({@code count} : le nombre réel, parfois plus grand que la liste gardée). */
+        static String abbreviate(List<?> items, long count) {
+            return items.stream().limit(10).map(String::valueOf).collect(java.util.stream.Collectors.joining(", ", "", count > 10 ? "…" : ""));
+        }
+
             this.limit = limit;
             this.startNanos = this.lastLineNanos = nanoTime.getAsLong();
         }
@@ -2627,18 +2628,14 @@ public class conv implements Callable<Integer> {
             progress.note(String.format(Locale.FRANCE, "%s contient désormais %d fichier(s) de messages ; %d requête(s) API utilisée(s).", state.folder, state.files, requests));
             if (!tiesCut.isEmpty())
                 progress.note(tiesCut.size() + " conversation(s) ont plus d'une page de messages sur une même milliseconde, lus aussi loin que l'API "
-                        + "le permet (il peut en manquer) : " + names(tiesCut, tiesCut.size()) + ".");
+                        + "le permet (il peut en manquer) : " + Progress.abbreviate(tiesCut, tiesCut.size()) + ".");
             if (!failedNow.isEmpty())
-                progress.note(failedNow.size() + " conversation(s) en échec cette fois, réessayée(s) aux prochaines exécutions : " + names(failedNow, failedNow.size()) + ".");
+                progress.note(failedNow.size() + " conversation(s) en échec cette fois, réessayée(s) aux prochaines exécutions : " + Progress.abbreviate(failedNow, failedNow.size()) + ".");
             if (plan.abandoned > 0)
                 progress.note(plan.abandoned + " conversation(s) abandonnée(s) après " + MessagesState.MAX_FAILURES + " échecs, réessayée(s) quand elles "
-                        + "bougeront ou avec --reset : " + names(plan.abandonedNames, plan.abandoned) + ".");
+                        + "bougeront ou avec --reset : " + Progress.abbreviate(plan.abandonedNames, plan.abandoned) + ".");
             progress.note(remaining > 0 ? "Reste " + remaining + " conversation(s) à interroger : relancez pour continuer."
                     : failedNow.isEmpty() ? "Les messages de toutes les conversations sont à jour." : "Les autres conversations sont à jour.");
-        }
-
-        private static String names(List<String> ids, long count) {
-            return String.join(", ", ids.subList(0, Math.min(10, ids.size()))) + (count > 10 ? "…" : "");
         }
     }
 
