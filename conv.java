@@ -1084,8 +1084,7 @@ public class conv implements Callable<Integer> {
                 recover(plan);
                 if (!plan.hasWalk() || plan.current().offset() != 0)     // page 1 lue seule : comptée, rien n'est écrit ni tracé
                     for (Listed i : first.items())
-                        if (i.entry().id() == null) totals.withoutId++;
-                        else if (store.status(i.entry()) != KnownIds.Status.NEW && firstSight(i.entry().id())) totals.alreadyPresent++;
+                        if (i.entry().id() == null || store.status(i.entry()) != KnownIds.Status.NEW) countIgnored(i.entry());
                 walkAll(plan, first);
             } catch (Failure f) {
                 if (!f.exit.stopsApiCalls()) throw f;
@@ -1162,9 +1161,13 @@ public class conv implements Callable<Integer> {
         /** Ce qu'il faut écrire pour cet élément, ou null ; les compteurs disent pourquoi. */
         private Conversation consider(Listed item, boolean refresh) {
             Entry entry = item.entry();
-            if (entry.id() == null) { totals.withoutId++; return null; }
+            if (entry.id() == null) { countIgnored(entry); return null; }
             KnownIds.Status status = store.status(entry);
-            if (status == KnownIds.Status.SAME || status == KnownIds.Status.NEWER && !refresh) { store.seen(entry, status); totals.alreadyPresent += firstSight(entry.id()) ? 1 : 0; return null; }
+            if (status == KnownIds.Status.SAME || status == KnownIds.Status.NEWER && !refresh) {
+                store.seen(entry, status);
+                countIgnored(entry);
+                return null;
+            }
             Conversation conversation = source.complete(item);
             if (conversation.missing() != null) totals.withoutDialog++;
             if (status == KnownIds.Status.NEW) { totals.exported++; return conversation; }
@@ -1174,12 +1177,13 @@ public class conv implements Callable<Integer> {
             return conversation;
         }
 
-        /** Vrai la première fois dans l'exécution qu'une conversation du fichier est revue (un bit par ligne, pas d'identifiant gardé). */
-        private boolean firstSight(String id) {
-            int line = store.lineOf(id);
-            if (line < 0 || seen.get(line)) return false;
+        /** Un élément ignoré : sans identifiant, ou déjà dans le fichier, compté la première fois qu'il est revu dans l'exécution (un bit par ligne). */
+        private void countIgnored(Entry entry) {
+            if (entry.id() == null) { totals.withoutId++; return; }
+            int line = store.lineOf(entry.id());
+            if (line < 0 || seen.get(line)) return;
             seen.set(line);
-            return true;
+            totals.alreadyPresent++;
         }
 
         /** Les conversations des lignes retirées par la réparation, redemandées une à une ; elles quittent l'état une fois écrites. */
@@ -2428,15 +2432,15 @@ public class conv implements Callable<Integer> {
 
         Noun noun() { return noun; }
 
-        /** Ce que le fichier contient au départ, pour le récapitulatif. */
-        void present(long count) { atStart = count; }
-
-        void start(int limit) {
         /** Les dix premiers, puis « … » s'il y en a plus ({@code count} : le nombre réel, parfois plus grand que la liste gardée). */
         static String abbreviate(List<?> items, long count) {
             return items.stream().limit(10).map(String::valueOf).collect(java.util.stream.Collectors.joining(", ", "", count > 10 ? "…" : ""));
         }
 
+        /** Ce que le fichier contient au départ, pour le récapitulatif. */
+        void present(long count) { atStart = count; }
+
+        void start(int limit) {
             this.limit = limit;
             this.startNanos = this.lastLineNanos = nanoTime.getAsLong();
         }
