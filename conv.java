@@ -1193,11 +1193,13 @@ public class conv implements Callable<Integer> {
         static final Schema WEBA = new Schema("id", new KeyPath(null, "last_message_at", true), new KeyPath(null, "last_message_at", true));
         static final Schema PEOPLE = new Schema("people_id", new KeyPath(null, "email", false, true), new KeyPath(null, "updated_at", false));
         private static final StreamReadConstraints LIMITS = StreamReadConstraints.builder().maxStringLength(Integer.MAX_VALUE).maxNestingDepth(1000).build();
-        // Sans table de noms partagée : des clés uniques par conversation (identifiants d'opérateurs, données
-        // personnalisées) la rempliraient sans cesse et ralentiraient beaucoup la lecture. Sans elle, Jackson décode
-        // chaque ligne en UTF-16 avant de la lire, et remplace l'UTF-8 invalide par « � » : une telle ligne reste lisible.
-        private static final JsonFactory FACTORY = JsonFactory.builder().disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES)
+        // L'UTF-8 invalide, que la lecture en octets refuse, est relu ici décodé en « � » : une telle ligne reste lisible.
+        private static final JsonFactory DECODING = JsonFactory.builder().disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES)
                 .streamReadConstraints(LIMITS).build();
+        // Jackson ne lit les octets sans les décoder en caractères qu'avec une table de noms (une clé répétée n'est décodée
+        // qu'une fois). Neuve toutes les 64 lignes : chaque clé nouvelle (données propres à une conversation) la recopie en entier.
+        private static JsonFactory names;
+        private static int linesRead;
 
         static byte[] bytes(JsonNode node) {
             try {
@@ -1209,7 +1211,15 @@ public class conv implements Callable<Integer> {
 
         /** Lit et valide une ligne en flux, sans arbre ; null si ce n'est pas un objet JSON, id nul s'il manque, MISSING pour une clé absente. */
         Entry read(byte[] buf, int off, int len) {
-            try (JsonParser p = FACTORY.createParser(buf, off, len)) {
+            if (linesRead++ % 64 == 0) {
+                names = JsonFactory.builder().disable(JsonFactory.Feature.INTERN_FIELD_NAMES).streamReadConstraints(LIMITS).build();
+            }
+            Entry entry = read(names, buf, off, len);
+            return entry != null ? entry : read(DECODING, buf, off, len);
+        }
+
+        private Entry read(JsonFactory factory, byte[] buf, int off, int len) {
+            try (JsonParser p = factory.createParser(buf, off, len)) {
                 if (p.nextToken() != JsonToken.START_OBJECT) return null;
                 String id = null, text = null;
                 long[] keys = {Entry.MISSING, Entry.MISSING};   // tri, parcours
