@@ -2303,7 +2303,8 @@ public class conv implements Callable<Integer> {
         boolean next() throws IOException {
             int scan = next;
             while (true) {
-                while (scan < end && buffer[scan] != '\n') scan++;
+                byte[] bytes = buffer;      // en variables locales : le compilateur C1 relirait sinon les champs à chaque octet
+                for (int stop = end; scan < stop && bytes[scan] != '\n'; ) scan++;
                 if (scan < end || eof && next < end) {
                     start = next;
                     length = scan - next;
