@@ -1807,6 +1807,16 @@ public class ConvTest {
         }
 
         @Test
+        void schemaReadsEveryLineAcrossNameTablesWithUniqueAndRepeatedKeys() throws Exception {
+            // La table de noms est neuve toutes les 64 lignes : chaque ligne, clés uniques ou répétées, reste lue en entier.
+            for (int i = 0; i < 200; i++) {
+                byte[] line = ("{\"meta\":{\"data\":{\"unique_" + i + "\":" + i + ",\"k\":1}},\"u_" + i + "\":[{\"x\":1}],"
+                        + "\"active\":{\"last\":" + (1000 + i) + "},\"session_id\":\"s" + i + "\",\"updated_at\":" + (2000 + i) + "}").getBytes(StandardCharsets.UTF_8);
+                assertEquals(new conv.Entry("s" + i, 1000 + i, 2000 + i), conv.Schema.CRISP.read(line, 0, line.length), "ligne " + i);
+            }
+        }
+
+        @Test
         void schemaReadsIdAndActivityAndRejectsBrokenJson() throws Exception {
             byte[] crisp = "{\"meta\":{\"x\":[1,{\"y\":2}]},\"active\":{\"now\":true,\"last\":1700000000123},\"session_id\":\"session_a\"}".getBytes();
             assertEquals(new conv.Entry("session_a", 1700000000123L, conv.Entry.MISSING), conv.Schema.CRISP.read(crisp, 0, crisp.length));
