@@ -1469,7 +1469,6 @@ public class conv implements Callable<Integer> {
                     + " --full-refresh (environ une requête par page de la liste, soit " + (ids.size() / 20 + 1) + " à 20 par page).");
         }
 
-
         /**
          * La réécriture triée, une fois par exécution au plus : le reste du fichier est trié par morceaux bornés (fusionnés s'il y en a
          * plusieurs) ; entre ses lignes, la partie déjà triée passe par blocs copiés par le noyau, ses clés et positions étant en mémoire.
@@ -1654,7 +1653,6 @@ public class conv implements Callable<Integer> {
                 rejected.write('\n');
             }
         }
-
     }
 
     /** Petits utilitaires de fichiers partagés : droits privés, erreurs expliquées, nettoyage sans bruit. */
@@ -2448,8 +2446,6 @@ public class conv implements Callable<Integer> {
         }
     }
 
-    // ==== messages : début ====
-
     /** {@code conv messages} : l'historique des messages de chaque conversation Crisp du fichier exporté, un fichier par conversation. */
     @Command(name = "messages", description = {
                 "Exporte l'historique des messages de chaque conversation Crisp du fichier des conversations, dans <dossier du fichier>/messages/"
@@ -2966,10 +2962,6 @@ public class conv implements Callable<Integer> {
         }
     }
 
-    // ==== messages : fin ====
-
-    // ==== people : début ====
-
     /** {@code conv people} : le même export que celui des conversations, sur la liste des profils (uniques par people_id). */
     @Command(name = "people", description = {
                 "Exporte les profils des contacts du site Crisp dans utilisateurs/utilisateurs.jsonl : tous les champs, un profil par ligne, "
@@ -3036,7 +3028,4 @@ public class conv implements Callable<Integer> {
         /** Un profil par son people_id (pour réexporter une ligne retirée par la réparation) ; null sur un 404. */
         public Conversation one(String id) { return Crisp.one(crisp.site("people/profile/" + encode(id)), INFO.schema()); }
     }
-
-    // ==== people : fin ====
-
 }
