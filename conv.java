@@ -1327,12 +1327,9 @@ public class conv implements Callable<Integer> {
                 // FICHIER.moved : ce qui reste plus récent que sa ligne, compacté au-delà de 1 Mo plus une ligne par conversation (pas à chaque exécution).
                 store.moved.compact(store.schema, (1 << 20) + 100L * store.ids.size(), e -> store.ids.status(e) == KnownIds.Status.NEWER);
                 return store;
-            } catch (IOException e) {
+            } catch (IOException | RuntimeException e) {
                 files.close();
-                throw Io.fileFailure("lire " + files.file, e);
-            } catch (RuntimeException e) {
-                files.close();
-                throw e;
+                throw e instanceof IOException io ? Io.fileFailure("lire " + files.file, io) : (RuntimeException) e;
             }
         }
 
@@ -1660,8 +1657,8 @@ public class conv implements Callable<Integer> {
         static final FileAttribute<?>[] PRIVATE = java.nio.file.FileSystems.getDefault().supportedFileAttributeViews().contains("posix")
                 ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"))} : new FileAttribute<?>[0];
 
-        /** Le verrou du système sur {@code lockFile} ; une autre exécution qui le tient donne le code 8 avec {@code busy}. */
-        static FileChannel lock(Path lockFile, String busy) throws IOException {
+        /** Le verrou du système sur {@code lockFile} ; une autre exécution qui le tient donne le code 8 : {@code user}, puis ce qu'il faut faire. */
+        static FileChannel lock(Path lockFile, String user) throws IOException {
             FileChannel channel = FileChannel.open(lockFile, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), PRIVATE);
             try {
                 if (channel.tryLock() != null) return channel;
@@ -1672,7 +1669,7 @@ public class conv implements Callable<Integer> {
                 throw e;
             }
             channel.close();
-            throw new Failure(Exit.BUSY, busy);
+            throw new Failure(Exit.BUSY, user + " : attendez qu'elle se termine (ou arrêtez-la), puis relancez.");
         }
 
         static Failure fileFailure(String action, IOException e) {
@@ -1742,8 +1739,7 @@ public class conv implements Callable<Integer> {
                         + "comme .state.json.tmp, dépasseraient 255 octets) : choisissez un nom plus court avec --output.");
             try {
                 Files.createDirectories(file.getParent());
-                return new ExportFiles(file, Io.lock(sibling(file, ".lock"), "Une autre exécution de conv utilise déjà " + file.getFileName()
-                        + " : attendez qu'elle se termine (ou arrêtez-la), puis relancez."));
+                return new ExportFiles(file, Io.lock(sibling(file, ".lock"), "Une autre exécution de conv utilise déjà " + file.getFileName()));
             } catch (IOException e) {
                 throw Io.fileFailure("préparer " + file, e);
             }
@@ -2851,8 +2847,7 @@ public class conv implements Callable<Integer> {
             FileChannel channel = null;
             try {
                 Files.createDirectories(folder);
-                channel = Io.lock(folder.resolve("messages.jsonl.lock"), "Une autre exécution de « conv messages » utilise déjà " + folder
-                        + " : attendez qu'elle se termine (ou arrêtez-la), puis relancez.");
+                channel = Io.lock(folder.resolve("messages.jsonl.lock"), "Une autre exécution de « conv messages » utilise déjà " + folder);
                 MessagesState state = new MessagesState(folder, channel);
                 if (reset) {
                     Files.deleteIfExists(state.journal.file);
