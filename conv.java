@@ -2100,7 +2100,6 @@ public class conv implements Callable<Integer> {
             for (int i = 0; i < line.length; i++) if (low[i] != 0) line[i] = newLine[line[i]];
         }
 
-        /** Rend la ligne de la version remplacée, ou -1. */
         private int store(int slot, Entry entry, int lineIndex) {
             int previous = low[slot] == 0 ? -1 : line[slot];
             if (low[slot] == 0) {
@@ -2398,8 +2397,7 @@ public class conv implements Callable<Integer> {
 
         void page(long number, Totals t, long count, long total, int requests) {
             lastLineNanos = nanoTime.getAsLong();
-            StringBuilder line = new StringBuilder("page " + number + " : " + counts(t, noun.agree("exporté(s)")));
-            line.append(", ").append(requests).append(" requête(s)");
+            StringBuilder line = new StringBuilder("page " + number + " : " + counts(t, noun.agree("exporté(s)")) + ", " + requests + " requête(s)");
             long remaining = limit - t.exported;
             if (total >= 0) remaining = Math.min(remaining, Math.max(0, total - count));
             double seconds = (nanoTime.getAsLong() - startNanos) / 1e9;
@@ -2470,8 +2468,7 @@ public class conv implements Callable<Integer> {
 
         // Le bilan de cette exécution ; of : les conversations qu'elle interrogera au plus.
         private final List<String> failedNow = new ArrayList<>(), tiesCut = new ArrayList<>();
-        private int attempted, processed, gone;
-        private long of, exported, updated, ignored;
+        private long attempted, processed, gone, of, exported, updated, ignored;
         private Progress progress;
 
         @Override
@@ -2542,9 +2539,8 @@ public class conv implements Callable<Integer> {
             progress.note(String.format(Locale.FRANCE, "%s : %d conversation(s), %d à interroger (nouvelles, modifiées ou à relire), %d à jour, "
                     + "%d refusée(s) (identifiant invalide).", file.getFileName(), plan.conversations, plan.offsets.size(), plan.upToDate, plan.refused));
             if (plan.offsets.size() > 0)
-                progress.note(String.format(Locale.FRANCE, "Cette exécution en interroge %d : au moins autant de requêtes, une par page de 40 messages (une "
-                        + "conversation déjà exportée qui a reçu quelques messages en coûte 1) ; quota d'un jeton plugin Crisp : 5 000 par jour.",
-                        of));
+                progress.note("Cette exécution en interroge " + of + " : au moins autant de requêtes, une par page de 40 messages (une "
+                        + "conversation déjà exportée qui a reçu quelques messages en coûte 1) ; quota d'un jeton plugin Crisp : 5 000 par jour.");
         }
 
         private void conversation(String sessionId, ConversationMessages.Outcome o, int requests) {
@@ -2687,7 +2683,7 @@ public class conv implements Callable<Integer> {
      * la plus ancienne vue + 1 : la couture est relue (borne incluse ou non), dédoublonnée par empreinte ; le code seul ne
      * finit ni ne prolonge le parcours. Rien n'est écrit d'une conversation interrompue : un fichier partiel passerait pour complet.
      */
-    static final class ConversationMessages {
+    record ConversationMessages(Crisp crisp, Path folder, Progress progress) {
         static final Schema MESSAGE = new Schema("fingerprint", new KeyPath(null, "timestamp", false), new KeyPath(null, "timestamp", false));
         static final int PAGE = 40;     // une page pleine selon l'exemple d'export de Crisp : une plus grande l'est aussi
 
@@ -2699,16 +2695,6 @@ public class conv implements Callable<Integer> {
             // Des empreintes numériques (positives, sans zéro en tête) : par longueur puis par texte, c'est l'ordre des nombres.
             static final Comparator<Message> NEWEST_FIRST = Comparator.comparingLong(Message::timestamp).reversed()
                     .thenComparingInt((Message m) -> m.fingerprint().length()).thenComparing(Message::fingerprint);
-        }
-
-        private final Crisp crisp;
-        private final Path folder;
-        private final Progress progress;
-
-        ConversationMessages(Crisp crisp, Path folder, Progress progress) {
-            this.crisp = crisp;
-            this.folder = folder;
-            this.progress = progress;
         }
 
         /** {@code incremental} : le fichier tient l'historique complet, on s'arrête dès qu'une page le rejoint inchangé. */
