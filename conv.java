@@ -1337,12 +1337,9 @@ public class conv implements Callable<Integer> {
                 // FICHIER.moved : ce qui reste plus récent que sa ligne, compacté au-delà de 1 Mo plus une ligne par conversation (pas à chaque exécution).
                 store.moved.compact(store.schema, (1 << 20) + 100L * store.ids.size(), e -> store.ids.status(e) == KnownIds.Status.NEWER);
                 return store;
-            } catch (IOException e) {
+            } catch (IOException | RuntimeException e) {
                 files.close();
-                throw Io.fileFailure("lire " + files.file, e);
-            } catch (RuntimeException e) {
-                files.close();
-                throw e;
+                throw e instanceof IOException io ? Io.fileFailure("lire " + files.file, io) : (RuntimeException) e;
             }
         }
 
@@ -1478,7 +1475,6 @@ public class conv implements Callable<Integer> {
                     + (unnamed == 0 ? "." : ", " + unnamed + " sans identifiant lisible : pour les réexporter, lancez une fois " + noun.command()
                     + " --full-refresh (environ une requête par page de la liste, soit " + (ids.size() / 20 + 1) + " à 20 par page).");
         }
-
 
         /**
          * La réécriture triée, une fois par exécution au plus : le reste du fichier est trié par morceaux bornés (fusionnés s'il y en a
@@ -1664,7 +1660,6 @@ public class conv implements Callable<Integer> {
                 rejected.write('\n');
             }
         }
-
     }
 
     /** Petits utilitaires de fichiers partagés : droits privés, erreurs expliquées, nettoyage sans bruit. */
@@ -1672,8 +1667,8 @@ public class conv implements Callable<Integer> {
         static final FileAttribute<?>[] PRIVATE = java.nio.file.FileSystems.getDefault().supportedFileAttributeViews().contains("posix")
                 ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"))} : new FileAttribute<?>[0];
 
-        /** Le verrou du système sur {@code lockFile} ; une autre exécution qui le tient donne le code 8 avec {@code busy}. */
-        static FileChannel lock(Path lockFile, String busy) throws IOException {
+        /** Le verrou du système sur {@code lockFile} ; une autre exécution qui le tient donne le code 8 : {@code user}, puis ce qu'il faut faire. */
+        static FileChannel lock(Path lockFile, String user) throws IOException {
             FileChannel channel = FileChannel.open(lockFile, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), PRIVATE);
             try {
                 if (channel.tryLock() != null) return channel;
@@ -1684,7 +1679,7 @@ public class conv implements Callable<Integer> {
                 throw e;
             }
             channel.close();
-            throw new Failure(Exit.BUSY, busy);
+            throw new Failure(Exit.BUSY, user + " : attendez qu'elle se termine (ou arrêtez-la), puis relancez.");
         }
 
         static Failure fileFailure(String action, IOException e) {
@@ -1754,8 +1749,7 @@ public class conv implements Callable<Integer> {
                         + "comme .state.json.tmp, dépasseraient 255 octets) : choisissez un nom plus court avec --output.");
             try {
                 Files.createDirectories(file.getParent());
-                return new ExportFiles(file, Io.lock(sibling(file, ".lock"), "Une autre exécution de conv utilise déjà " + file.getFileName()
-                        + " : attendez qu'elle se termine (ou arrêtez-la), puis relancez."));
+                return new ExportFiles(file, Io.lock(sibling(file, ".lock"), "Une autre exécution de conv utilise déjà " + file.getFileName()));
             } catch (IOException e) {
                 throw Io.fileFailure("préparer " + file, e);
             }
@@ -2116,7 +2110,6 @@ public class conv implements Callable<Integer> {
             for (int i = 0; i < line.length; i++) if (low[i] != 0) line[i] = newLine[line[i]];
         }
 
-        /** Rend la ligne de la version remplacée, ou -1. */
         private int store(int slot, Entry entry, int lineIndex) {
             int previous = low[slot] == 0 ? -1 : line[slot];
             if (low[slot] == 0) {
@@ -2415,8 +2408,7 @@ public class conv implements Callable<Integer> {
 
         void page(long number, Totals t, long count, long total, int requests) {
             lastLineNanos = nanoTime.getAsLong();
-            StringBuilder line = new StringBuilder("page " + number + " : " + counts(t, noun.agree("exporté(s)")));
-            line.append(", ").append(requests).append(" requête(s)");
+            StringBuilder line = new StringBuilder("page " + number + " : " + counts(t, noun.agree("exporté(s)")) + ", " + requests + " requête(s)");
             long remaining = limit - t.exported;
             if (total >= 0) remaining = Math.min(remaining, Math.max(0, total - count));
             double seconds = (nanoTime.getAsLong() - startNanos) / 1e9;
@@ -2459,8 +2451,6 @@ public class conv implements Callable<Integer> {
         }
     }
 
-    // ==== messages : début ====
-
     /** {@code conv messages} : l'historique des messages de chaque conversation Crisp du fichier exporté, un fichier par conversation. */
     @Command(name = "messages", description = {
                 "Exporte l'historique des messages de chaque conversation Crisp du fichier des conversations, dans <dossier du fichier>/messages/"
@@ -2489,8 +2479,7 @@ public class conv implements Callable<Integer> {
 
         // Le bilan de cette exécution ; of : les conversations qu'elle interrogera au plus.
         private final List<String> failedNow = new ArrayList<>(), tiesCut = new ArrayList<>();
-        private int attempted, processed, gone;
-        private long of, exported, updated, ignored;
+        private long attempted, processed, gone, of, exported, updated, ignored;
         private Progress progress;
 
         @Override
@@ -2561,9 +2550,8 @@ public class conv implements Callable<Integer> {
             progress.note(String.format(Locale.FRANCE, "%s : %d conversation(s), %d à interroger (nouvelles, modifiées ou à relire), %d à jour, "
                     + "%d refusée(s) (identifiant invalide).", file.getFileName(), plan.conversations, plan.offsets.size(), plan.upToDate, plan.refused));
             if (plan.offsets.size() > 0)
-                progress.note(String.format(Locale.FRANCE, "Cette exécution en interroge %d : au moins autant de requêtes, une par page de 40 messages (une "
-                        + "conversation déjà exportée qui a reçu quelques messages en coûte 1) ; quota d'un jeton plugin Crisp : 5 000 par jour.",
-                        of));
+                progress.note("Cette exécution en interroge " + of + " : au moins autant de requêtes, une par page de 40 messages (une "
+                        + "conversation déjà exportée qui a reçu quelques messages en coûte 1) ; quota d'un jeton plugin Crisp : 5 000 par jour.");
         }
 
         private void conversation(String sessionId, ConversationMessages.Outcome o, int requests) {
@@ -2706,7 +2694,7 @@ public class conv implements Callable<Integer> {
      * la plus ancienne vue + 1 : la couture est relue (borne incluse ou non), dédoublonnée par empreinte ; le code seul ne
      * finit ni ne prolonge le parcours. Rien n'est écrit d'une conversation interrompue : un fichier partiel passerait pour complet.
      */
-    static final class ConversationMessages {
+    record ConversationMessages(Crisp crisp, Path folder, Progress progress) {
         static final Schema MESSAGE = new Schema("fingerprint", new KeyPath(null, "timestamp", false), new KeyPath(null, "timestamp", false));
         static final int PAGE = 40;     // une page pleine selon l'exemple d'export de Crisp : une plus grande l'est aussi
 
@@ -2718,16 +2706,6 @@ public class conv implements Callable<Integer> {
             // Des empreintes numériques (positives, sans zéro en tête) : par longueur puis par texte, c'est l'ordre des nombres.
             static final Comparator<Message> NEWEST_FIRST = Comparator.comparingLong(Message::timestamp).reversed()
                     .thenComparingInt((Message m) -> m.fingerprint().length()).thenComparing(Message::fingerprint);
-        }
-
-        private final Crisp crisp;
-        private final Path folder;
-        private final Progress progress;
-
-        ConversationMessages(Crisp crisp, Path folder, Progress progress) {
-            this.crisp = crisp;
-            this.folder = folder;
-            this.progress = progress;
         }
 
         /** {@code incremental} : le fichier tient l'historique complet, on s'arrête dès qu'une page le rejoint inchangé. */
@@ -2866,8 +2844,7 @@ public class conv implements Callable<Integer> {
             FileChannel channel = null;
             try {
                 Files.createDirectories(folder);
-                channel = Io.lock(folder.resolve("messages.jsonl.lock"), "Une autre exécution de « conv messages » utilise déjà " + folder
-                        + " : attendez qu'elle se termine (ou arrêtez-la), puis relancez.");
+                channel = Io.lock(folder.resolve("messages.jsonl.lock"), "Une autre exécution de « conv messages » utilise déjà " + folder);
                 MessagesState state = new MessagesState(folder, channel);
                 if (reset) {
                     Files.deleteIfExists(state.journal.file);
@@ -2977,10 +2954,6 @@ public class conv implements Callable<Integer> {
         }
     }
 
-    // ==== messages : fin ====
-
-    // ==== people : début ====
-
     /** {@code conv people} : le même export que celui des conversations, sur la liste des profils (uniques par people_id). */
     @Command(name = "people", description = {
                 "Exporte les profils des contacts du site Crisp dans utilisateurs/utilisateurs.jsonl : tous les champs, un profil par ligne, "
@@ -3047,7 +3020,4 @@ public class conv implements Callable<Integer> {
         /** Un profil par son people_id (pour réexporter une ligne retirée par la réparation) ; null sur un 404. */
         public Conversation one(String id) { return Crisp.one(crisp.site("people/profile/" + encode(id)), INFO.schema()); }
     }
-
-    // ==== people : fin ====
-
 }
