@@ -116,7 +116,7 @@ public class conv implements Callable<Integer> {
     public Integer call() {
         Source source = sourceInfo.open(env, api, list.perPage);          // variables vérifiées, aucune requête encore
         Progress progress = new Progress(spec.commandLine().getOut(), System::nanoTime, source.info().noun());
-        return export(spec, source, progress, exportFolder().resolve(sourceInfo.defaultFile()), list);
+        return export(spec, source, progress, repoFolder("conversations").resolve(sourceInfo.defaultFile()), list);
     }
 
     /** Un export de liste, le même pour toute source : verrou, état, parcours, tri final, récapitulatif. */
@@ -125,7 +125,7 @@ public class conv implements Callable<Integer> {
         if (file.getFileName() == null || Files.isDirectory(file))
             throw new ParameterException(spec.commandLine(), "--output attend un fichier, pas un dossier (« " + file + " »).");
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
-        try (Interruption interruption = Interruption.watch(err);
+        try (Interruption interruption = new Interruption(err);
              Store store = Store.open(file, source.info(), source.account(), progress, list.reset, sortChunkBytes)) {   // verrou, état validé, puis fichier lu
             Phases.mark("open");
             progress.present(store.count());
@@ -151,10 +151,7 @@ public class conv implements Callable<Integer> {
         return new Crisp(options.http(Crisp.INFO), options.base(Crisp.INFO), credentials(env, Crisp.INFO.variables()), 20);
     }
 
-    /** Le dossier conversations/ du dépôt de conv qui contient le dossier courant (l'alias marche de partout), sinon ./conversations. */
-    static Path exportFolder() { return repoFolder("conversations"); }
-
-    /** Le dossier {@code name} à la racine de ce dépôt (celle qui a conv.java et conversations/), sinon ./name. */
+    /** Le dossier {@code name} du dépôt de conv (conv.java et conversations/) qui contient le dossier courant (l'alias marche de partout), sinon ./name. */
     static Path repoFolder(String name) {
         for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent())
             if (Files.isRegularFile(dir.resolve("conv.java")) && Files.isDirectory(dir.resolve("conversations")))
@@ -335,14 +332,12 @@ public class conv implements Callable<Integer> {
         private final AtomicBoolean finished = new AtomicBoolean();
         private final Thread hook;
 
-        private Interruption(PrintWriter err) {
+        Interruption(PrintWriter err) {
             hook = new Thread(() -> {
                 if (!finished.get()) err.append("Interrompu : ce qui était exporté est enregistré ; relancez la même commande pour reprendre.\n").flush();
             }, "interruption");
             Runtime.getRuntime().addShutdownHook(hook);
         }
-
-        static Interruption watch(PrintWriter err) { return new Interruption(err); }
 
         void done() { finished.set(true); }
 
@@ -635,14 +630,9 @@ public class conv implements Callable<Integer> {
         /** L'attente avant l'essai suivant, ou vide s'il faut abandonner. */
         Optional<Duration> delay(int retry, Duration waitedSoFar, Duration retryAfter) {
             if (retry >= maxRetries) return Optional.empty();
-            Duration wait;
-            if (retryAfter != null) {
-                wait = retryAfter;
-            } else {
-                long ceiling = Math.min(cap.toMillis(), base.toMillis() << Math.min(retry, 20));
-                // La gigue évite que plusieurs clients repartent ensemble.
-                wait = Duration.ofMillis(ceiling / 2 + ThreadLocalRandom.current().nextLong(ceiling / 2 + 1));
-            }
+            long ceiling = Math.min(cap.toMillis(), base.toMillis() << Math.min(retry, 20));
+            // Retry-After s'il est donné ; sinon la gigue évite que plusieurs clients repartent ensemble.
+            Duration wait = retryAfter != null ? retryAfter : Duration.ofMillis(ceiling / 2 + ThreadLocalRandom.current().nextLong(ceiling / 2 + 1));
             return waitedSoFar.plus(wait).compareTo(maxTotalWait) > 0 ? Optional.empty() : Optional.of(wait);
         }
     }
@@ -825,14 +815,13 @@ public class conv implements Callable<Integer> {
         }
 
         private Failure giveUp(Outcome outcome, URI uri, int attempts) {
-            String host = uri.getScheme() + "://" + uri.getAuthority();
             String tries = attempts + (attempts > 1 ? " essais" : " essai");
             if (outcome instanceof RateLimited r) {
                 String when = r.retryAfter() == null ? "" : " (l'API demande d'attendre jusqu'à "
                         + DateTimeFormatter.ofPattern("dd/MM HH:mm").format(ZonedDateTime.now().plus(r.retryAfter())) + ")";
                 return new Failure(Exit.QUOTA, "Limite de l'API atteinte (HTTP " + r.status() + ") après " + tries + when + " : " + rateLimitAdvice);
             }
-            return new Failure(Exit.NETWORK, "L'API " + host + " ne répond pas correctement après " + tries + " ("
+            return new Failure(Exit.NETWORK, "L'API " + uri.getScheme() + "://" + uri.getAuthority() + " ne répond pas correctement après " + tries + " ("
                     + ((Transient) outcome).why() + ") : ce qui était exporté est enregistré, relancez plus tard.");
         }
     }
@@ -2473,8 +2462,8 @@ public class conv implements Callable<Integer> {
                         + ") sont celles de l'export de la liste : pour les messages, placez-les après, par exemple « conv messages --nb 10 ».");
             PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
             progress = new Progress(out, System::nanoTime, Crisp.INFO.noun());
-            try (Interruption interruption = Interruption.watch(err)) {
-                Path file = (input != null ? input : exportFolder().resolve(Crisp.INFO.defaultFile())).toAbsolutePath().normalize();
+            try (Interruption interruption = new Interruption(err)) {
+                Path file = (input != null ? input : repoFolder("conversations").resolve(Crisp.INFO.defaultFile())).toAbsolutePath().normalize();
                 if (!Files.isRegularFile(file))
                     throw new Failure(Exit.CONFIG, "Le fichier des conversations " + file + " est introuvable : exportez d'abord les "
                             + "conversations (« jbang conv.java »), ou indiquez-le avec --input.");
