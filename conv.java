@@ -360,11 +360,9 @@ public class conv implements Callable<Integer> {
         static void print() {
             if (!ON) return;
             // Le démarrage selon la JVM elle-même (celui de ProcessHandle, arrondi à la seconde, est trop imprécis).
-            long jvm = java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime();
-            StringBuilder line = new StringBuilder("phases jvm=").append(jvm);
+            StringBuilder line = new StringBuilder("phases jvm=").append(java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime());
             AT.forEach((phase, at) -> line.append(' ').append(phase).append('=').append(at));
             System.err.println(line.append(" end=").append(System.currentTimeMillis()));
-            System.err.flush();
         }
     }
 
