@@ -666,9 +666,7 @@ public class conv implements Callable<Integer> {
     // (défaut de Jackson) suffisent à toute conversation réelle.
     static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
                 .streamReadConstraints(StreamReadConstraints.builder().maxStringLength(MAX_BODY).maxNestingDepth(1000).build()).build())
-            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
-            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-            .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
+            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
 
     /** Les appels GET de tout conv ; une redirection n'est jamais suivie : les identifiants ne partent pas vers une autre adresse. */
     static final class Http {
