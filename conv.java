@@ -629,7 +629,7 @@ public class conv implements Callable<Integer> {
         Optional<Duration> delay(int retry, Duration waitedSoFar, Duration retryAfter) {
             if (retry >= maxRetries) return Optional.empty();
             long ceiling = Math.min(cap.toMillis(), base.toMillis() << Math.min(retry, 20));
-            // Retry-After s'il est donné ; sinon la gigue évite que plusieurs clients repartent ensemble.
+            // Retry-After s'il est donné ; sinon l'attente exponentielle, dont la gigue évite que plusieurs clients repartent ensemble.
             Duration wait = retryAfter != null ? retryAfter : Duration.ofMillis(ceiling / 2 + ThreadLocalRandom.current().nextLong(ceiling / 2 + 1));
             return waitedSoFar.plus(wait).compareTo(maxTotalWait) > 0 ? Optional.empty() : Optional.of(wait);
         }
