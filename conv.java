@@ -45,9 +45,9 @@ public class conv implements Callable<Integer> {
 
     @Spec CommandSpec spec;
 
-    @Option(names = "--source", paramLabel = "crisp|weba", converter = SourceKindConverter.class,
+    @Option(names = "--source", paramLabel = "crisp|weba", converter = SourceConverter.class,
             description = "Système à exporter (défaut : ${DEFAULT-VALUE}).", defaultValue = "crisp")
-    SourceKind sourceKind;
+    SourceInfo sourceInfo;
 
     @Mixin ListOptions list = new ListOptions(400, 20);     // 20 par page : la spécification
 
@@ -102,8 +102,8 @@ public class conv implements Callable<Integer> {
                 });
         // Les variables de chaque source, dites par la source elle-même.
         List<String> description = new ArrayList<>(List.of(cmd.getCommandSpec().usageMessage().description()));
-        description.add("Variables : " + String.join(" ; ", Arrays.stream(SourceKind.values())
-                .map(kind -> kind.info.variables().stream().map(Variable::name).reduce((a, b) -> a + ", " + b).orElse("") + " (" + kind + ")")
+        description.add("Variables : " + String.join(" ; ", sources().stream()
+                .map(info -> info.variables().stream().map(Variable::name).reduce((a, b) -> a + ", " + b).orElse("") + " (" + info.name() + ")")
                 .toList()) + ".");
         cmd.getCommandSpec().usageMessage().description(description.toArray(String[]::new));
         // Une seule table des codes de sortie, celle d'Exit, pour l'aide de chaque commande.
@@ -114,16 +114,18 @@ public class conv implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Source source = sourceKind.open(env, api, list.perPage);          // variables vérifiées, aucune requête encore
+        Source source = sourceInfo.open(env, api, list.perPage);          // variables vérifiées, aucune requête encore
         Progress progress = new Progress(spec.commandLine().getOut(), System::nanoTime, source.info().noun());
-        return export(spec, source, progress, exportFolder().resolve(sourceKind.info.defaultFile()), list);
+        return export(spec, source, progress, repoFolder("conversations").resolve(sourceInfo.defaultFile()), list);
     }
 
     /** Un export de liste, le même pour toute source : verrou, état, parcours, tri final, récapitulatif. */
     int export(CommandSpec spec, Source source, Progress progress, Path byDefault, ListOptions list) {
-        Path file = outputFile(spec, list.output, byDefault);
+        Path file = list.output != null ? list.output : byDefault;
+        if (file.getFileName() == null || Files.isDirectory(file))
+            throw new ParameterException(spec.commandLine(), "--output attend un fichier, pas un dossier (« " + file + " »).");
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
-        try (Interruption interruption = Interruption.watch(err);
+        try (Interruption interruption = new Interruption(err);
              Store store = Store.open(file, source.info(), source.account(), progress, list.reset, sortChunkBytes)) {   // verrou, état validé, puis fichier lu
             Phases.mark("open");
             progress.present(store.count());
@@ -149,17 +151,7 @@ public class conv implements Callable<Integer> {
         return new Crisp(options.http(Crisp.INFO), options.base(Crisp.INFO), credentials(env, Crisp.INFO.variables()), 20);
     }
 
-    private static Path outputFile(CommandSpec spec, Path output, Path byDefault) {
-        Path file = output != null ? output : byDefault;
-        if (file.getFileName() == null || Files.isDirectory(file))
-            throw new ParameterException(spec.commandLine(), "--output attend un fichier, pas un dossier (« " + file + " »).");
-        return file;
-    }
-
-    /** Le dossier conversations/ du dépôt de conv qui contient le dossier courant (l'alias marche de partout), sinon ./conversations. */
-    static Path exportFolder() { return repoFolder("conversations"); }
-
-    /** Le dossier {@code name} à la racine de ce dépôt (celle qui a conv.java et conversations/), sinon ./name. */
+    /** Le dossier {@code name} du dépôt de conv (conv.java et conversations/) qui contient le dossier courant (l'alias marche de partout), sinon ./name. */
     static Path repoFolder(String name) {
         for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent())
             if (Files.isRegularFile(dir.resolve("conv.java")) && Files.isDirectory(dir.resolve("conversations")))
@@ -296,13 +288,10 @@ public class conv implements Callable<Integer> {
         }
     }
 
-    static final class SourceKindConverter implements ITypeConverter<SourceKind> {
-        public SourceKind convert(String value) {
-            try {
-                return SourceKind.valueOf(value.strip().toLowerCase(Locale.ROOT));
-            } catch (IllegalArgumentException e) {
-                throw new TypeConversionException("« " + value + " » n'est pas une source connue (crisp ou weba)");
-            }
+    static final class SourceConverter implements ITypeConverter<SourceInfo> {
+        public SourceInfo convert(String value) {
+            return sources().stream().filter(info -> info.name().equals(value.strip().toLowerCase(Locale.ROOT))).findFirst()
+                    .orElseThrow(() -> new TypeConversionException("« " + value + " » n'est pas une source connue (crisp ou weba)"));
         }
     }
 
@@ -334,7 +323,6 @@ public class conv implements Callable<Integer> {
 
     /** Un arrêt expliqué à l'utilisateur : le message est une phrase française complète. */
     static final class Failure extends RuntimeException {
-        private static final long serialVersionUID = 1L;
         final Exit exit;
         Failure(Exit exit, String message) { super(message, null, false, false); this.exit = exit; }
     }
@@ -344,14 +332,12 @@ public class conv implements Callable<Integer> {
         private final AtomicBoolean finished = new AtomicBoolean();
         private final Thread hook;
 
-        private Interruption(PrintWriter err) {
+        Interruption(PrintWriter err) {
             hook = new Thread(() -> {
                 if (!finished.get()) err.append("Interrompu : ce qui était exporté est enregistré ; relancez la même commande pour reprendre.\n").flush();
             }, "interruption");
             Runtime.getRuntime().addShutdownHook(hook);
         }
-
-        static Interruption watch(PrintWriter err) { return new Interruption(err); }
 
         void done() { finished.set(true); }
 
@@ -374,11 +360,9 @@ public class conv implements Callable<Integer> {
         static void print() {
             if (!ON) return;
             // Le démarrage selon la JVM elle-même (celui de ProcessHandle, arrondi à la seconde, est trop imprécis).
-            long jvm = java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime();
-            StringBuilder line = new StringBuilder("phases jvm=").append(jvm);
+            StringBuilder line = new StringBuilder("phases jvm=").append(java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime());
             AT.forEach((phase, at) -> line.append(' ').append(phase).append('=').append(at));
             System.err.println(line.append(" end=").append(System.currentTimeMillis()));
-            System.err.flush();
         }
     }
 
@@ -387,23 +371,19 @@ public class conv implements Callable<Integer> {
     /** Une variable d'environnement qu'une source exige. */
     record Variable(String name, String what) { }
 
-    /** Tout ce qu'une source dit d'elle-même, en un seul endroit : une troisième source = une classe et une ligne de SourceKind. */
+    /** Tout ce qu'une source dit d'elle-même, en un seul endroit : une troisième source = une classe et une entrée de sources(). */
     record SourceInfo(String name, Progress.Noun noun, String defaultUrl, Integer defaultRate, String defaultFile, List<Variable> variables,
                       Schema schema, String rateLimitAdvice, boolean detailRequest, Factory factory) {
         interface Factory { Source open(Http http, String base, Map<String, String> values, int perPage); }
-    }
-
-    enum SourceKind {
-        crisp(Crisp.INFO), weba(Weba.INFO);
-
-        final SourceInfo info;
-        SourceKind(SourceInfo info) { this.info = info; }
 
         /** Vérifie les variables de la source (sans requête) et prépare ses appels. */
         Source open(Map<String, String> env, ApiOptions api, int perPage) {
-            return info.factory().open(api.http(info), api.base(info), credentials(env, info.variables()), perPage);
+            return factory.open(api.http(this), api.base(this), credentials(env, variables), perPage);
         }
     }
+
+    /** Les sources de --source, dans l'ordre de l'aide ; une méthode et non une constante, que chaque INFO soit prêt. */
+    static List<SourceInfo> sources() { return List.of(Crisp.INFO, Weba.INFO); }
 
     /** Lecture des variables d'environnement : présentes, et utilisables telles quelles dans un en-tête HTTP. */
     static Map<String, String> credentials(Map<String, String> env, List<Variable> variables) {
@@ -548,19 +528,18 @@ public class conv implements Callable<Integer> {
                 List.of(new Variable("WEBA_AUTH_TOKEN", "le jeton d'authentification Weba-AI"),
                         new Variable("WEBA_BOT_HASH", "le hash du bot Weba-AI")),
                 Schema.WEBA, "Weba-AI limite un jeton à 100 requêtes par minute et un autre programme utilise peut-être le même "
-                        + "jeton : relancez dans quelques minutes, l'export reprendra là où il s'est arrêté.", true,
-                (http, base, values, perPage) -> new Weba(http, base, values.get("WEBA_BOT_HASH"), values.get("WEBA_AUTH_TOKEN")));
+                        + "jeton : relancez dans quelques minutes, l'export reprendra là où il s'est arrêté.", true, Weba::new);
 
         private final Http http;
         private final String base;
         private final String botHash;
         private final Map<String, String> headers;
 
-        Weba(Http http, String base, String botHash, String token) {
+        Weba(Http http, String base, Map<String, String> values, int perPage) {     // perPage : Weba-AI sert toujours PER_PAGE
             this.http = http;
             this.base = base;
-            this.botHash = botHash;
-            this.headers = Map.of("X-Auth-Token", token);
+            this.botHash = values.get("WEBA_BOT_HASH");
+            this.headers = Map.of("X-Auth-Token", values.get("WEBA_AUTH_TOKEN"));
         }
 
         public SourceInfo info() { return INFO; }
@@ -649,14 +628,9 @@ public class conv implements Callable<Integer> {
         /** L'attente avant l'essai suivant, ou vide s'il faut abandonner. */
         Optional<Duration> delay(int retry, Duration waitedSoFar, Duration retryAfter) {
             if (retry >= maxRetries) return Optional.empty();
-            Duration wait;
-            if (retryAfter != null) {
-                wait = retryAfter;
-            } else {
-                long ceiling = Math.min(cap.toMillis(), base.toMillis() << Math.min(retry, 20));
-                // La gigue évite que plusieurs clients repartent ensemble.
-                wait = Duration.ofMillis(ceiling / 2 + ThreadLocalRandom.current().nextLong(ceiling / 2 + 1));
-            }
+            long ceiling = Math.min(cap.toMillis(), base.toMillis() << Math.min(retry, 20));
+            // Retry-After s'il est donné ; sinon l'attente exponentielle, dont la gigue évite que plusieurs clients repartent ensemble.
+            Duration wait = retryAfter != null ? retryAfter : Duration.ofMillis(ceiling / 2 + ThreadLocalRandom.current().nextLong(ceiling / 2 + 1));
             return waitedSoFar.plus(wait).compareTo(maxTotalWait) > 0 ? Optional.empty() : Optional.of(wait);
         }
     }
@@ -692,9 +666,7 @@ public class conv implements Callable<Integer> {
     // (défaut de Jackson) suffisent à toute conversation réelle.
     static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
                 .streamReadConstraints(StreamReadConstraints.builder().maxStringLength(MAX_BODY).maxNestingDepth(1000).build()).build())
-            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
-            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-            .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
+            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
 
     /** Les appels GET de tout conv ; une redirection n'est jamais suivie : les identifiants ne partent pas vers une autre adresse. */
     static final class Http {
@@ -839,14 +811,13 @@ public class conv implements Callable<Integer> {
         }
 
         private Failure giveUp(Outcome outcome, URI uri, int attempts) {
-            String host = uri.getScheme() + "://" + uri.getAuthority();
             String tries = attempts + (attempts > 1 ? " essais" : " essai");
             if (outcome instanceof RateLimited r) {
                 String when = r.retryAfter() == null ? "" : " (l'API demande d'attendre jusqu'à "
                         + DateTimeFormatter.ofPattern("dd/MM HH:mm").format(ZonedDateTime.now().plus(r.retryAfter())) + ")";
                 return new Failure(Exit.QUOTA, "Limite de l'API atteinte (HTTP " + r.status() + ") après " + tries + when + " : " + rateLimitAdvice);
             }
-            return new Failure(Exit.NETWORK, "L'API " + host + " ne répond pas correctement après " + tries + " ("
+            return new Failure(Exit.NETWORK, "L'API " + uri.getScheme() + "://" + uri.getAuthority() + " ne répond pas correctement après " + tries + " ("
                     + ((Transient) outcome).why() + ") : ce qui était exporté est enregistré, relancez plus tard.");
         }
     }
@@ -960,8 +931,9 @@ public class conv implements Callable<Integer> {
                 floor = null;   // plus rien ne garantit que la suite soit plus ancienne : on va jusqu'au bout
             }
             if (currentDisordered || distrusted) totals.pagesAfterDisorder++;
-            boolean keyed = page.items().stream().allMatch(i -> i.entry().walkKey() != Entry.MISSING);
-            boolean ended = !stoppedInside && (page.last() || floor != null && keyed && lowestKey(page.items()) < floor);
+            // Une clé absente (MISSING, la plus petite de toutes) ne prouve pas que la page soit sous le plancher.
+            long lowest = page.items().stream().mapToLong(i -> i.entry().walkKey()).min().orElse(Long.MAX_VALUE);
+            boolean ended = !stoppedInside && (page.last() || floor != null && lowest != Entry.MISSING && lowest < floor);
             if (ended) currentDisordered = false;
             else walks.addFirst(new Walk(floor, page.offset(), walk.refresh()));
             return ended;
@@ -989,10 +961,6 @@ public class conv implements Callable<Integer> {
                 low = Math.min(low, key);
             }
             return true;
-        }
-
-        private static long lowestKey(List<Listed> items) {
-            return items.stream().mapToLong(i -> i.entry().walkKey()).min().orElse(Long.MAX_VALUE);
         }
     }
 
@@ -2490,8 +2458,8 @@ public class conv implements Callable<Integer> {
                         + ") sont celles de l'export de la liste : pour les messages, placez-les après, par exemple « conv messages --nb 10 ».");
             PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
             progress = new Progress(out, System::nanoTime, Crisp.INFO.noun());
-            try (Interruption interruption = Interruption.watch(err)) {
-                Path file = (input != null ? input : exportFolder().resolve(Crisp.INFO.defaultFile())).toAbsolutePath().normalize();
+            try (Interruption interruption = new Interruption(err)) {
+                Path file = (input != null ? input : repoFolder("conversations").resolve(Crisp.INFO.defaultFile())).toAbsolutePath().normalize();
                 if (!Files.isRegularFile(file))
                     throw new Failure(Exit.CONFIG, "Le fichier des conversations " + file + " est introuvable : exportez d'abord les "
                             + "conversations (« jbang conv.java »), ou indiquez-le avec --input.");
