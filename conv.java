@@ -696,7 +696,7 @@ public class conv implements Callable<Integer> {
             this.rateLimitAdvice = rateLimitAdvice;
         }
 
-        // Avant la sortie : la JVM attend (jusqu'à 300 ms) tout fil pris dans un appel natif, comme le fil qui guette le
+        // Avant la sortie : la JVM attend un moment tout fil pris dans un appel natif, comme le fil qui guette le
         // réseau pour le client ; interrompu, il s'arrête (HttpClient.close() n'existe qu'à partir de Java 21).
         static void release() {
             Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().matches("HttpClient-\\d+-SelectorManager")).forEach(Thread::interrupt);
