@@ -24,7 +24,7 @@ import java.time.*;
 import java.time.format.*;
 import java.util.*;
 import java.util.concurrent.*;
-import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutionException;       // celle du JDK, pas celle de picocli.CommandLine.*
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
 import picocli.CommandLine;
@@ -1161,12 +1161,12 @@ public class conv implements Callable<Integer> {
         static final Schema WEBA = new Schema("id", new KeyPath(null, "last_message_at", true), new KeyPath(null, "last_message_at", true));
         static final Schema PEOPLE = new Schema("people_id", new KeyPath(null, "email", false, true), new KeyPath(null, "updated_at", false));
         private static final StreamReadConstraints LIMITS = StreamReadConstraints.builder().maxStringLength(Integer.MAX_VALUE).maxNestingDepth(1000).build();
-        // L'UTF-8 invalide, que la lecture en octets refuse, est relu ici décodé en « � » : une telle ligne reste lisible.
+        // Une ligne que la lecture en octets refuse (UTF-8 invalide : octet 0xFF, suite tronquée…) est relue ici, décodée avec « � ».
         private static final JsonFactory DECODING = JsonFactory.builder().disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES)
                 .streamReadConstraints(LIMITS).build();
         // Jackson ne lit les octets sans les décoder en caractères qu'avec une table de noms (une clé répétée n'est décodée
         // qu'une fois). Neuve toutes les 64 lignes : chaque clé nouvelle (données propres à une conversation) la recopie en entier.
-        private static JsonFactory names;
+        private static JsonFactory names = withNameTable();
         private static int linesRead;
 
         static byte[] bytes(JsonNode node) {
@@ -1179,11 +1179,13 @@ public class conv implements Callable<Integer> {
 
         /** Lit et valide une ligne en flux, sans arbre ; null si ce n'est pas un objet JSON, id nul s'il manque, MISSING pour une clé absente. */
         Entry read(byte[] buf, int off, int len) {
-            if (linesRead++ % 64 == 0) {
-                names = JsonFactory.builder().disable(JsonFactory.Feature.INTERN_FIELD_NAMES).streamReadConstraints(LIMITS).build();
-            }
+            if (++linesRead % 64 == 0) names = withNameTable();
             Entry entry = read(names, buf, off, len);
             return entry != null ? entry : read(DECODING, buf, off, len);
+        }
+
+        private static JsonFactory withNameTable() {
+            return JsonFactory.builder().disable(JsonFactory.Feature.INTERN_FIELD_NAMES).streamReadConstraints(LIMITS).build();
         }
 
         private Entry read(JsonFactory factory, byte[] buf, int off, int len) {
