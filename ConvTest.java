@@ -223,6 +223,16 @@ public class ConvTest {
         return run;
     }
 
+    /** Une clé refusée (401, CRISP_KEY_PROD = « wrong-secret-value ») : code 4, la variable nommée, le secret jamais montré, fichier et état intacts. */
+    static void assertWrongKeyTouchedNothing(Run r, Path file, byte[] before, Path state, String stateBefore) throws IOException {
+        assertEquals(4, r.code(), r.all());
+        assertTrue(r.err().contains("CRISP_KEY_PROD") && r.err().contains("401"), r.err());
+        assertFalse(r.all().contains("wrong-secret-value"));
+        assertEquals("", r.out());
+        assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(file)), "fichier modifié");
+        assertEquals(stateBefore, Files.readString(state));
+    }
+
     /** Jamais de secret ni de trace de pile dans ce que voit l'utilisateur. */
     static void assertClean(String output) {
         for (String secret : List.of(FakeServer.KEY, FakeServer.TOKEN, "ZmFrZS1pZGVudGlmaWVy"))
@@ -470,13 +480,7 @@ public class ConvTest {
             String stateBefore = Files.readString(sibling(".state.json"));
             Map<String, String> env = new HashMap<>(fake.env());
             env.put("CRISP_KEY_PROD", "wrong-secret-value");
-            Run r = runWith(env);
-            assertEquals(4, r.code(), r.all());
-            assertTrue(r.err().contains("CRISP_KEY_PROD") && r.err().contains("401"), r.err());
-            assertFalse(r.all().contains("wrong-secret-value"));
-            assertEquals("", r.out());
-            assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(file())), "fichier modifié");
-            assertEquals(stateBefore, Files.readString(sibling(".state.json")));
+            assertWrongKeyTouchedNothing(runWith(env), file(), before, sibling(".state.json"), stateBefore);
         }
 
         @Test
@@ -3318,13 +3322,7 @@ public class ConvTest {
             String stateBefore = Files.readString(peopleSibling(".state.json"));
             Map<String, String> env = new HashMap<>(fake.env());
             env.put("CRISP_KEY_PROD", "wrong-secret-value");
-            Run r = peopleWith(env);
-            assertEquals(4, r.code(), r.all());
-            assertTrue(r.err().contains("CRISP_KEY_PROD") && r.err().contains("401"), r.err());
-            assertFalse(r.all().contains("wrong-secret-value"));
-            assertEquals("", r.out());
-            assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(peopleFile())), "fichier modifié");
-            assertEquals(stateBefore, Files.readString(peopleSibling(".state.json")));
+            assertWrongKeyTouchedNothing(peopleWith(env), peopleFile(), before, peopleSibling(".state.json"), stateBefore);
         }
 
         @Test
