@@ -1155,10 +1155,11 @@ public class conv implements Callable<Integer> {
         boolean at(String objectName, String fieldName) { return java.util.Objects.equals(object, objectName) && field.equals(fieldName); }
     }
 
-    /** Où trouver l'identifiant, la clé de tri et la clé de parcours dans une conversation. */
-    record Schema(String idField, KeyPath sort, KeyPath walk) {
+    /** Où trouver l'identifiant, la clé de tri et la clé de parcours ; lookupField : ce que Source.one demande (Weba-AI : le visiteur). */
+    record Schema(String idField, KeyPath sort, KeyPath walk, String lookupField) {
+        Schema(String idField, KeyPath sort, KeyPath walk) { this(idField, sort, walk, idField); }
         static final Schema CRISP = new Schema("session_id", new KeyPath("active", "last", false), new KeyPath(null, "updated_at", false));
-        static final Schema WEBA = new Schema("id", new KeyPath(null, "last_message_at", true), new KeyPath(null, "last_message_at", true));
+        static final Schema WEBA = new Schema("id", new KeyPath(null, "last_message_at", true), new KeyPath(null, "last_message_at", true), "user_id");
         static final Schema PEOPLE = new Schema("people_id", new KeyPath(null, "email", false, true), new KeyPath(null, "updated_at", false));
         private static final StreamReadConstraints LIMITS = StreamReadConstraints.builder().maxStringLength(Integer.MAX_VALUE).maxNestingDepth(1000).build();
         // Une ligne que la lecture en octets refuse (UTF-8 invalide : octet 0xFF, suite tronquée…) est relue ici, décodée avec « � ».
@@ -1432,7 +1433,7 @@ public class conv implements Callable<Integer> {
 
         /** Une ligne retirée est redemandée seule si son identifiant s'y lit (Weba-AI : le visiteur), gardé dans l'état jusque-là. */
         private String recoverLater(List<byte[]> damaged) {
-            java.util.regex.Pattern id = java.util.regex.Pattern.compile("\"" + (schema == Schema.WEBA ? "user_id" : schema.idField()) + "\"\\s*:\\s*\"([^\"\\\\]{1,200})\"");
+            java.util.regex.Pattern id = java.util.regex.Pattern.compile("\"" + schema.lookupField() + "\"\\s*:\\s*\"([^\"\\\\]{1,200})\"");
             Set<String> recover = new java.util.LinkedHashSet<>(state.recover());
             int unnamed = 0;
             for (byte[] line : damaged) {
